@@ -1,0 +1,39 @@
+"""The `deckhand` command line: one sub-command per front door.
+
+Each sub-command's parser and runner live with the feature they drive; this module
+only wires them. `deckhand sandbox …` is dispatched to the sandbox package (the one
+allowed exception to "bot does not import sandbox", see pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deckhand",
+        description="Chat-ops deploy bot for Kubernetes. See README.md.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="run the local sandbox (simulated cluster, registry, Slack)",
+        add_help=False,
+    )
+    sandbox.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "sandbox":
+        from sandbox.cli import main as sandbox_main
+
+        return sandbox_main(args_list[1:])
+    parser = build_parser()
+    parser.parse_args(args_list)
+    return 2
