@@ -72,6 +72,66 @@ class Settings(BaseSettings):
     )
     registry_timeout_s: float = Field(10.0, description="seconds (env DECKHAND_REGISTRY_TIMEOUT_S)")
 
+    # Slack. The three credentials keep Slack's own variable names (no DECKHAND_ prefix).
+    slack_bot_token: SecretStr | None = Field(
+        None,
+        validation_alias="SLACK_BOT_TOKEN",
+        description="bot token xoxb-… (env SLACK_BOT_TOKEN)",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None,
+        validation_alias="SLACK_SIGNING_SECRET",
+        description="verifies HTTP-mode requests (env SLACK_SIGNING_SECRET)",
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        validation_alias="SLACK_APP_TOKEN",
+        description="app-level token xapp-…; set: Socket Mode, unset: HTTP mode"
+        " (env SLACK_APP_TOKEN)",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API base URL (env DECKHAND_SLACK_API_URL)"
+    )
+    slack_timeout_s: float = Field(
+        10.0,
+        description="deadline for one Slack Web API call, seconds (env DECKHAND_SLACK_TIMEOUT_S)",
+    )
+    slack_max_retries: int = Field(
+        4,
+        description="retries of a 429/5xx/connection failure per call"
+        " (env DECKHAND_SLACK_MAX_RETRIES)",
+    )
+    slack_retry_backoff_s: list[float] = Field(
+        default_factory=lambda: [1.0, 2.0, 4.0, 8.0],
+        description="waits before retries of a 5xx/connection failure, seconds; the last repeats"
+        " (env DECKHAND_SLACK_RETRY_BACKOFF_S, JSON list)",
+    )
+    slack_max_retry_after_s: float = Field(
+        30.0,
+        description="longest Retry-After honoured on a 429 before giving up, seconds"
+        " (env DECKHAND_SLACK_MAX_RETRY_AFTER_S)",
+    )
+    slack_update_interval_s: float = Field(
+        1.0,
+        description="at most one chat.update per live message per interval, seconds"
+        " (env DECKHAND_SLACK_UPDATE_INTERVAL_S)",
+    )
+    slack_finish_timeout_s: float = Field(
+        120.0,
+        description="deadline for delivering a live message's final state, seconds"
+        " (env DECKHAND_SLACK_FINISH_TIMEOUT_S)",
+    )
+    http_listen: str = Field(
+        "0.0.0.0:3000",
+        description="host:port of the HTTP server (Slack events, /healthz, /readyz)"
+        " (env DECKHAND_HTTP_LISTEN)",
+    )
+    shutdown_grace_s: float = Field(
+        10.0,
+        description="after SIGTERM, how long cancelled work may take to wrap up, seconds"
+        " (env DECKHAND_SHUTDOWN_GRACE_S)",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: object) -> object:
