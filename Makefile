@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: venv system-deps sandbox test check lint format typecheck contracts bench clean
+.PHONY: venv system-deps sandbox test check lint format typecheck contracts manifests bench clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -40,8 +40,11 @@ typecheck: venv
 contracts: venv
 	$(VENV)/bin/lint-imports
 
+manifests: venv
+	VENV=$(VENV) bash scripts/check-manifests.sh
+
 # Every check CI runs, in one command.
-check: lint typecheck contracts test
+check: lint typecheck contracts manifests test
 
 bench: venv system-deps
 	$(PY) -m bench
