@@ -1,0 +1,1 @@
+"""Deckhand's Kubernetes boundary: a typed client, its errors, and a resilient watch."""

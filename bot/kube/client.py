@@ -1,0 +1,339 @@
+"""A small typed client for the Kubernetes API calls Deckhand makes.
+
+kubernetes-asyncio provides the connection (kubeconfig / in-cluster loading, TLS,
+bearer tokens, the aiohttp session); this module makes the calls itself with raw
+JSON bodies so every answer is checked in one place (`_call`) and every failure
+leaves as a `bot.kube.errors.KubeError` naming the verb, resource and namespace.
+
+    async with KubeClient.from_kubeconfig(path, context="prod") as kube:
+        deployment = await kube.get(DEPLOYMENTS, "api", namespace="honeydue")
+        await kube.patch(DEPLOYMENTS, "api", {"spec": …}, namespace="honeydue")
+
+The `ApiClient` (and its aiohttp session) is closed when the `async with` ends.
+A 409 on a patch is retried (bounded, `KubeOptions.conflict_backoff_s`); `update()`
+is compare-and-swap: read, let the caller change the object, replace with the read
+`resourceVersion`, and on 409 read again and ask the caller again. Streams for
+watches come from `open_stream`; `bot.kube.watch` builds the reconnecting watch on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import config as kube_config
+from kubernetes_asyncio.client import ApiClient, Configuration
+
+from bot.kube.errors import Conflict, KubeError, Request, Unreachable, from_status
+from bot.kube.kinds import ACCESS_REVIEWS, PODS, Kind, KubeObject, meta
+
+log = logging.getLogger(__name__)
+
+STRATEGIC = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+MERGE = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class KubeOptions:
+    """Timeouts and retries of the client (seconds)."""
+
+    request_timeout_s: float = 15.0
+    """Deadline of one ordinary request."""
+    watch_timeout_s: int = 60
+    """`timeoutSeconds` asked of the server for one watch connection; then it reconnects."""
+    watch_read_timeout_s: float = 75.0
+    """Longest silence on a watch connection before it is treated as dead and reopened."""
+    conflict_backoff_s: tuple[float, ...] = (0.05, 0.2, 0.5, 1.0)
+    """Waits between retries after a 409 Conflict (one retry per entry)."""
+    reconnect_backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)
+    """Waits between attempts to reopen a failing watch (then the error is raised)."""
+
+
+@dataclass(frozen=True)
+class ObjectList:
+    """A list answer: its items and the collection's resourceVersion (to watch from)."""
+
+    items: list[KubeObject]
+    resource_version: str
+
+
+@dataclass
+class KubeClient:
+    """Typed calls to one cluster. Build with `from_kubeconfig` / `in_cluster`."""
+
+    api: ApiClient
+    options: KubeOptions = field(default_factory=KubeOptions)
+
+    @classmethod
+    @asynccontextmanager
+    async def from_kubeconfig(
+        cls,
+        path: Path | str | None = None,
+        *,
+        context: str | None = None,
+        options: KubeOptions | None = None,
+    ) -> AsyncIterator[KubeClient]:
+        configuration = type.__call__(Configuration)
+        try:
+            await kube_config.load_kube_config(
+                config_file=str(path) if path else None,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        except (kube_config.ConfigException, OSError) as e:
+            raise Unreachable(
+                Request("load", "kubeconfig"), url=str(path or "~/.kube/config"), cause=str(e)
+            ) from e
+        async with ApiClient(configuration) as api:
+            yield cls(api, options or KubeOptions())
+
+    @classmethod
+    @asynccontextmanager
+    async def in_cluster(cls, *, options: KubeOptions | None = None) -> AsyncIterator[KubeClient]:
+        configuration = type.__call__(Configuration)
+        kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        async with ApiClient(configuration) as api:
+            yield cls(api, options or KubeOptions())
+
+    @property
+    def url(self) -> str:
+        return str(self.api.configuration.host)
+
+    # ---- the one place requests are made ----
+
+    @asynccontextmanager
+    async def open_stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        request: Request,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        client_timeout: aiohttp.ClientTimeout | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The raw response of a 2xx answer, closed on exit; other answers raise `KubeError`."""
+        params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
+        try:
+            response = await self.api.call_api(
+                path,
+                method,
+                query_params=params,
+                body=body,
+                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=client_timeout
+                or aiohttp.ClientTimeout(total=self.options.request_timeout_s),
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            raise Unreachable(request, url=self.url, cause=_describe(e)) from e
+        try:
+            if not 200 <= response.status <= 299:
+                try:
+                    text = await response.read()
+                except (aiohttp.ClientError, TimeoutError) as e:
+                    raise Unreachable(request, url=self.url, cause=_describe(e)) from e
+                raise from_status(request, response.status, text)
+            yield response
+        finally:
+            response.release()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        request: Request,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        async with self.open_stream(
+            method, path, request=request, query=query, body=body, content_type=content_type
+        ) as response:
+            try:
+                if response.content_type.startswith("text/"):
+                    return await response.text()
+                return await response.json(content_type=None)
+            except (aiohttp.ClientError, TimeoutError) as e:
+                raise Unreachable(request, url=self.url, cause=_describe(e)) from e
+
+    # ---- generic verbs ----
+
+    async def get(self, kind: Kind, name: str, *, namespace: str | None) -> KubeObject:
+        request = Request("get", kind.plural, namespace, name)
+        obj: KubeObject = await self._call("GET", kind.path(namespace, name), request=request)
+        return obj
+
+    async def list(
+        self,
+        kind: Kind,
+        *,
+        namespace: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> ObjectList:
+        request = Request("list", kind.plural, namespace)
+        query = {"labelSelector": label_selector, "fieldSelector": field_selector}
+        data = await self._call("GET", kind.path(namespace), request=request, query=query)
+        return ObjectList(
+            items=list(data.get("items") or []),
+            resource_version=str(meta(data).get("resourceVersion", "")),
+        )
+
+    async def create(self, kind: Kind, obj: KubeObject, *, namespace: str | None) -> KubeObject:
+        request = Request("create", kind.plural, namespace, meta(obj).get("name"))
+        created: KubeObject = await self._call(
+            "POST", kind.path(namespace), request=request, body=obj
+        )
+        return created
+
+    async def replace(self, kind: Kind, obj: KubeObject, *, namespace: str | None) -> KubeObject:
+        """PUT the object; its `metadata.resourceVersion` makes this compare-and-swap."""
+        name = str(meta(obj)["name"])
+        request = Request("update", kind.plural, namespace, name)
+        replaced: KubeObject = await self._call(
+            "PUT", kind.path(namespace, name), request=request, body=obj
+        )
+        return replaced
+
+    async def delete(self, kind: Kind, name: str, *, namespace: str | None) -> None:
+        request = Request("delete", kind.plural, namespace, name)
+        await self._call("DELETE", kind.path(namespace, name), request=request)
+
+    async def patch(
+        self,
+        kind: Kind,
+        name: str,
+        patch: Any,
+        *,
+        namespace: str | None,
+        content_type: str = STRATEGIC,
+    ) -> KubeObject:
+        """Patch (strategic merge by default); a 409 is retried a bounded number of times."""
+        request = Request("patch", kind.plural, namespace, name)
+        backoff = self.options.conflict_backoff_s
+        for attempt in range(len(backoff) + 1):
+            try:
+                patched: KubeObject = await self._call(
+                    "PATCH",
+                    kind.path(namespace, name),
+                    request=request,
+                    body=patch,
+                    content_type=content_type,
+                )
+                return patched
+            except Conflict:
+                if attempt == len(backoff):
+                    raise
+                log.info(
+                    "409 on patch %s %s/%s, retry %d", kind.plural, namespace, name, attempt + 1
+                )
+                await asyncio.sleep(backoff[attempt])
+        raise AssertionError("unreachable")
+
+    async def update(
+        self,
+        kind: Kind,
+        name: str,
+        change: Callable[[KubeObject], KubeObject | None],
+        *,
+        namespace: str | None,
+    ) -> KubeObject:
+        """Compare-and-swap: read, `change(obj)` → new object (None: leave it), replace.
+
+        On 409 the object is read again and `change` asked again (bounded); `change` may
+        raise to give up (e.g. a lock now held by someone else).
+        """
+        backoff = self.options.conflict_backoff_s
+        for attempt in range(len(backoff) + 1):
+            current = await self.get(kind, name, namespace=namespace)
+            wanted = change(current)
+            if wanted is None:
+                return current
+            wanted.setdefault("metadata", {})["resourceVersion"] = meta(current).get(
+                "resourceVersion"
+            )
+            try:
+                return await self.replace(kind, wanted, namespace=namespace)
+            except Conflict:
+                if attempt == len(backoff):
+                    raise
+                log.info(
+                    "409 on update %s %s/%s, retry %d", kind.plural, namespace, name, attempt + 1
+                )
+                await asyncio.sleep(backoff[attempt])
+        raise AssertionError("unreachable")
+
+    # ---- special calls ----
+
+    async def read_log(
+        self,
+        pod: str,
+        *,
+        namespace: str,
+        container: str | None = None,
+        tail_lines: int = 20,
+        previous: bool = False,
+    ) -> str:
+        """The last `tail_lines` of a container's log ('' when there is none yet)."""
+        request = Request("get", "pods/log", namespace, pod)
+        query = {"container": container, "tailLines": tail_lines, "previous": previous or None}
+        try:
+            text = await self._call(
+                "GET", PODS.path(namespace, pod, "log"), request=request, query=query
+            )
+        except KubeError as e:
+            if e.status in (400, 404):  # container not started yet / no previous instance
+                return ""
+            raise
+        return text if isinstance(text, str) else str(text)
+
+    async def can_i(
+        self,
+        verb: str,
+        resource: str,
+        *,
+        namespace: str | None,
+        group: str = "",
+        name: str | None = None,
+    ) -> bool:
+        """SelfSubjectAccessReview: may Deckhand's own identity do this?"""
+        attributes = {"verb": verb, "resource": resource, "group": group}
+        if namespace:
+            attributes["namespace"] = namespace
+        if name:
+            attributes["name"] = name
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
+        request = Request("create", "selfsubjectaccessreviews")
+        answer = await self._call("POST", ACCESS_REVIEWS.path(), request=request, body=review)
+        return bool((answer.get("status") or {}).get("allowed"))
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "no answer before the deadline (timeout)"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"connection refused or unreachable ({error.os_error.strerror or error})"
+    text = str(error) or type(error).__name__
+    return text

@@ -1,0 +1,156 @@
+"""A watch that survives the network: list, then watch, reconnect, re-list on 410.
+
+    async with contextlib.aclosing(watch(kube, PODS, namespace="honeydue",
+                                         label_selector="app=api")) as events:
+        async for event in events:
+            ...  # event.type in ADDED / MODIFIED / DELETED, event.object is the JSON
+
+Without a `resource_version` it lists first and yields every listed object as
+ADDED, then watches from the list's resourceVersion. Each connection asks the server
+for `timeoutSeconds` and carries a client read timeout, so a dead connection cannot
+hang it; a closed or silent connection is reopened from the last resourceVersion
+seen (bookmarks included); `410 Gone` (as a status or as an ERROR event) re-lists.
+Repeated failures to reconnect raise the last `KubeError` after
+`KubeOptions.reconnect_backoff_s`. The generator holds an open HTTP response: close
+it (`aclosing`, or run it to completion) or the connection leaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+
+from bot.kube.client import KubeClient
+from bot.kube.errors import Gone, KubeError, Request, ServerError, Unreachable, from_status
+from bot.kube.kinds import Kind, KubeObject
+from bot.kube.kinds import resource_version as version_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: str
+    """ADDED, MODIFIED or DELETED."""
+    object: KubeObject
+
+
+async def watch(
+    kube: KubeClient,
+    kind: Kind,
+    *,
+    namespace: str | None,
+    field_selector: str | None = None,
+    label_selector: str | None = None,
+    resource_version: str | None = None,
+) -> AsyncIterator[WatchEvent]:
+    """Every change of the matching objects, for as long as the caller keeps reading."""
+    request = Request("watch", kind.plural, namespace)
+    rv = resource_version
+    failures = 0
+    backoff = kube.options.reconnect_backoff_s
+    while True:
+        try:
+            if not rv:
+                listed = await kube.list(
+                    kind,
+                    namespace=namespace,
+                    label_selector=label_selector,
+                    field_selector=field_selector,
+                )
+                for item in listed.items:
+                    yield WatchEvent("ADDED", item)
+                rv = listed.resource_version
+            async for event in _one_connection(
+                kube,
+                kind,
+                request,
+                namespace=namespace,
+                rv=rv,
+                field_selector=field_selector,
+                label_selector=label_selector,
+            ):
+                failures = 0
+                if event.type == "BOOKMARK":
+                    rv = version_of(event.object) or rv
+                    continue
+                rv = version_of(event.object) or rv
+                yield event
+        except Gone:
+            log.info(
+                "watch %s in %s: resourceVersion %s expired, re-listing", kind.plural, namespace, rv
+            )
+            rv = None
+        except (Unreachable, ServerError) as e:
+            if failures >= len(backoff):
+                raise
+            log.warning(
+                "watch %s in %s failed (%s), reconnect %d",
+                kind.plural,
+                namespace,
+                e.sentence(),
+                failures + 1,
+            )
+            await asyncio.sleep(backoff[failures])
+            failures += 1
+
+
+async def _one_connection(
+    kube: KubeClient,
+    kind: Kind,
+    request: Request,
+    *,
+    namespace: str | None,
+    rv: str,
+    field_selector: str | None,
+    label_selector: str | None,
+) -> AsyncIterator[WatchEvent]:
+    """The events of one watch connection; returns when the server or the network ends it."""
+    options = kube.options
+    query = {
+        "watch": True,
+        "resourceVersion": rv,
+        "allowWatchBookmarks": True,
+        "timeoutSeconds": options.watch_timeout_s,
+        "fieldSelector": field_selector,
+        "labelSelector": label_selector,
+    }
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=options.request_timeout_s, sock_read=options.watch_read_timeout_s
+    )
+    async with kube.open_stream(
+        "GET", kind.path(namespace), request=request, query=query, client_timeout=timeout
+    ) as response:
+        while True:
+            try:
+                line = await response.content.readline()
+            except (aiohttp.ClientError, TimeoutError) as e:
+                # A dropped or silent connection: the caller reopens from the last rv.
+                log.info(
+                    "watch %s in %s: connection ended (%s)",
+                    kind.plural,
+                    namespace,
+                    type(e).__name__,
+                )
+                return
+            if not line:
+                return
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except ValueError:
+                log.warning("watch %s: unreadable line skipped", kind.plural)
+                continue
+            event_type = str(data.get("type", ""))
+            obj = data.get("object") or {}
+            if event_type == "ERROR":
+                code = int(obj.get("code") or 500)
+                error: KubeError = from_status(request, code, json.dumps(obj))
+                raise error
+            yield WatchEvent(event_type, obj)

@@ -1,0 +1,256 @@
+"""One rollout per service and environment at a time, and manual locks: Kubernetes Leases.
+
+Every lock is a `coordination.k8s.io/v1` Lease named `deckhand-lock-<service>-<env>`
+in Deckhand's own namespace, so several Deckhand replicas (or a restarted one) agree
+on who holds it:
+
+- a **deploy lock** has a `holderIdentity` (the deploy id), `leaseDurationSeconds`,
+  and a `renewTime` renewed while the rollout is followed (`Locks.holding`); it is
+  released (holder cleared) when the rollout ends, and taken over when it expired
+  (a Deckhand that died mid-rollout);
+- a **manual lock** (`lock api prod "incident 42"`) has no duration: it never expires
+  and refuses deploys until `unlock`.
+
+Who, why and the deploy id are annotations (`deckhand.dev/who`, …). Every change is
+compare-and-swap on the Lease's resourceVersion (`KubeClient.update`/`create`), so
+two deploys racing for the same lock cannot both win: the loser gets `LockHeld`
+naming the holder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.kube.client import KubeClient
+from bot.kube.errors import Conflict, KubeError, NotFound
+from bot.kube.kinds import LEASES, KubeObject, annotations_of
+from bot.rollout.clock import Clock, micro_time, parse_time
+
+log = logging.getLogger(__name__)
+
+MANUAL = "manual"
+_A = "deckhand.dev/"
+
+
+def lock_name(service: str, env: str) -> str:
+    """`deckhand-lock-api-prod` (a valid object name whatever the service is called)."""
+    raw = f"deckhand-lock-{service}-{env}".lower()
+    return re.sub(r"[^a-z0-9.-]", "-", raw)[:253]
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a lock, and why."""
+
+    service: str
+    env: str
+    holder: str
+    """The deploy id, or `manual`."""
+    who: str
+    why: str
+    since: datetime | None
+    expires: datetime | None
+    """None for a manual lock (it never expires)."""
+
+    @property
+    def manual(self) -> bool:
+        return self.holder == MANUAL
+
+    def sentence(self) -> str:
+        since = f" since {self.since:%H:%M} UTC" if self.since else ""
+        if self.manual:
+            why = f": {self.why}" if self.why else ""
+            return f"{self.service} in {self.env} is locked by {self.who}{why}{since}"
+        return (
+            f"{self.service} in {self.env} is being deployed by {self.who} "
+            f"(deploy {self.holder}){since}"
+        )
+
+
+class LockHeld(Exception):
+    """Someone else holds the lock."""
+
+    def __init__(self, holder: LockHolder) -> None:
+        self.holder = holder
+        super().__init__(holder.sentence())
+
+
+@dataclass
+class Locks:
+    """The Lease-backed locks of one Deckhand namespace."""
+
+    kube: KubeClient
+    namespace: str
+    clock: Clock
+    duration_s: int = 60
+    """`leaseDurationSeconds` of a deploy lock; renewed every third of it."""
+
+    async def holder(self, service: str, env: str) -> LockHolder | None:
+        """The current holder, or None when the lock is free or its lease expired."""
+        try:
+            lease = await self.kube.get(LEASES, lock_name(service, env), namespace=self.namespace)
+        except NotFound:
+            return None
+        return self._live_holder(lease, service, env)
+
+    async def acquire(self, service: str, env: str, *, deploy_id: str, who: str, why: str) -> None:
+        """Take the deploy lock for `deploy_id` (renewing it if `deploy_id` already holds it)."""
+        await self._take(service, env, holder=deploy_id, who=who, why=why, duration=self.duration_s)
+
+    async def lock(self, service: str, env: str, *, who: str, why: str) -> None:
+        """A manual lock: no expiry. Raises `LockHeld` while a deploy (or another lock) holds it."""
+        await self._take(service, env, holder=MANUAL, who=who, why=why, duration=None)
+
+    async def renew(self, service: str, env: str, *, deploy_id: str) -> None:
+        def change(lease: KubeObject) -> KubeObject:
+            if lease.get("spec", {}).get("holderIdentity") != deploy_id:
+                current = self._live_holder(lease, service, env)
+                raise LockHeld(current or _lost(service, env))
+            lease["spec"]["renewTime"] = micro_time(self.clock.now())
+            return lease
+
+        await self.kube.update(LEASES, lock_name(service, env), change, namespace=self.namespace)
+
+    async def release(self, service: str, env: str, *, holder: str) -> bool:
+        """Clear the lock if `holder` (a deploy id or `manual`) holds it; True if it did."""
+        released = False
+
+        def change(lease: KubeObject) -> KubeObject | None:
+            nonlocal released
+            if lease.get("spec", {}).get("holderIdentity") != holder:
+                return None
+            released = True
+            lease["spec"] = {"leaseTransitions": lease["spec"].get("leaseTransitions", 0)}
+            meta = lease.setdefault("metadata", {})
+            meta["annotations"] = {
+                k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith(_A)
+            }
+            return lease
+
+        try:
+            await self.kube.update(
+                LEASES, lock_name(service, env), change, namespace=self.namespace
+            )
+        except NotFound:
+            return False
+        return released
+
+    @contextlib.asynccontextmanager
+    async def holding(
+        self, service: str, env: str, *, deploy_id: str, who: str, why: str
+    ) -> AsyncIterator[None]:
+        """Hold the deploy lock for the body, renewing it; released however the body ends."""
+        await self.acquire(service, env, deploy_id=deploy_id, who=who, why=why)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                renewer = tasks.create_task(
+                    self._keep_renewed(service, env, deploy_id),
+                    name=f"renew-{lock_name(service, env)}",
+                )
+                try:
+                    yield
+                finally:
+                    renewer.cancel()
+        finally:
+            try:
+                await self.release(service, env, holder=deploy_id)
+            except KubeError as e:  # it expires on its own; say so and carry on
+                log.warning("could not release %s: %s", lock_name(service, env), e.sentence())
+
+    async def _keep_renewed(self, service: str, env: str, deploy_id: str) -> None:
+        while True:
+            await self.clock.sleep(self.duration_s / 3)
+            try:
+                await self.renew(service, env, deploy_id=deploy_id)
+            except (KubeError, LockHeld) as e:
+                # Never fatal to the rollout being followed: log it, try again next time.
+                log.warning("renewing %s failed: %s", lock_name(service, env), e)
+
+    async def _take(
+        self, service: str, env: str, *, holder: str, who: str, why: str, duration: int | None
+    ) -> None:
+        name = lock_name(service, env)
+        now = micro_time(self.clock.now())
+        spec: dict[str, object] = {
+            "holderIdentity": holder,
+            "acquireTime": now,
+            "renewTime": now,
+        }
+        if duration is not None:
+            spec["leaseDurationSeconds"] = duration
+        notes = {
+            f"{_A}who": who,
+            f"{_A}why": why,
+            f"{_A}service": service,
+            f"{_A}env": env,
+        }
+
+        def change(lease: KubeObject) -> KubeObject:
+            current = self._live_holder(lease, service, env)
+            if current is not None and current.holder != holder:
+                raise LockHeld(current)
+            old = lease.get("spec") or {}
+            transitions = int(old.get("leaseTransitions") or 0)
+            if old.get("holderIdentity") != holder:
+                transitions += 1
+            lease["spec"] = {**spec, "leaseTransitions": transitions}
+            meta = lease.setdefault("metadata", {})
+            meta["annotations"] = {**(meta.get("annotations") or {}), **notes}
+            return lease
+
+        fresh: KubeObject = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": name,
+                "namespace": self.namespace,
+                "labels": {f"{_A}lock": "true"},
+                "annotations": notes,
+            },
+            "spec": {**spec, "leaseTransitions": 0},
+        }
+        try:
+            await self.kube.create(LEASES, fresh, namespace=self.namespace)
+            return
+        except Conflict:
+            pass  # it exists (AlreadyExists is a 409): compare-and-swap on it
+        try:
+            await self.kube.update(LEASES, name, change, namespace=self.namespace)
+        except Conflict as e:
+            current = await self.holder(service, env)
+            raise LockHeld(current or _lost(service, env)) from e
+
+    def _live_holder(self, lease: KubeObject, service: str, env: str) -> LockHolder | None:
+        spec = lease.get("spec") or {}
+        identity = spec.get("holderIdentity")
+        if not identity:
+            return None
+        notes = annotations_of(lease)
+        renewed = parse_time(spec.get("renewTime"))
+        duration = spec.get("leaseDurationSeconds")
+        expires = None
+        if duration is not None and renewed is not None:
+            expires = renewed + timedelta(seconds=int(duration))
+            if expires <= self.clock.now():
+                return None
+        return LockHolder(
+            service=service,
+            env=env,
+            holder=str(identity),
+            who=notes.get(f"{_A}who", "someone"),
+            why=notes.get(f"{_A}why", ""),
+            since=parse_time(spec.get("acquireTime")),
+            expires=expires,
+        )
+
+
+def _lost(service: str, env: str) -> LockHolder:
+    return LockHolder(
+        service, env, holder="?", who="another deploy", why="", since=None, expires=None
+    )

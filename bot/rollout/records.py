@@ -1,0 +1,231 @@
+"""Every deploy, recorded in the cluster: one ConfigMap per deploy in Deckhand's namespace.
+
+A record survives Deckhand restarts and is what `history` and resume read:
+
+    ConfigMap deckhand-deploy-<id>
+      labels:  deckhand.dev/record=deploy, deckhand.dev/env=prod,
+               deckhand.dev/phase=rolling_out, svc.deckhand.dev/<service>=true (each target)
+      data:    id, who, when, env, namespace, tag, reason, phase, result, cause,
+               duration_s, slack_channel, slack_ts, reported, rolled_back,
+               targets (JSON: service, deployment, container, image, digest, previous_image)
+
+Changes are compare-and-swap on the ConfigMap's resourceVersion (`KubeClient.update`).
+`claim_report` flips `reported` false→true atomically: the one caller that wins it
+sends the final report, which makes the report exactly-once across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from bot.kube.client import KubeClient
+from bot.kube.kinds import CONFIGMAPS, KubeObject
+from bot.rollout.clock import parse_time
+
+_A = "deckhand.dev/"
+_SVC = "svc.deckhand.dev/"
+
+
+class RecordPhase(StrEnum):
+    ROLLING_OUT = "rolling_out"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class TargetRecord:
+    """One Deployment container a deploy changed."""
+
+    service: str
+    deployment: str
+    container: str
+    image: str
+    """The image set: pinned to its digest (`repo:tag@sha256:…`)."""
+    digest: str = ""
+    previous_image: str = ""
+
+
+@dataclass(frozen=True)
+class DeployRecord:
+    id: str
+    who: str
+    when: datetime
+    env: str
+    namespace: str
+    tag: str
+    targets: tuple[TargetRecord, ...]
+    reason: str = ""
+    phase: RecordPhase = RecordPhase.ROLLING_OUT
+    result: str = ""
+    """One line: `succeeded`, `failed: <cause>`, `failed, rolled back to <image>`."""
+    cause: str = ""
+    duration_s: float | None = None
+    slack_channel: str = ""
+    slack_ts: str = ""
+    reported: bool = False
+    rolled_back: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(t.service for t in self.targets)
+
+
+def record_name(deploy_id: str) -> str:
+    return f"deckhand-deploy-{deploy_id}".lower()[:253]
+
+
+def to_configmap(record: DeployRecord, *, namespace: str) -> KubeObject:
+    """The ConfigMap that stores `record` (pure)."""
+    labels = {f"{_A}record": "deploy", f"{_A}env": record.env, f"{_A}phase": record.phase.value}
+    labels.update({f"{_SVC}{t.service}": "true" for t in record.targets})
+    data = {
+        "id": record.id,
+        "who": record.who,
+        "when": record.when.isoformat(),
+        "env": record.env,
+        "namespace": record.namespace,
+        "tag": record.tag,
+        "reason": record.reason,
+        "phase": record.phase.value,
+        "result": record.result,
+        "cause": record.cause,
+        "duration_s": "" if record.duration_s is None else f"{record.duration_s:.1f}",
+        "slack_channel": record.slack_channel,
+        "slack_ts": record.slack_ts,
+        "reported": "true" if record.reported else "false",
+        "rolled_back": "true" if record.rolled_back else "false",
+        "targets": json.dumps([asdict(t) for t in record.targets]),
+        **{f"x-{k}": v for k, v in record.extra.items()},
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": record_name(record.id), "namespace": namespace, "labels": labels},
+        "data": data,
+    }
+
+
+def from_configmap(obj: KubeObject) -> DeployRecord:
+    """The record a ConfigMap stores (pure); `ValueError` if it isn't one."""
+    data: dict[str, str] = obj.get("data") or {}
+    when = parse_time(data.get("when"))
+    if not data.get("id") or when is None:
+        raise ValueError("not a Deckhand deploy record")
+    duration = data.get("duration_s")
+    return DeployRecord(
+        id=data["id"],
+        who=data.get("who", ""),
+        when=when,
+        env=data.get("env", ""),
+        namespace=data.get("namespace", ""),
+        tag=data.get("tag", ""),
+        targets=tuple(TargetRecord(**t) for t in json.loads(data.get("targets") or "[]")),
+        reason=data.get("reason", ""),
+        phase=RecordPhase(data.get("phase", RecordPhase.ROLLING_OUT.value)),
+        result=data.get("result", ""),
+        cause=data.get("cause", ""),
+        duration_s=float(duration) if duration else None,
+        slack_channel=data.get("slack_channel", ""),
+        slack_ts=data.get("slack_ts", ""),
+        reported=data.get("reported") == "true",
+        rolled_back=data.get("rolled_back") == "true",
+        extra={k[2:]: v for k, v in data.items() if k.startswith("x-")},
+    )
+
+
+@dataclass
+class Records:
+    """The deploy records in Deckhand's namespace."""
+
+    kube: KubeClient
+    namespace: str
+
+    async def create(self, record: DeployRecord) -> DeployRecord:
+        created = await self.kube.create(
+            CONFIGMAPS, to_configmap(record, namespace=self.namespace), namespace=self.namespace
+        )
+        return from_configmap(created)
+
+    async def get(self, deploy_id: str) -> DeployRecord:
+        obj = await self.kube.get(CONFIGMAPS, record_name(deploy_id), namespace=self.namespace)
+        return from_configmap(obj)
+
+    async def update(
+        self, deploy_id: str, change: Callable[[DeployRecord], DeployRecord | None]
+    ) -> DeployRecord:
+        """Compare-and-swap: `change` maps the stored record to the new one (None: keep it)."""
+
+        def on_object(obj: KubeObject) -> KubeObject | None:
+            new = change(from_configmap(obj))
+            if new is None:
+                return None
+            fresh = to_configmap(new, namespace=self.namespace)
+            fresh["metadata"] = {**obj["metadata"], "labels": fresh["metadata"]["labels"]}
+            return fresh
+
+        obj = await self.kube.update(
+            CONFIGMAPS, record_name(deploy_id), on_object, namespace=self.namespace
+        )
+        return from_configmap(obj)
+
+    async def finish(
+        self,
+        deploy_id: str,
+        *,
+        phase: RecordPhase,
+        result: str,
+        cause: str,
+        duration_s: float,
+        rolled_back: bool = False,
+    ) -> DeployRecord:
+        return await self.update(
+            deploy_id,
+            lambda r: replace(
+                r,
+                phase=phase,
+                result=result,
+                cause=cause,
+                duration_s=duration_s,
+                rolled_back=rolled_back,
+            ),
+        )
+
+    async def claim_report(self, deploy_id: str) -> bool:
+        """Mark the record reported; True only for the one caller that flipped it."""
+        won = False
+
+        def change(record: DeployRecord) -> DeployRecord | None:
+            nonlocal won
+            if record.reported:
+                won = False
+                return None
+            won = True
+            return replace(record, reported=True)
+
+        await self.update(deploy_id, change)
+        return won
+
+    async def history(self, service: str, env: str, n: int = 10) -> list[DeployRecord]:
+        """The last `n` deploys of `service` to `env`, newest first."""
+        selector = f"{_A}record=deploy,{_A}env={env},{_SVC}{service}=true"
+        return (await self._select(selector))[:n]
+
+    async def in_flight(self) -> list[DeployRecord]:
+        """Deploys a Deckhand started and did not finish (phase rolling_out), oldest first."""
+        selector = f"{_A}record=deploy,{_A}phase={RecordPhase.ROLLING_OUT.value}"
+        return list(reversed(await self._select(selector)))
+
+    async def _select(self, selector: str) -> list[DeployRecord]:
+        listed = await self.kube.list(CONFIGMAPS, namespace=self.namespace, label_selector=selector)
+        records = []
+        for obj in listed.items:
+            try:
+                records.append(from_configmap(obj))
+            except (ValueError, TypeError, KeyError):
+                continue  # someone else's ConfigMap with our label: not ours to read
+        return sorted(records, key=lambda r: r.when, reverse=True)
