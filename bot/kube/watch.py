@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
@@ -48,7 +48,7 @@ async def watch(
     field_selector: str | None = None,
     label_selector: str | None = None,
     resource_version: str | None = None,
-) -> AsyncIterator[WatchEvent]:
+) -> AsyncGenerator[WatchEvent, None]:
     """Every change of the matching objects, for as long as the caller keeps reading."""
     request = Request("watch", kind.plural, namespace)
     rv = resource_version

@@ -19,7 +19,6 @@ naming the holder.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
@@ -30,6 +29,7 @@ from datetime import datetime, timedelta
 from bot.kube.client import KubeClient
 from bot.kube.errors import Conflict, KubeError, NotFound
 from bot.kube.kinds import LEASES, KubeObject, annotations_of
+from bot.rollout.background import background
 from bot.rollout.clock import Clock, micro_time, parse_time
 
 log = logging.getLogger(__name__)
@@ -147,16 +147,10 @@ class Locks:
     ) -> AsyncIterator[None]:
         """Hold the deploy lock for the body, renewing it; released however the body ends."""
         await self.acquire(service, env, deploy_id=deploy_id, who=who, why=why)
+        renewer = {f"renew-{lock_name(service, env)}": self._keep_renewed(service, env, deploy_id)}
         try:
-            async with asyncio.TaskGroup() as tasks:
-                renewer = tasks.create_task(
-                    self._keep_renewed(service, env, deploy_id),
-                    name=f"renew-{lock_name(service, env)}",
-                )
-                try:
-                    yield
-                finally:
-                    renewer.cancel()
+            async with background(renewer):
+                yield
         finally:
             try:
                 await self.release(service, env, holder=deploy_id)

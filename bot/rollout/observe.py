@@ -1,0 +1,119 @@
+"""Watch one Deployment's rollout: the Deployment, its ReplicaSets, their pods and pod events.
+
+`observe(kube, namespace=…, deployment=…, selector=…)` is an async context manager
+that runs four watches (`bot.kube.watch`, no polling) as background tasks and merges what
+they see into one `RolloutView`, a plain snapshot the pure decisions of
+`commands.rollout_decisions` read. The caller waits for the next change with
+`await changes.next(timeout_s)`; a watch that fails for good surfaces there as its
+`KubeError`. Leaving the context cancels the watches and closes their streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+
+from bot.kube.client import KubeClient
+from bot.kube.errors import KubeError
+from bot.kube.kinds import DEPLOYMENTS, EVENTS, PODS, REPLICASETS, KubeObject, meta
+from bot.kube.watch import WatchEvent, watch
+from bot.rollout.background import background
+
+MAX_EVENTS_PER_POD = 20
+
+
+@dataclass
+class RolloutView:
+    """The latest state of everything a rollout involves (JSON as the API sends it)."""
+
+    deployment: KubeObject | None = None
+    replicasets: dict[str, KubeObject] = field(default_factory=dict)
+    pods: dict[str, KubeObject] = field(default_factory=dict)
+    events: dict[str, list[KubeObject]] = field(default_factory=dict)
+    """Pod name → its events, oldest first (the last `MAX_EVENTS_PER_POD`)."""
+
+    def apply(self, source: str, event: WatchEvent) -> None:
+        obj = event.object
+        name = str(meta(obj).get("name", ""))
+        if source == "deployment":
+            self.deployment = None if event.type == "DELETED" else obj
+        elif source in ("replicasets", "pods"):
+            table = self.replicasets if source == "replicasets" else self.pods
+            if event.type == "DELETED":
+                table.pop(name, None)
+            else:
+                table[name] = obj
+        elif source == "events":
+            pod = str((obj.get("involvedObject") or {}).get("name", ""))
+            kept = [e for e in self.events.get(pod, []) if meta(e).get("name") != name]
+            if event.type != "DELETED":
+                kept.append(obj)
+            self.events[pod] = kept[-MAX_EVENTS_PER_POD:]
+
+
+class Changes:
+    """The merged feed of the watches: `next()` applies what arrived to the view."""
+
+    def __init__(self) -> None:
+        self.view = RolloutView()
+        self._queue: asyncio.Queue[tuple[str, WatchEvent] | KubeError] = asyncio.Queue()
+
+    async def next(self, timeout_s: float | None) -> bool:
+        """Wait up to `timeout_s` (wall seconds) for changes; True if any arrived.
+
+        Everything already queued is applied at once so a decision sees the newest state.
+        """
+        try:
+            async with asyncio.timeout(timeout_s):
+                item = await self._queue.get()
+        except TimeoutError:
+            return False
+        self._take(item)
+        while not self._queue.empty():
+            self._take(self._queue.get_nowait())
+        return True
+
+    def _take(self, item: tuple[str, WatchEvent] | KubeError) -> None:
+        if isinstance(item, KubeError):
+            raise item
+        self.view.apply(*item)
+
+    async def feed(self, source: str, events: AsyncGenerator[WatchEvent, None]) -> None:
+        try:
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    await self._queue.put((source, event))
+        except KubeError as e:
+            await self._queue.put(e)
+
+
+def selector_of(deployment: KubeObject) -> str:
+    """The Deployment's `spec.selector.matchLabels` as a label selector string."""
+    labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+@contextlib.asynccontextmanager
+async def observe(
+    kube: KubeClient, *, namespace: str, deployment: str, selector: str
+) -> AsyncIterator[Changes]:
+    """Watch the rollout of `deployment` (pods and ReplicaSets matched by `selector`)."""
+    changes = Changes()
+    sources = {
+        "deployment": watch(
+            kube, DEPLOYMENTS, namespace=namespace, field_selector=f"metadata.name={deployment}"
+        ),
+        "replicasets": watch(kube, REPLICASETS, namespace=namespace, label_selector=selector),
+        "pods": watch(kube, PODS, namespace=namespace, label_selector=selector),
+        "events": watch(
+            kube, EVENTS, namespace=namespace, field_selector="involvedObject.kind=Pod"
+        ),
+    }
+    feeders = {
+        f"watch-{source}-{namespace}/{deployment}": changes.feed(source, events)
+        for source, events in sources.items()
+    }
+    async with background(feeders):
+        yield changes
