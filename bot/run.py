@@ -1,0 +1,148 @@
+"""`deckhand run`: start Deckhand on Slack and keep it running until SIGTERM/SIGINT.
+
+Start-up, in order, each piece entered into one `AsyncExitStack` (closed in reverse):
+1. the Slack Web API client (one HTTP session), token checked with `auth.test`;
+2. the deploy backend (`open_backend`; it opens its own cluster/registry clients on the
+   same stack); default: `HelpOnlyBackend`, until the rollout engine is wired;
+3. the Bolt app;
+4. the HTTP server on `DECKHAND_HTTP_LISTEN` (`/healthz`, `/readyz`, and in HTTP mode
+   `/slack/events`);
+5. Socket Mode, when `SLACK_APP_TOKEN` (xapp-…) is set.
+Then readiness turns READY and `bot.lifecycle.run_until_signal` runs the shutdown path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.http import build_http_app, parse_listen, serve_http
+from bot.lifecycle import ReadinessState, Supervisor, run_until_signal
+from bot.settings import Settings
+from bot.slack.app import build_app
+from bot.slack.client import open_web_client, slack_call
+from bot.slack.placeholder import HelpOnlyBackend
+from bot.slack.seam import DeployBackend
+
+logger = logging.getLogger(__name__)
+
+BackendFactory = Callable[[Settings, AsyncExitStack, Supervisor], Awaitable[DeployBackend]]
+
+
+async def open_help_only_backend(
+    settings: Settings, stack: AsyncExitStack, supervisor: Supervisor
+) -> DeployBackend:
+    return HelpOnlyBackend()
+
+
+def uses_socket_mode(settings: Settings) -> bool:
+    """Socket Mode iff an app-level token (xapp-…) is configured. Pure."""
+    token = settings.slack_app_token
+    return token is not None and token.get_secret_value().startswith("xapp-")
+
+
+@dataclass
+class Runtime:
+    """What `start` opened: the pieces tests and the shutdown path need."""
+
+    client: AsyncWebClient
+    app: AsyncApp
+    backend: DeployBackend
+    http_url: str
+    socket_mode: AsyncSocketModeHandler | None
+
+    async def stop_accepting(self) -> None:
+        """Stop taking new requests: disconnect Socket Mode (HTTP mode: the supervisor
+        refuses new work and handlers answer "restarting")."""
+        if self.socket_mode is not None:
+            await self.socket_mode.close_async()  # type: ignore[no-untyped-call]
+            self.socket_mode = None
+
+
+async def start(
+    settings: Settings,
+    *,
+    stack: AsyncExitStack,
+    supervisor: Supervisor,
+    readiness: ReadinessState,
+    open_backend: BackendFactory = open_help_only_backend,
+) -> Runtime:
+    """Open everything (see the module docstring) on `stack`; readiness stays STARTING."""
+    client = await stack.enter_async_context(open_web_client(settings))
+    identity = await slack_call("auth.test", client.auth_test())
+    logger.info("slack: connected as %s in %s", identity.get("user"), identity.get("team"))
+    backend = await open_backend(settings, stack, supervisor)
+    app = build_app(settings, backend=backend, supervisor=supervisor, client=client)
+    socket = uses_socket_mode(settings)
+    http_app = build_http_app(readiness=readiness, bolt_app=None if socket else app)
+    host, port = parse_listen(settings.http_listen)
+    http_url = await stack.enter_async_context(serve_http(http_app, host=host, port=port))
+    logger.info("http: listening on %s (%s mode)", http_url, "socket" if socket else "http")
+    runtime = Runtime(client=client, app=app, backend=backend, http_url=http_url, socket_mode=None)
+    if socket:
+        assert settings.slack_app_token is not None
+        handler = AsyncSocketModeHandler(
+            app, app_token=settings.slack_app_token.get_secret_value(), web_client=client
+        )
+        # Registered before connecting: a failed connect still closes the client's session.
+        stack.push_async_callback(runtime.stop_accepting)
+        runtime.socket_mode = handler
+        async with asyncio.timeout(settings.slack_timeout_s * 3):
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+        logger.info("slack: socket mode connected")
+    return runtime
+
+
+async def run(
+    settings: Settings,
+    *,
+    open_backend: BackendFactory = open_help_only_backend,
+    stop: asyncio.Event | None = None,
+) -> str:
+    """Run until SIGTERM/SIGINT (or `stop`); returns what stopped it."""
+    supervisor = Supervisor()
+    readiness = ReadinessState()
+    async with AsyncExitStack() as stack:
+        try:
+            runtime = await start(
+                settings,
+                stack=stack,
+                supervisor=supervisor,
+                readiness=readiness,
+                open_backend=open_backend,
+            )
+            return await run_until_signal(
+                supervisor=supervisor,
+                readiness=readiness,
+                grace_s=settings.shutdown_grace_s,
+                stop_accepting=runtime.stop_accepting,
+                stop=stop,
+            )
+        finally:
+            # Before the stack closes the clients the tasks use (a no-op after a clean stop).
+            await supervisor.close(grace_s=settings.shutdown_grace_s)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deckhand run", description="Run Deckhand on Slack.")
+    parser.add_argument("--config", type=Path, help="the YAML config file (env DECKHAND_CONFIG)")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    if args.config is not None:
+        settings = settings.model_copy(update={"config": args.config})
+    asyncio.run(run(settings))
+    return 0

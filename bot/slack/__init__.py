@@ -1,0 +1,1 @@
+"""Deckhand on Slack: the Bolt app, the live progress message, the handler seam."""

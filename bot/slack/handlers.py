@@ -1,0 +1,183 @@
+"""Bolt listeners: acknowledge first, then hand the work to the backend in a supervised task.
+
+For `/deploy` and for `deckhand:*` button clicks the sequence is always:
+
+1. `ack()` immediately (an empty 200: Slack's 3-second deadline is met before any
+   network call of ours). While shutting down, the ack itself says "restarting".
+2. Build a frozen `CommandContext` / `ActionContext` with a fresh correlation id.
+3. `supervisor.spawn(...)` the backend call, named after the request and the id.
+4. If the backend raises unexpectedly: log the traceback under the correlation id and
+   tell the user, ephemerally, that id (so a report can be matched to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.lifecycle import Supervisor, SupervisorClosed
+from bot.settings import Settings
+from bot.slack.client import SlackError
+from bot.slack.seam import ActionContext, CommandContext, DeployBackend, Replier
+
+logger = logging.getLogger(__name__)
+
+ACTION_ID_PATTERN = re.compile(r"^deckhand:")
+
+# TODO(texts): move to commands/texts.py once it lands (all user-facing texts in one module).
+TEXT_RESTARTING = "Deckhand is restarting. Try again in a minute."
+TEXT_UNEXPECTED = (
+    "Sorry, something went wrong on Deckhand's side (error id `{correlation_id}`). "
+    "Nothing was changed by this request; share the id with the platform team."
+)
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def _str_or_none(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+class SlackHandlers:
+    """The listeners, bound to one backend, supervisor and Web API client."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        backend: DeployBackend,
+        supervisor: Supervisor,
+        client: AsyncWebClient,
+    ) -> None:
+        self._settings = settings
+        self._backend = backend
+        self._supervisor = supervisor
+        self._client = client
+
+    def register(self, app: AsyncApp, *, command: str = "/deploy") -> None:
+        app.command(command)(self.on_command)
+        app.action(ACTION_ID_PATTERN)(self.on_action)
+
+    def _replier(self, *, channel_id: str, user_id: str, response_url: str | None) -> Replier:
+        return Replier(
+            self._client,
+            supervisor=self._supervisor,
+            channel_id=channel_id,
+            user_id=user_id,
+            response_url=response_url,
+            update_interval_s=self._settings.slack_update_interval_s,
+            finish_timeout_s=self._settings.slack_finish_timeout_s,
+        )
+
+    async def on_command(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
+        if not self._supervisor.accepting:
+            await ack(text=TEXT_RESTARTING)
+            return
+        await ack()
+        channel_id, user_id = str(body.get("channel_id", "")), str(body.get("user_id", ""))
+        response_url = _str_or_none(body.get("response_url"))
+        replier = self._replier(channel_id=channel_id, user_id=user_id, response_url=response_url)
+        context = CommandContext(
+            correlation_id=new_correlation_id(),
+            command=str(body.get("command", "")),
+            text=str(body.get("text", "")).strip(),
+            user_id=user_id,
+            user_name=str(body.get("user_name", user_id)),
+            channel_id=channel_id,
+            team_id=str(body.get("team_id", "")),
+            response_url=response_url,
+            trigger_id=_str_or_none(body.get("trigger_id")),
+            replier=replier,
+        )
+        logger.info(
+            "[%s] %s %r from %s in %s",
+            context.correlation_id,
+            context.command,
+            context.text,
+            user_id,
+            channel_id,
+        )
+        self._spawn(
+            self._backend.handle_command(context),
+            name=f"command:{context.correlation_id}",
+            correlation_id=context.correlation_id,
+            replier=replier,
+        )
+
+    async def on_action(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
+        await ack()
+        if not self._supervisor.accepting:
+            return  # a click during shutdown: nothing started; the user can click again
+        action = (body.get("actions") or [{}])[0]
+        user = body.get("user") or {}
+        container = body.get("container") or {}
+        channel_id = str((body.get("channel") or {}).get("id") or container.get("channel_id", ""))
+        user_id = str(user.get("id", ""))
+        response_url = _str_or_none(body.get("response_url"))
+        replier = self._replier(channel_id=channel_id, user_id=user_id, response_url=response_url)
+        message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+        context = ActionContext(
+            correlation_id=new_correlation_id(),
+            action_id=str(action.get("action_id", "")),
+            value=str(action.get("value", "")),
+            block_id=_str_or_none(action.get("block_id")),
+            user_id=user_id,
+            user_name=str(user.get("username") or user.get("name") or user_id),
+            channel_id=channel_id,
+            message_ts=_str_or_none(message_ts),
+            response_url=response_url,
+            trigger_id=_str_or_none(body.get("trigger_id")),
+            replier=replier,
+        )
+        logger.info(
+            "[%s] action %s=%r from %s in %s",
+            context.correlation_id,
+            context.action_id,
+            context.value,
+            user_id,
+            channel_id,
+        )
+        self._spawn(
+            self._backend.handle_action(context),
+            name=f"action:{context.correlation_id}",
+            correlation_id=context.correlation_id,
+            replier=replier,
+        )
+
+    def _spawn(
+        self,
+        work: Awaitable[None],
+        *,
+        name: str,
+        correlation_id: str,
+        replier: Replier,
+    ) -> None:
+        try:
+            self._supervisor.spawn(
+                guarded(work, correlation_id=correlation_id, replier=replier), name=name
+            )
+        except SupervisorClosed:
+            logger.warning("[%s] refused: shutting down", correlation_id)
+
+
+async def guarded(work: Awaitable[None], *, correlation_id: str, replier: Replier) -> None:
+    """Await the backend call; an unexpected exception becomes a log entry + an ephemeral.
+
+    Cancellation (shutdown) propagates untouched.
+    """
+    try:
+        await work
+    except Exception:
+        logger.exception("[%s] unexpected error while handling the request", correlation_id)
+        try:
+            await replier.ephemeral(TEXT_UNEXPECTED.format(correlation_id=correlation_id))
+        except SlackError as e:
+            logger.error("[%s] could not tell the user about the error: %s", correlation_id, e)

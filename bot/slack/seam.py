@@ -1,0 +1,153 @@
+"""The seam between the Slack plumbing and the deploy logic.
+
+The Slack handlers acknowledge a request, build a frozen context and call a
+`DeployBackend` in a supervised task. The backend never sees Bolt, a request body or a
+token: it gets the user, the channel, the command text or the clicked action, and a
+`Replier` to answer with (ephemeral to the user, a `LiveMessage` in the channel, or the
+request's `response_url`). Anything the backend raises unexpectedly is logged with the
+context's `correlation_id` and the user is told that id (see `bot.slack.handlers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.lifecycle import Supervisor
+from bot.slack.blocks import fit_blocks, fit_text
+from bot.slack.client import SlackCallFailed, slack_call
+from bot.slack.live_message import LiveMessage
+
+
+class Replier:
+    """How a backend answers one request. All methods raise `SlackCallFailed` on failure."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        supervisor: Supervisor,
+        channel_id: str,
+        user_id: str,
+        response_url: str | None,
+        update_interval_s: float,
+        finish_timeout_s: float,
+    ) -> None:
+        self._client = client
+        self._supervisor = supervisor
+        self.channel_id = channel_id
+        self.user_id = user_id
+        self.response_url = response_url
+        self._interval_s = update_interval_s
+        self._finish_timeout_s = finish_timeout_s
+
+    async def ephemeral(
+        self, text: str, *, blocks: Sequence[Mapping[str, Any]] | None = None
+    ) -> None:
+        """A message only the requesting user sees, in the request's channel."""
+        await slack_call(
+            "chat.postEphemeral",
+            self._client.chat_postEphemeral(
+                channel=self.channel_id,
+                user=self.user_id,
+                text=fit_text(text),
+                blocks=fit_blocks(blocks) if blocks else None,
+            ),
+        )
+
+    async def start_live(
+        self, blocks: Sequence[Mapping[str, Any]], *, text: str, channel_id: str | None = None
+    ) -> LiveMessage:
+        """Post the message that will be edited in place (default: the request's channel)."""
+        return await LiveMessage.post(
+            self._client,
+            blocks,
+            text=text,
+            channel=channel_id or self.channel_id,
+            supervisor=self._supervisor,
+            interval_s=self._interval_s,
+            finish_timeout_s=self._finish_timeout_s,
+        )
+
+    async def respond(
+        self,
+        text: str,
+        *,
+        blocks: Sequence[Mapping[str, Any]] | None = None,
+        response_type: Literal["ephemeral", "in_channel"] = "ephemeral",
+        replace_original: bool = False,
+    ) -> None:
+        """Answer through the request's response_url (Slack allows 5 uses in 30 min)."""
+        if not self.response_url:
+            raise SlackCallFailed("response_url", error="no_response_url")
+        session = self._client.session
+        webhook = AsyncWebhookClient(
+            self.response_url,
+            session=session if isinstance(session, aiohttp.ClientSession) else None,
+            retry_handlers=self._client.retry_handlers,
+            timeout=self._client.timeout,
+        )
+        result = await slack_call(
+            "response_url",
+            webhook.send(
+                text=fit_text(text),
+                blocks=fit_blocks(blocks) if blocks else None,
+                response_type=response_type,
+                replace_original=replace_original,
+            ),
+        )
+        if result.status_code != 200:
+            raise SlackCallFailed(
+                "response_url", error=result.body or "error", status=result.status_code
+            )
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """One slash command (`/deploy api 237c6b8`): who, where, what, and how to answer."""
+
+    correlation_id: str
+    command: str
+    text: str
+    user_id: str
+    user_name: str
+    channel_id: str
+    team_id: str
+    response_url: str | None
+    trigger_id: str | None
+    replier: Replier
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """One button click on a Deckhand message (action_id `deckhand:*`)."""
+
+    correlation_id: str
+    action_id: str
+    value: str
+    block_id: str | None
+    user_id: str
+    user_name: str
+    channel_id: str
+    message_ts: str | None
+    response_url: str | None
+    trigger_id: str | None
+    replier: Replier
+
+
+class DeployBackend(Protocol):
+    """What the Slack handlers call, after acknowledging, in a supervised task.
+
+    Expected problems (bad input, unknown service, image not found) are answered through
+    `replier` by the backend itself; an exception escaping these methods is treated as a
+    bug: logged with the correlation id and reported to the user with that id.
+    """
+
+    async def handle_command(self, request: CommandContext) -> None: ...
+
+    async def handle_action(self, action: ActionContext) -> None: ...
