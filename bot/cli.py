@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     sandbox.add_argument("rest", nargs=argparse.REMAINDER)
+    run = sub.add_parser("run", help="run Deckhand on Slack (see bot/run.py)", add_help=False)
+    run.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -34,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sandbox.cli import main as sandbox_main
 
         return sandbox_main(args_list[1:])
+    if args_list and args_list[0] == "run":
+        from bot.run import main as run_main
+
+        return run_main(args_list[1:])
     parser = build_parser()
     parser.parse_args(args_list)
     return 2
