@@ -1,0 +1,783 @@
+"""The HTTP layer of the sandbox apiserver: the Kubernetes REST API over the `Store`.
+
+`ApiServer.app()` is an aiohttp application that answers like the real
+apiserver, in JSON only:
+
+* discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}[/{v}]`; see
+  `discovery.py`); `/openapi/*` answers 404, which kubectl tolerates;
+* get, list (label and field selectors; `limit`/`continue` accepted, the whole
+  list is returned), watch (`?watch=1`, from a `resourceVersion`, for
+  `timeoutSeconds` wall seconds; a too-old resourceVersion gives HTTP 200 and then
+  an `ERROR` event carrying a 410 Expired Status, as the real watch cache does;
+  `sendInitialEvents=true` ends the initial events with the annotated BOOKMARK),
+  create, update (PUT, optimistic concurrency), delete (DeleteOptions:
+  propagationPolicy and preconditions), deletecollection, and patch of the three
+  types (strategic merge, JSON merge, JSON patch; apply-patch is 415);
+* subresources `status`, `scale` (autoscaling/v1 Scale) and `pods/log`
+  (text/plain, `container`, `tailLines`, `follow`);
+* `selfsubjectaccessreviews`, answered from the denials set with `deny()`, which
+  also make the matching requests fail with 403 Forbidden as RBAC would;
+* `Accept: ...;as=Table;g=meta.k8s.io` answers a server-side printed `Table`
+  (`tables.py`), so `kubectl get` prints the usual columns.
+
+Every error is a `kind: Status` with the real code, reason and message, and a
+request that fails leaves the store unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from sandbox.cluster import discovery, openapi, tables
+from sandbox.cluster.clock import Clock
+from sandbox.cluster.errors import ApiError
+from sandbox.cluster.jsonerrors import go_json_error
+from sandbox.cluster.patch import PatchError, json_patch, merge_patch, strategic_merge
+from sandbox.cluster.resources import PODS, RESOURCES, Resource
+from sandbox.cluster.store import Obj, Store, Watch, clone
+
+log = logging.getLogger(__name__)
+
+USER = "sandbox-admin"
+PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+)
+BODY_TYPES = ("application/json", "application/yaml")
+DEFAULT_WATCH_TIMEOUT = 1800.0  # wall seconds, like the apiserver's --min-request-timeout
+_TRUE = ("1", "true", "True")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a resource URL names."""
+
+    resource: Resource
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+@dataclass(frozen=True)
+class Denial:
+    verb: str
+    resource: str
+    namespace: str | None
+
+
+def _json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        content_type="application/json",
+    )
+
+
+def error_response(error: ApiError) -> web.Response:
+    return _json_response(error.status(), error.code)
+
+
+def _wants_table(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "as=Table" in accept and "g=meta.k8s.io" in accept
+
+
+class ApiServer:
+    """The Kubernetes REST API of one `Store`."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._denials: set[Denial] = set()
+        self._closing = asyncio.Event()
+
+    # ------------------------------------------------------------ configuration
+
+    def deny(self, verb: str, resource: str, namespace: str | None = None) -> None:
+        """Answer `verb` on `resource` (`deployments`, `pods/log`; `*` = any verb) with 403,
+        in `namespace` or everywhere; access reviews for it say "not allowed"."""
+        self._denials.add(Denial(verb, resource, namespace))
+
+    def allow_all(self) -> None:
+        self._denials.clear()
+
+    def allowed(self, verb: str, resource: str, namespace: str | None) -> bool:
+        return not any(
+            d.verb in (verb, "*") and d.resource == resource and d.namespace in (None, namespace)
+            for d in self._denials
+        )
+
+    def close(self) -> None:
+        """End open watches and log streams (at shutdown)."""
+        self._closing.set()
+        self.store.close()
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    # ------------------------------------------------------------ dispatch
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._dispatch(request)
+        except ApiError as error:
+            return error_response(error)
+        except Exception as error:  # an unexpected bug: answer 500 like the real server
+            log.exception("sandbox apiserver: %s %s failed", request.method, request.path_qs)
+            return error_response(ApiError.internal(repr(error)))
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.path.strip("/")
+        method = request.method
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok")
+        static = self._discovery(path, request)
+        if static is not None:
+            if method != "GET":
+                raise ApiError.method_not_allowed()
+            return _json_response(static)
+        target = self._route(path)
+        handler = self._handler(method, target, request)
+        verb, checked = self._verb(method, target, request)
+        resource_name = target.resource.plural + (
+            f"/{target.subresource}" if target.subresource else ""
+        )
+        if checked and not self.allowed(verb, resource_name, target.namespace):
+            raise self._forbidden(verb, target, resource_name)
+        return await handler(request, target)
+
+    def _discovery(self, path: str, request: web.Request) -> Obj | None:
+        if path == "/version":
+            return discovery.version()
+        if path == "/api":
+            return discovery.api_versions(request.host)
+        if path == "/apis":
+            return discovery.api_group_list(RESOURCES)
+        if path == "/openapi/v3":
+            return openapi.root(RESOURCES)
+        parts = path.strip("/").split("/")
+        if parts[:2] == ["openapi", "v3"]:
+            group, version = (
+                (parts[3], parts[4])
+                if parts[2:3] == ["apis"] and len(parts) == 5
+                else ("", parts[3])
+                if parts[2:3] == ["api"] and len(parts) == 4
+                else ("", "")
+            )
+            return openapi.group_version(RESOURCES, group, version) or _raise(ApiError.no_route())
+        if parts[0] == "apis" and len(parts) == 2:
+            return discovery.api_group(RESOURCES, parts[1]) or _raise(ApiError.no_route())
+        if parts[0] == "apis" and len(parts) == 3:
+            return discovery.resource_list(RESOURCES, parts[1], parts[2]) or _raise(
+                ApiError.no_route()
+            )
+        if parts[0] == "api" and len(parts) == 2:
+            return discovery.resource_list(RESOURCES, "", parts[1]) or _raise(ApiError.no_route())
+        return None
+
+    def _route(self, path: str) -> Target:
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) > 2:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) > 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise ApiError.no_route()
+        namespace = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            inner = RESOURCES.by_path(group, version, rest[2])
+            if inner is not None and inner.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        resource = RESOURCES.by_path(group, version, rest[0])
+        if resource is None or len(rest) > 3:
+            raise ApiError.no_route()
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        if resource.namespaced and namespace is None and name is not None:
+            raise ApiError.no_route()
+        if sub is not None and sub not in resource.subresources:
+            raise ApiError.no_route()
+        return Target(resource, namespace, name, sub)
+
+    def _handler(
+        self, method: str, target: Target, request: web.Request
+    ) -> Callable[[web.Request, Target], Awaitable[web.StreamResponse]]:
+        routes: dict[str, Callable[[web.Request, Target], Awaitable[web.StreamResponse]]]
+        if target.subresource == "log":
+            routes = {"GET": self._log}
+        elif target.subresource == "scale":
+            routes = {"GET": self._get_scale, "PUT": self._put_scale, "PATCH": self._patch}
+        elif target.subresource == "status":
+            routes = {"GET": self._get, "PUT": self._update, "PATCH": self._patch}
+        elif target.name is None:
+            routes = {"GET": self._list, "POST": self._create, "DELETE": self._delete_collection}
+        else:
+            routes = {
+                "GET": self._get,
+                "PUT": self._update,
+                "PATCH": self._patch,
+                "DELETE": self._delete,
+            }
+        verb, _ = self._verb(method, target, request)
+        handler = routes.get(method)
+        if handler is None or (target.subresource is None and not target.resource.allows(verb)):
+            raise ApiError.method_not_allowed()
+        return handler
+
+    @staticmethod
+    def _verb(method: str, target: Target, request: web.Request) -> tuple[str, bool]:
+        """The RBAC verb of a request, and whether denials apply to it."""
+        watching = request.query.get("watch") in _TRUE
+        if method == "GET":
+            if target.name is None:
+                return ("watch" if watching else "list"), True
+            return ("watch" if watching else "get"), True
+        verb = {
+            "POST": "create",
+            "PUT": "update",
+            "PATCH": "patch",
+            "DELETE": "delete" if target.name else "deletecollection",
+        }.get(method, "")
+        return verb, True
+
+    def _forbidden(self, verb: str, target: Target, resource_name: str) -> ApiError:
+        where = (
+            f'in the namespace "{target.namespace}"' if target.namespace else "at the cluster scope"
+        )
+        why = (
+            f'User "{USER}" cannot {verb} resource "{resource_name}" in API group '
+            f'"{target.resource.group}" {where}'
+        )
+        return ApiError.forbidden(target.resource.group_resource, target.name or "", why)
+
+    # ------------------------------------------------------------ reads
+
+    async def _get(self, request: web.Request, target: Target) -> web.StreamResponse:
+        assert target.name is not None
+        if request.query.get("watch") in _TRUE:
+            return await self._watch(request, target)
+        obj = self.store.get(target.resource, target.namespace, target.name)
+        if _wants_table(request):
+            return _json_response(
+                tables.table(
+                    target.resource,
+                    [obj],
+                    obj["metadata"].get("resourceVersion", ""),
+                    self.clock.now(),
+                    include_object=request.query.get("includeObject", "Metadata"),
+                )
+            )
+        return _json_response(obj)
+
+    async def _list(self, request: web.Request, target: Target) -> web.StreamResponse:
+        if request.query.get("watch") in _TRUE:
+            return await self._watch(request, target)
+        items, rv = self.store.list(
+            target.resource,
+            target.namespace,
+            label_selector=request.query.get("labelSelector"),
+            field_selector=request.query.get("fieldSelector"),
+        )
+        if _wants_table(request):
+            return _json_response(
+                tables.table(
+                    target.resource,
+                    items,
+                    rv,
+                    self.clock.now(),
+                    include_object=request.query.get("includeObject", "Metadata"),
+                )
+            )
+        return _json_response(self._list_body(target.resource, items, rv))
+
+    @staticmethod
+    def _list_body(resource: Resource, items: list[Obj], rv: str) -> Obj:
+        for item in items:  # a typed list's items carry no apiVersion/kind
+            item.pop("apiVersion", None)
+            item.pop("kind", None)
+        return {
+            "kind": resource.list_kind,
+            "apiVersion": resource.api_version,
+            "metadata": {"resourceVersion": rv},
+            "items": items,
+        }
+
+    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        query = request.query
+        field_selector = query.get("fieldSelector") or None
+        if target.name is not None:
+            by_name = f"metadata.name={target.name}"
+            field_selector = f"{field_selector},{by_name}" if field_selector else by_name
+        initial = query.get("sendInitialEvents") in _TRUE
+        rv = None if initial else query.get("resourceVersion")
+        table = _wants_table(request)
+        try:
+            timeout = float(query.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT)
+        except ValueError:
+            raise ApiError.bad_request(
+                f'invalid timeoutSeconds "{query.get("timeoutSeconds")}"'
+            ) from None
+        watch: Watch | None = None
+        expired: ApiError | None = None
+        try:
+            watch = self.store.watch(
+                target.resource,
+                target.namespace,
+                resource_version=rv,
+                label_selector=query.get("labelSelector"),
+                field_selector=field_selector,
+            )
+        except ApiError as error:
+            if error.code != 410:
+                raise
+            expired = error
+        start_rv = self.store.resource_version
+        response = web.StreamResponse(
+            status=200,
+            headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"},
+        )
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        if watch is None:
+            assert expired is not None
+            await self._send(response, {"type": "ERROR", "object": expired.status()})
+            return response
+        initial_left = watch.pending() if initial else -1
+        if initial_left == 0:
+            await self._send(response, self._bookmark(target.resource, start_rv))
+        deadline = asyncio.get_running_loop().time() + timeout
+        first_table = True
+        try:
+            while not self._closing.is_set():
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                try:
+                    kind, obj = await asyncio.wait_for(anext(watch), min(remaining, 1.0))
+                except TimeoutError:
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    continue
+                except StopAsyncIteration:
+                    break
+                body: Obj = obj
+                if table:
+                    body = tables.table(
+                        target.resource,
+                        [obj],
+                        obj["metadata"].get("resourceVersion", ""),
+                        self.clock.now(),
+                        include_object=query.get("includeObject", "Metadata"),
+                    )
+                    if not first_table:
+                        body["columnDefinitions"] = []
+                    first_table = False
+                await self._send(response, {"type": kind, "object": body})
+                if initial_left > 0:
+                    initial_left -= 1
+                    if initial_left == 0:
+                        await self._send(response, self._bookmark(target.resource, start_rv))
+        except (ConnectionResetError, ConnectionError):
+            pass
+        finally:
+            watch.close()
+        return response
+
+    @staticmethod
+    def _bookmark(resource: Resource, rv: str) -> Obj:
+        return {
+            "type": "BOOKMARK",
+            "object": {
+                "kind": resource.kind,
+                "apiVersion": resource.api_version,
+                "metadata": {
+                    "resourceVersion": rv,
+                    "annotations": {"k8s.io/initial-events-end": "true"},
+                },
+            },
+        }
+
+    @staticmethod
+    async def _send(response: web.StreamResponse, event: Obj) -> None:
+        await response.write(json.dumps(event, separators=(",", ":")).encode() + b"\n")
+
+    # ------------------------------------------------------------ writes
+
+    async def _body(self, request: web.Request, resource: Resource) -> Obj:
+        content_type = request.content_type or "application/json"
+        raw = await request.read()
+        if content_type not in BODY_TYPES:
+            raise ApiError.unsupported_media_type(list(BODY_TYPES))
+        if content_type == "application/yaml":
+            try:
+                data = yaml.safe_load(raw.decode())
+            except (yaml.YAMLError, UnicodeDecodeError) as error:
+                raise ApiError.bad_request(
+                    f"the object provided is unrecognized (must be of type {resource.kind}): "
+                    f"couldn't get version/kind; yaml parse error: {error}"
+                ) from None
+        else:
+            try:
+                data = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                raise ApiError.bad_request(
+                    f"the object provided is unrecognized (must be of type {resource.kind}): "
+                    f"couldn't get version/kind; json parse error: {go_json_error(raw)} "
+                    f"({_summarize(raw)})"
+                ) from None
+        if not isinstance(data, dict):
+            raise ApiError.bad_request(
+                f"the object provided is unrecognized (must be of type {resource.kind}): "
+                "couldn't get version/kind; json parse error: json: cannot unmarshal "
+                f"{_go_type(data)} into Go value of type struct {{ APIVersion string "
+                '"json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+                f" ({_summarize(raw)})"
+            )
+        kind, api_version = data.get("kind"), data.get("apiVersion")
+        if (
+            kind
+            and kind != resource.kind
+            and not (resource.kind == "Scale" or kind in ("Scale", "DeleteOptions"))
+        ):
+            raise ApiError.bad_request(
+                f'{kind} in version "{api_version}" cannot be handled as a {resource.kind}: '
+                f'no kind "{kind}" is registered for version "{api_version}" in scheme '
+                '"pkg/api/legacyscheme/scheme.go:30"'
+            )
+        if api_version and kind == resource.kind and api_version != resource.api_version:
+            raise ApiError.bad_request(
+                f'{kind} in version "{api_version}" cannot be handled as a {resource.kind}: '
+                f'no kind "{kind}" is registered for version "{api_version}"'
+            )
+        return data
+
+    async def _create(self, request: web.Request, target: Target) -> web.StreamResponse:
+        if target.resource.kind == "SelfSubjectAccessReview":
+            return await self._access_review(request, target)
+        obj = await self._body(request, target.resource)
+        meta = obj.get("metadata") or {}
+        if target.namespace and meta.get("namespace") not in (None, "", target.namespace):
+            raise ApiError.bad_request(
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request"
+            )
+        created = self.store.create(target.resource, obj, namespace=target.namespace)
+        return _json_response(created, 201)
+
+    async def _update(self, request: web.Request, target: Target) -> web.StreamResponse:
+        assert target.name is not None
+        obj = await self._body(request, target.resource)
+        obj = self._aim(obj, target)
+        return _json_response(
+            self.store.replace(target.resource, obj, subresource=target.subresource)
+        )
+
+    def _aim(self, obj: Obj, target: Target) -> Obj:
+        """Check the body's name and namespace against the URL's; fill them in when absent."""
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            meta = obj["metadata"] = {}
+        if meta.get("name") and meta["name"] != target.name:
+            raise ApiError.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL "
+                f"({target.name})"
+            )
+        if target.namespace and meta.get("namespace") not in (None, "", target.namespace):
+            raise ApiError.bad_request(
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request"
+            )
+        meta["name"] = target.name
+        if target.namespace:
+            meta["namespace"] = target.namespace
+        return obj
+
+    async def _patch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        assert target.name is not None
+        content_type = request.content_type
+        if content_type not in PATCH_TYPES:
+            raise ApiError.unsupported_media_type(list(PATCH_TYPES))
+        raw = await request.read()
+        try:
+            patch = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            if content_type == "application/merge-patch+json":
+                raise ApiError.bad_request("Invalid JSON Patch") from None
+            raise ApiError.bad_request(go_json_error(raw)) from None
+        current = self.store.get(target.resource, target.namespace, target.name)
+        scale = target.subresource == "scale"
+        base = self._scale_of(target.resource, current) if scale else current
+        try:
+            if content_type == "application/json-patch+json":
+                if not isinstance(patch, list):
+                    raise ApiError.bad_request(
+                        "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+                    )
+                patched = json_patch(base, patch)
+            elif content_type == "application/merge-patch+json":
+                patched = merge_patch(base, patch)
+            else:
+                if not isinstance(patch, dict):
+                    raise ApiError.bad_request(
+                        "json: cannot unmarshal array into Go value of type map[string]interface {}"
+                    )
+                patched = strategic_merge(base, patch)
+        except PatchError as error:
+            log.debug("patch of %s/%s failed: %s", target.resource.plural, target.name, error)
+            raise ApiError.invalid_request() from None
+        if not isinstance(patched, dict):
+            raise ApiError.invalid_request()
+        if scale:
+            return _json_response(self._write_scale(target, current, patched))
+        meta = patched.get("metadata")
+        if not isinstance(meta, dict):
+            meta = patched["metadata"] = {}
+        meta["name"] = target.name
+        if target.namespace:
+            meta["namespace"] = target.namespace
+        return _json_response(
+            self.store.replace(target.resource, patched, subresource=target.subresource)
+        )
+
+    async def _delete(self, request: web.Request, target: Target) -> web.StreamResponse:
+        assert target.name is not None
+        options = await self._delete_options(request)
+        preconditions = options.get("preconditions") or {}
+        obj = self.store.delete(
+            target.resource,
+            target.namespace,
+            target.name,
+            propagation=self._propagation(request, options),
+            uid=preconditions.get("uid"),
+            resource_version=preconditions.get("resourceVersion"),
+        )
+        if obj["metadata"].get("deletionTimestamp") or target.resource == PODS:
+            return _json_response(obj)
+        details: Obj = {"name": target.name}
+        if target.resource.group:
+            details["group"] = target.resource.group
+        details["kind"] = target.resource.plural
+        details["uid"] = obj["metadata"].get("uid")
+        return _json_response(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": details,
+            }
+        )
+
+    async def _delete_collection(self, request: web.Request, target: Target) -> web.StreamResponse:
+        options = await self._delete_options(request)
+        items, _ = self.store.list(
+            target.resource,
+            target.namespace,
+            label_selector=request.query.get("labelSelector"),
+            field_selector=request.query.get("fieldSelector"),
+        )
+        deleted = []
+        for item in items:
+            try:
+                deleted.append(
+                    self.store.delete(
+                        target.resource,
+                        item["metadata"].get("namespace"),
+                        item["metadata"]["name"],
+                        propagation=self._propagation(request, options),
+                    )
+                )
+            except ApiError as error:
+                if error.code != 404:  # already gone through garbage collection
+                    raise
+        return _json_response(
+            self._list_body(target.resource, deleted, self.store.resource_version)
+        )
+
+    @staticmethod
+    async def _delete_options(request: web.Request) -> Obj:
+        raw = await request.read()
+        if not raw.strip():
+            return {}
+        try:
+            options = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError.bad_request(go_json_error(raw)) from None
+        return options if isinstance(options, dict) else {}
+
+    @staticmethod
+    def _propagation(request: web.Request, options: Obj) -> str:
+        policy = request.query.get("propagationPolicy") or options.get("propagationPolicy")
+        if policy is None and (
+            options.get("orphanDependents") is True
+            or request.query.get("orphanDependents") in _TRUE
+        ):
+            policy = "Orphan"
+        policy = policy or "Background"
+        if policy not in ("Background", "Foreground", "Orphan"):
+            raise ApiError.invalid("DeleteOptions", "", [])
+        return str(policy)
+
+    # ------------------------------------------------------------ subresources
+
+    @staticmethod
+    def _scale_of(resource: Resource, obj: Obj) -> Obj:
+        meta = obj["metadata"]
+        selector = (obj.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: meta[k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if k in meta
+            },
+            "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
+            "status": {
+                "replicas": obj.get("status", {}).get("replicas", 0),
+                "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
+            },
+        }
+
+    async def _get_scale(self, request: web.Request, target: Target) -> web.StreamResponse:
+        assert target.name is not None
+        obj = self.store.get(target.resource, target.namespace, target.name)
+        return _json_response(self._scale_of(target.resource, obj))
+
+    async def _put_scale(self, request: web.Request, target: Target) -> web.StreamResponse:
+        assert target.name is not None
+        scale = await self._body(request, target.resource)
+        current = self.store.get(target.resource, target.namespace, target.name)
+        return _json_response(self._write_scale(target, current, scale))
+
+    def _write_scale(self, target: Target, current: Obj, scale: Obj) -> Obj:
+        replicas = (scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            from sandbox.cluster.errors import FieldError
+
+            raise ApiError.invalid(
+                "Scale.autoscaling",
+                target.name or "",
+                [
+                    FieldError(
+                        "FieldValueInvalid",
+                        "spec.replicas",
+                        "must be greater than or equal to 0",
+                        replicas,
+                    )
+                ],
+            )
+        updated = clone(current)
+        updated["spec"]["replicas"] = replicas
+        wanted = (scale.get("metadata") or {}).get("resourceVersion")
+        updated["metadata"]["resourceVersion"] = wanted or current["metadata"]["resourceVersion"]
+        stored = self.store.replace(target.resource, updated)
+        return self._scale_of(target.resource, stored)
+
+    async def _log(self, request: web.Request, target: Target) -> web.StreamResponse:
+        assert target.name is not None
+        assert target.namespace is not None
+        query = request.query
+        container = query.get("container") or None
+        pod = self.store.get(PODS, target.namespace, target.name)
+        tail = int(query["tailLines"]) if query.get("tailLines", "").lstrip("-").isdigit() else None
+        lines = self.store.read_log(target.namespace, target.name, container, tail=tail)
+        name = container or pod["spec"]["containers"][0]["name"]
+        if not lines:
+            self._check_started(pod, name)
+        if query.get("follow") not in _TRUE:
+            text = "".join(line + "\n" for line in lines)
+            return web.Response(text=text, content_type="text/plain")
+        response = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        sent = len(self.store.read_log(target.namespace, target.name, container))
+        for line in lines:
+            await response.write(line.encode() + b"\n")
+        try:
+            while not self._closing.is_set():
+                await asyncio.sleep(0.05)
+                if request.transport is None or request.transport.is_closing():
+                    break
+                try:
+                    now = self.store.read_log(target.namespace, target.name, container)
+                except ApiError:
+                    break  # the pod is gone
+                for line in now[sent:]:
+                    await response.write(line.encode() + b"\n")
+                sent = len(now)
+        except (ConnectionResetError, ConnectionError):
+            pass
+        return response
+
+    @staticmethod
+    def _check_started(pod: Obj, container: str) -> None:
+        for status in pod.get("status", {}).get("containerStatuses") or []:
+            if status.get("name") != container:
+                continue
+            waiting = (status.get("state") or {}).get("waiting")
+            if waiting is not None:
+                reason = waiting.get("reason") or "ContainerCreating"
+                if reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
+                    reason = "trying and failing to pull image"
+                raise ApiError.bad_request(
+                    f'container "{container}" in pod "{pod["metadata"]["name"]}" is waiting '
+                    f"to start: {reason}"
+                )
+            return
+        if pod.get("status", {}).get("phase") == "Pending":
+            raise ApiError.bad_request(
+                f'container "{container}" in pod "{pod["metadata"]["name"]}" is waiting to '
+                "start: ContainerCreating"
+            )
+
+    async def _access_review(self, request: web.Request, target: Target) -> web.StreamResponse:
+        review = await self._body(request, target.resource)
+        attrs = (review.get("spec") or {}).get("resourceAttributes") or {}
+        resource = attrs.get("resource", "")
+        if attrs.get("subresource"):
+            resource = f"{resource}/{attrs['subresource']}"
+        allowed = self.allowed(attrs.get("verb", ""), resource, attrs.get("namespace") or None)
+        review = {**review, "apiVersion": target.resource.api_version, "kind": target.resource.kind}
+        review.setdefault("metadata", {})["creationTimestamp"] = None
+        review["status"] = {"allowed": allowed}
+        if not allowed:
+            review["status"]["reason"] = "denied by the sandbox (ApiServer.deny)"
+        return _json_response(review, 201)
+
+
+def _raise(error: ApiError) -> Obj:
+    raise error
+
+
+def _summarize(raw: bytes, limit: int = 30) -> str:
+    """apiserver's `summarizeData`: the start of the body, as text for `{...`, else hex."""
+    if not raw:
+        return "<empty>"
+    if raw[:1] == b"{":
+        text = raw.decode(errors="replace")
+        return text[:limit] + " ..." if len(raw) > limit else text
+    return raw[:limit].hex() + " ..." if len(raw) > limit else raw.hex()
+
+
+def _go_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "null"
