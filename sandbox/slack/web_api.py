@@ -14,6 +14,7 @@ next call(s) with HTTP 429 + `Retry-After`; `status=500` a server error;
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -71,6 +72,7 @@ class LocalSlack:
         self.responses: list[tuple[str, dict[str, Any]]] = []
         self.socket = SocketModeServer()
         self._failures: dict[str, deque[_Failure]] = {}
+        self._changed = asyncio.Condition()
         self._targets: dict[str, _ResponseTarget] = {}
         self._runner: web.AppRunner | None = None
         self._base = ""
@@ -146,9 +148,29 @@ class LocalSlack:
         self._targets[key] = _ResponseTarget(channel_id, user_id, message_ts)
         return f"{self._base}/response/{key}"
 
+    def seed_message(
+        self, channel_id: str, text: str, *, blocks: list[dict[str, Any]] | None = None
+    ) -> str:
+        """Put a bot message in a channel without a Web API call; returns its ts."""
+        body = methods.chat_post_message(
+            self.workspace, {"channel": channel_id, "text": text, "blocks": blocks}, self._base
+        )
+        return str(body["ts"])
+
     # -- reading the state --------------------------------------------------------
     def calls_to(self, method: str) -> list[RecordedCall]:
         return [c for c in self.calls if c.method == method]
+
+    async def wait_for_call(
+        self, method: str, *, count: int = 1, within_s: float = 3.0
+    ) -> list[RecordedCall]:
+        """Wait until `method` was answered `count` times (its effect applied); the calls.
+
+        Raises `TimeoutError` after `within_s` seconds.
+        """
+        async with asyncio.timeout(within_s), self._changed:
+            await self._changed.wait_for(lambda: len(self.calls_to(method)) >= count)
+        return self.calls_to(method)
 
     def message(self, channel_id: str, ts: str) -> StoredMessage:
         found = self.workspace.find(channel_id, ts)
@@ -173,6 +195,13 @@ class LocalSlack:
 
     # -- HTTP handlers ------------------------------------------------------------
     async def _api(self, request: web.Request) -> web.Response:
+        try:
+            return await self._answer(request)
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _answer(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _read_params(request)
         token = _bearer(request) or params.pop("token", None)

@@ -1,0 +1,1 @@
+"""Tests of the Slack plumbing (bot/slack, bot/http.py, bot/run.py)."""

@@ -1,0 +1,183 @@
+"""Deckhand in HTTP mode, end to end: signed requests through aiohttp and Bolt.
+
+Covers: ack within Slack's 3 s while the backend is slow; signature and timestamp
+verification (401, backend untouched); the contexts handed to the backend; unexpected
+backend errors (ephemeral + correlation id in the log); response_url answers; the
+"restarting" ack during shutdown; /healthz and /readyz; the help-only backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+
+import aiohttp
+import pytest
+
+from bot.lifecycle import Readiness
+from bot.slack.handlers import TEXT_RESTARTING
+from bot.slack.placeholder import HELP_TEXT, NOT_WIRED_TEXT, HelpOnlyBackend
+from bot.slack.seam import ActionContext, CommandContext
+from tests.fixtures.slack import SlackStack
+
+CHANNEL = "C0DEPLOYS"
+
+
+async def wait_for(event: asyncio.Event, *, within_s: float = 3.0) -> None:
+    async with asyncio.timeout(within_s):
+        await event.wait()
+
+
+async def test_slash_command_is_acked_at_once_while_the_backend_works(
+    deckhand_slack: SlackStack,
+) -> None:
+    started = asyncio.Event()
+
+    async def slow(request: CommandContext) -> None:
+        started.set()
+        await asyncio.sleep(30)  # cancelled by the supervisor at teardown
+
+    deckhand_slack.backend.on_command = slow
+    began = time.monotonic()
+    status, body = await deckhand_slack.sender.slash_command(
+        "api 237c6b8", user_id="U0ALICE", channel_id=CHANNEL, user_name="alice"
+    )
+    elapsed = time.monotonic() - began
+    assert status == 200
+    assert body == ""
+    assert elapsed < 1.0  # Slack's limit is 3 s; the work has not even started blocking it
+    await wait_for(started)
+    (request,) = deckhand_slack.backend.commands
+    assert request.command == "/deploy"
+    assert request.text == "api 237c6b8"
+    assert (request.user_id, request.user_name, request.channel_id) == ("U0ALICE", "alice", CHANNEL)
+    assert request.response_url
+    assert request.response_url.startswith(deckhand_slack.slack.base_url)
+    assert request.trigger_id
+    assert re.fullmatch(r"[0-9a-f]{8}", request.correlation_id)
+    names = {t.get_name() for t in deckhand_slack.supervisor.tasks}
+    assert f"command:{request.correlation_id}" in names
+
+
+@pytest.mark.parametrize(("forge", "stale"), [(True, False), (False, True)])
+async def test_bad_signature_or_stale_timestamp_is_rejected(
+    deckhand_slack: SlackStack, forge: bool, stale: bool
+) -> None:
+    status, _ = await deckhand_slack.sender.slash_command(
+        "api 237c6b8", user_id="U0ALICE", channel_id=CHANNEL, forge=forge, stale=stale
+    )
+    assert status == 401
+    status, _ = await deckhand_slack.sender.block_action(
+        user_id="U0ALICE",
+        channel_id=CHANNEL,
+        message_ts="1.000001",
+        action_id="deckhand:approve",
+        value="r1",
+        forge=forge,
+        stale=stale,
+    )
+    assert status == 401
+    await asyncio.sleep(0.05)
+    assert deckhand_slack.backend.commands == []
+    assert deckhand_slack.backend.actions == []
+    assert deckhand_slack.slack.calls_to("chat.postEphemeral") == []
+
+
+async def test_unexpected_backend_error_tells_the_user_an_id_that_is_in_the_log(
+    deckhand_slack: SlackStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(request: CommandContext) -> None:
+        raise KeyError("boom")
+
+    deckhand_slack.backend.on_command = broken
+    with caplog.at_level(logging.ERROR, logger="bot.slack.handlers"):
+        status, _ = await deckhand_slack.sender.slash_command(
+            "api 237c6b8", user_id="U0BOB", channel_id=CHANNEL
+        )
+        assert status == 200
+        await deckhand_slack.slack.wait_for_call("chat.postEphemeral")
+    (message,) = deckhand_slack.slack.ephemerals(user_id="U0BOB")
+    found = re.search(r"error id `([0-9a-f]{8})`", message.text)
+    assert found is not None
+    correlation_id = found.group(1)
+    (record,) = [r for r in caplog.records if correlation_id in r.getMessage()]
+    assert record.exc_info is not None
+    assert record.exc_info[0] is KeyError
+    assert deckhand_slack.backend.commands[0].correlation_id == correlation_id
+
+
+async def test_button_click_reaches_the_backend_with_its_context(
+    deckhand_slack: SlackStack,
+) -> None:
+    async def answer(action: ActionContext) -> None:
+        await action.replier.respond("Approved by alice", replace_original=True)
+
+    live = deckhand_slack.slack.seed_message(CHANNEL, "Deploy api to prod?")
+    deckhand_slack.backend.on_action = answer
+    status, body = await deckhand_slack.sender.block_action(
+        user_id="U0ALICE",
+        channel_id=CHANNEL,
+        message_ts=live,
+        action_id="deckhand:approve",
+        value="req-42",
+    )
+    assert (status, body) == (200, "")
+    await wait_for(deckhand_slack.backend.done)
+    (action,) = deckhand_slack.backend.actions
+    assert (action.action_id, action.value, action.message_ts) == (
+        "deckhand:approve",
+        "req-42",
+        live,
+    )
+    assert (action.user_id, action.channel_id) == ("U0ALICE", CHANNEL)
+    assert deckhand_slack.slack.message(CHANNEL, live).text == "Approved by alice"
+
+
+async def test_other_action_ids_are_not_handled(deckhand_slack: SlackStack) -> None:
+    status, _ = await deckhand_slack.sender.block_action(
+        user_id="U0ALICE", channel_id=CHANNEL, message_ts="1.1", action_id="other:x", value="v"
+    )
+    assert status == 404
+    assert deckhand_slack.backend.actions == []
+
+
+async def test_during_shutdown_the_ack_says_restarting(deckhand_slack: SlackStack) -> None:
+    await deckhand_slack.supervisor.close(grace_s=1)
+    status, body = await deckhand_slack.sender.slash_command(
+        "api 237c6b8", user_id="U0ALICE", channel_id=CHANNEL
+    )
+    assert status == 200
+    assert body == TEXT_RESTARTING
+    assert deckhand_slack.backend.commands == []
+
+
+async def test_health_and_readiness(deckhand_slack: SlackStack) -> None:
+    async with aiohttp.ClientSession() as session:
+
+        async def get(path: str) -> tuple[int, str]:
+            async with session.get(deckhand_slack.url + path) as resp:
+                return resp.status, await resp.text()
+
+        assert await get("/healthz") == (200, "ok")
+        assert await get("/readyz") == (200, "ready")
+        deckhand_slack.readiness.state = Readiness.STOPPING
+        assert await get("/readyz") == (503, "stopping")
+        assert await get("/healthz") == (200, "ok")
+        deckhand_slack.readiness.state = Readiness.STARTING
+        assert await get("/readyz") == (503, "starting")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("help", HELP_TEXT), ("", HELP_TEXT), ("api 237c6b8", NOT_WIRED_TEXT)]
+)
+async def test_help_only_backend(deckhand_slack: SlackStack, text: str, expected: str) -> None:
+    deckhand_slack.backend.on_command = HelpOnlyBackend().handle_command
+    status, _ = await deckhand_slack.sender.slash_command(
+        text, user_id="U0ALICE", channel_id=CHANNEL
+    )
+    assert status == 200
+    await deckhand_slack.slack.wait_for_call("chat.postEphemeral")
+    (message,) = deckhand_slack.slack.ephemerals(user_id="U0ALICE", channel_id=CHANNEL)
+    assert message.text == expected
