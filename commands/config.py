@@ -1,0 +1,481 @@
+"""The team's deploy policy: the YAML config file as frozen, validated pydantic models.
+
+    DeckhandConfig
+    ├── services: {name: ServiceConfig(image, deployments[DeploymentTarget], max_replicas, …)}
+    ├── groups: {name: (service, …)}              e.g. all: [api, worker, admin]
+    ├── environments: {name: EnvironmentConfig}   namespace, aliases, channels, deployers,
+    │       protected, approvals: Approvals(required, approvers, expiry_minutes, windows),
+    │       auto_rollback, pull_secret, alert_channel
+    ├── default_environment, tag_policy: TagPolicy, rollout: RolloutConfig,
+    └── alerts: AlertsConfig, deckhand: DeckhandSelf, history_size
+
+Every model is frozen and forbids unknown keys, so a typo (`namspace:`) is an error,
+not a silently ignored setting. Field validators check single values; the model
+validators check relations (unknown group members, alias collisions, approvals with
+no approvers…) and raise `ConfigProblems`, whose entries carry a key path relative to
+the model, so `bot.config.load_config` can report `FILE: key.path: what is wrong`.
+
+Names (services, groups, environments, aliases) are lowercase words that the chat
+grammar can't confuse with its own words (`commands.grammar.RESERVED_WORDS`, verb typos).
+
+Building a model is a purely computational function with no side-effects (the IANA
+time zone database is read through `zoneinfo` to check `timezone`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+
+from commands.grammar import RESERVED_WORDS, verb_typo
+from commands.images import ImageReference, InvalidReference, Platform
+from commands.suggest import did_you_mean
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+_K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_USER = re.compile(r"[UW][A-Z0-9]{2,}")
+_USERGROUP = re.compile(r"S[A-Z0-9]{2,}")
+_CHANNEL = re.compile(r"[CGD][A-Z0-9]{2,}")
+LATEST = "latest"
+
+REFUSED_KEYS = {
+    "allow_self_approval": "is not configurable: the requester never approves their own deploy",
+}
+"""Keys people may expect but that are refused on purpose, with the reason."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the config: `path` relative to the model that found it."""
+
+    path: tuple[str | int, ...]
+    message: str
+
+
+class ConfigProblems(ValueError):
+    """Raised by model validators; pydantic keeps it in the error's `ctx["error"]`."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, p.path))}: {p.message}" for p in problems))
+        self.problems = tuple(problems)
+
+
+def _check_name(value: str, kind: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid {kind} name "
+            "(expected lowercase letters, digits and '-', starting with a letter, ≤ 40)"
+        )
+    if value in RESERVED_WORDS:
+        raise ValueError(f"{value!r} is a Deckhand command word and can't name a {kind}")
+    if (verb := verb_typo(value)) is not None:
+        raise ValueError(f"{value!r} is too close to the command {verb!r} to name a {kind}")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DeploymentTarget(_Model):
+    """One Deployment of a service and the container in it that runs the image."""
+
+    name: str = Field(description="the Deployment's metadata.name")
+    container: str = Field(description="the container (by name) whose image is set")
+
+    @field_validator("name", "container")
+    @classmethod
+    def _k8s_name(cls, value: str) -> str:
+        if not _K8S_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Kubernetes name (expected a DNS-1123 label)")
+        return value
+
+
+class ServiceConfig(_Model):
+    """A deployable service: its image repository and the Deployments that run it."""
+
+    image: str = Field(description="registry/owner/name without tag, e.g. gitea.example.com/a/b")
+    deployments: tuple[DeploymentTarget, ...] = Field(min_length=1)
+    max_replicas: int | None = Field(
+        None, ge=1, description="hard cap on pods, also during a rollout (worker: 1); None = none"
+    )
+    source_url: str | None = Field(None, description="repository URL, for commit links")
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        try:
+            ref = ImageReference.parse(value)
+        except InvalidReference as error:
+            raise ValueError(str(error)) from None
+        if ref.tag is not None or ref.digest is not None:
+            raise ValueError(
+                f"{value!r} has a tag or digest (expected the repository only, e.g. {ref.name!r})"
+            )
+        return value
+
+    def reference(self) -> ImageReference:
+        """The image repository as a parsed reference (no tag, no digest)."""
+        return ImageReference.parse(self.image)
+
+
+class Principals(_Model):
+    """Slack users (`U…`/`W…` ids) and user groups (`S…` ids)."""
+
+    users: tuple[str, ...] = ()
+    usergroups: tuple[str, ...] = ()
+
+    @field_validator("users")
+    @classmethod
+    def _users(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for user in value:
+            if not _USER.fullmatch(user):
+                raise ValueError(f"{user!r} is not a Slack user id (expected e.g. U024BE7LH)")
+        return value
+
+    @field_validator("usergroups")
+    @classmethod
+    def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for group in value:
+            if not _USERGROUP.fullmatch(group):
+                raise ValueError(
+                    f"{group!r} is not a Slack user group id (expected e.g. S0614TZR7)"
+                )
+        return value
+
+    @property
+    def empty(self) -> bool:
+        return not self.users and not self.usergroups
+
+    def includes(self, user: str, user_groups: frozenset[str]) -> bool:
+        """True when `user` is listed or is a member of a listed group."""
+        return user in self.users or not user_groups.isdisjoint(self.usergroups)
+
+
+class ApprovalWindow(_Model):
+    """When approvals are required. Starts on each of `days` at `start` (local time in
+    `timezone`) and ends at `end` the same day, or the next day when `end <= start`."""
+
+    days: tuple[Weekday, ...] = Field(min_length=1)
+    start: time
+    end: time
+    timezone: str = "UTC"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _hhmm(cls, value: object) -> object:
+        if isinstance(value, str) and not re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value):
+            raise ValueError(f'{value!r} is not a time (expected HH:MM, e.g. "16:00")')
+        if isinstance(value, int):
+            raise ValueError(f'{value!r} is not a time (expected HH:MM in quotes, e.g. "16:00")')
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone (expected an IANA name, e.g. Europe/Berlin)"
+            ) from None
+        return value
+
+    def contains(self, at: datetime) -> bool:
+        """True when the aware datetime `at` falls inside this window."""
+        local = at.astimezone(ZoneInfo(self.timezone))
+        day = WEEKDAYS[local.weekday()]
+        yesterday = WEEKDAYS[(local - timedelta(days=1)).weekday()]
+        now = local.time().replace(tzinfo=None)
+        if self.start < self.end:
+            return day in self.days and self.start <= now < self.end
+        return (day in self.days and now >= self.start) or (
+            yesterday in self.days and now < self.end
+        )
+
+
+class Approvals(_Model):
+    """Who must approve deploys to an environment. The requester never approves their
+    own deploy (not configurable: `allow_self_approval` is refused, see `REFUSED_KEYS`)."""
+
+    required: int = Field(0, ge=0, le=5, description="default: 1 if the env is protected, else 0")
+    approvers: Principals = Principals()
+    expiry_minutes: int = Field(30, ge=1, le=24 * 60, description="an approval request expires")
+    windows: tuple[ApprovalWindow, ...] = Field(
+        (), description="when approvals are required; empty = always"
+    )
+
+    @model_validator(mode="after")
+    def _approvers_exist(self) -> Approvals:
+        if self.required > 0 and self.approvers.empty:
+            raise ConfigProblems(
+                [
+                    Problem(
+                        ("approvers",),
+                        f"{self.required} approval(s) required but nobody can approve "
+                        "(expected approvers.users or approvers.usergroups)",
+                    )
+                ]
+            )
+        return self
+
+    def required_at(self, at: datetime) -> int:
+        """Approvals needed for a deploy requested at `at` (0 outside every window)."""
+        if not self.windows or any(w.contains(at) for w in self.windows):
+            return self.required
+        return 0
+
+
+class EnvironmentConfig(_Model):
+    """An environment: one namespace, who may deploy to it from where, and its safeguards."""
+
+    namespace: str
+    kube_context: str | None = Field(None, description="kubeconfig context; None = in-cluster")
+    aliases: tuple[str, ...] = Field((), description="other names, e.g. prod for production")
+    channels: tuple[str, ...] = Field((), description="Slack channel ids that may command it")
+    deployers: Principals = Principals()
+    protected: StrictBool = False
+    approvals: Approvals = Approvals()
+    auto_rollback: StrictBool = Field(False, description="undo a failed rollout automatically")
+    pull_secret: str | None = Field(None, description="the namespace's image pull secret")
+    alert_channel: str | None = Field(None, description="Slack channel id for this env's alerts")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_required(cls, data: object) -> object:
+        # `required` defaults on `protected`, a sibling of `approvals`: fill it in here.
+        if not isinstance(data, Mapping):
+            return data
+        approvals = data.get("approvals")
+        approvals = {} if approvals is None else approvals
+        if isinstance(approvals, Mapping) and "required" not in approvals:
+            required = 1 if data.get("protected") is True else 0
+            return {**data, "approvals": {**approvals, "required": required}}
+        return data
+
+    @field_validator("namespace", "pull_secret")
+    @classmethod
+    def _k8s_name(cls, value: str | None) -> str | None:
+        if value is not None and not _K8S_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Kubernetes name (expected a DNS-1123 label)")
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for alias in value:
+            _check_name(alias, "environment alias")
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for channel in value:
+            _check_channel(channel)
+        return value
+
+    @field_validator("alert_channel")
+    @classmethod
+    def _alert_channel(cls, value: str | None) -> str | None:
+        return None if value is None else _check_channel(value)
+
+    @model_validator(mode="after")
+    def _protected_needs_approval(self) -> EnvironmentConfig:
+        if self.protected and self.approvals.required == 0:
+            raise ConfigProblems(
+                [
+                    Problem(
+                        ("approvals", "required"),
+                        "is 0 but the environment is protected (expected 1 or more)",
+                    )
+                ]
+            )
+        return self
+
+
+def _check_channel(value: str) -> str:
+    if not _CHANNEL.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a Slack channel id (expected e.g. C0123ABCD, not a #name)"
+        )
+    return value
+
+
+class TagPolicy(_Model):
+    """Which tags may be deployed, and how images are pinned."""
+
+    pattern: str = Field(r"^[0-9a-f]{7,40}$", description="regex every tag must match")
+    refuse: tuple[str, ...] = Field((LATEST,), description="tags never deployed")
+    platform: str = Field("linux/amd64", description="the nodes' platform, os/arch[/variant]")
+    pin_digest: StrictBool = Field(True, description="set image to repo:tag@sha256:…")
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"{value!r} is not a valid regular expression: {error}") from None
+        return value
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, value: str) -> str:
+        Platform.parse(value)  # its ValueError says what's wrong
+        return value
+
+    @property
+    def refused(self) -> frozenset[str]:
+        """Refused tags, lowercased; `latest` always is, whatever the config says."""
+        return frozenset(t.lower() for t in self.refuse) | {LATEST}
+
+    def node_platform(self) -> Platform:
+        return Platform.parse(self.platform)
+
+
+class RolloutConfig(_Model):
+    """How long a rollout may take (seconds) and when a crash loop is fatal."""
+
+    readiness_timeout_s: int = Field(120, gt=0, description="new pods must be ready by then")
+    max_duration_s: int = Field(900, gt=0, description="the whole rollout, then it failed")
+    crashloop_restarts: int = Field(2, ge=1, description="restarts of a new pod = fatal")
+
+
+class AlertsConfig(_Model):
+    """Image-pull alerts for pods Deckhand didn't start itself."""
+
+    channel: str | None = Field(None, description="Slack channel id; None = no alerts")
+    namespaces: tuple[str, ...] | None = Field(None, description="None = every env's namespace")
+    grace_s: int = Field(30, ge=0, description="a pod must fail this long before an alert")
+    rate_limit_per_minute: int = Field(10, ge=1)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        return None if value is None else _check_channel(value)
+
+
+class DeckhandSelf(_Model):
+    """Where Deckhand keeps its own state (locks, history) in the cluster."""
+
+    namespace: str = "deckhand"
+    lock_ttl_s: int = Field(900, gt=0, description="a deploy lock expires after, seconds")
+
+
+class DeckhandConfig(_Model):
+    """The whole config file. See the module docstring for the tree."""
+
+    services: dict[str, ServiceConfig] = Field(min_length=1)
+    groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    environments: dict[str, EnvironmentConfig] = Field(min_length=1)
+    default_environment: str | None = Field(
+        None, description="used when a command names none; None = always name one"
+    )
+    tag_policy: TagPolicy = TagPolicy()
+    rollout: RolloutConfig = RolloutConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    deckhand: DeckhandSelf = DeckhandSelf()
+    history_size: int = Field(10, ge=1, le=100, description="revisions kept and shown")
+
+    @model_validator(mode="after")
+    def _relations(self) -> DeckhandConfig:
+        problems = list(self._problems())
+        if problems:
+            raise ConfigProblems(problems)
+        return self
+
+    def _problems(self) -> Iterator[Problem]:
+        for name in self.services:
+            yield from _name_problem(("services", name), name, "service")
+        for name, members in self.groups.items():
+            yield from _name_problem(("groups", name), name, "group")
+            if name in self.services:
+                yield Problem(("groups", name), "has the name of a service (expected a new name)")
+            if not members:
+                yield Problem(("groups", name), "is empty (expected at least one service)")
+            for index, member in enumerate(members):
+                if member not in self.services:
+                    near = _near(member, self.services)
+                    yield Problem(("groups", name, index), f"unknown service {member!r}{near}")
+        owner: dict[str, str] = {}
+        for env_name, env in self.environments.items():
+            yield from _name_problem(("environments", env_name), env_name, "environment")
+            for word in (env_name, *env.aliases):
+                path: tuple[str | int, ...] = ("environments", env_name)
+                if word != env_name:
+                    path = (*path, "aliases")
+                if word in owner and owner[word] != env_name:
+                    yield Problem(path, f"{word!r} already names environment {owner[word]!r}")
+                elif word in self.services or word in self.groups:
+                    yield Problem(path, f"{word!r} is also a service or group name")
+                owner.setdefault(word, env_name)
+        namespaces: dict[str, str] = {}
+        for env_name, env in self.environments.items():
+            if env.namespace in namespaces:
+                other = namespaces[env.namespace]
+                yield Problem(
+                    ("environments", env_name, "namespace"),
+                    f"{env.namespace!r} is also environment {other!r}'s namespace",
+                )
+            namespaces.setdefault(env.namespace, env_name)
+        if self.default_environment is not None and self.default_environment not in owner:
+            near = _near(self.default_environment, owner)
+            yield Problem(
+                ("default_environment",), f"unknown environment {self.default_environment!r}{near}"
+            )
+        for name, service in self.services.items():
+            deployments = [d.name for d in service.deployments]
+            if len(set(deployments)) != len(deployments):
+                yield Problem(("services", name, "deployments"), "lists a Deployment twice")
+
+    def resolve_env(self, word: str | None) -> str | None:
+        """The canonical environment for a name or alias (None: the default), or None."""
+        if word is None:
+            if self.default_environment is None:
+                return None
+            word = self.default_environment
+        for name, env in self.environments.items():
+            if word == name or word in env.aliases:
+                return name
+        return None
+
+    def env_words(self) -> tuple[str, ...]:
+        """Every environment name and alias (for suggestions)."""
+        return tuple(w for name, env in self.environments.items() for w in (name, *env.aliases))
+
+    def expand(self, target: str) -> tuple[str, ...] | None:
+        """The services a target names (a service, or a group's members), or None."""
+        if target in self.services:
+            return (target,)
+        if target in self.groups:
+            return self.groups[target]
+        return None
+
+    def alert_namespaces(self) -> tuple[str, ...]:
+        """The namespaces watched for image-pull failures."""
+        if self.alerts.namespaces is not None:
+            return self.alerts.namespaces
+        return tuple(dict.fromkeys(env.namespace for env in self.environments.values()))
+
+
+def _name_problem(path: tuple[str | int, ...], name: str, kind: str) -> Iterator[Problem]:
+    try:
+        _check_name(name, kind)
+    except ValueError as error:
+        yield Problem(path, str(error))
+
+
+def _near(word: str, known: Mapping[str, object]) -> str:
+    expected = ", ".join(map(repr, known))
+    found = did_you_mean(word, list(known), n=1)
+    hint = f"; did you mean {found[0]!r}?" if found else ""
+    return f" (expected one of {expected}{hint})"
