@@ -138,6 +138,10 @@ class GiteaRegistry:
         """Store `image` as `repo:tag` in-process; returns the digest the tag points to."""
         return self.store.seed(repo, tag, image)
 
+    def put_raw_manifest(self, repo: str, tag: str, body: bytes, media_type: str) -> str:
+        """Serve `body` as `repo:tag`'s manifest without validating it (malformed cases)."""
+        return self.store.put_raw_manifest(repo, tag, body, media_type)
+
     def fail_next(
         self,
         count: int = 1,
@@ -148,6 +152,10 @@ class GiteaRegistry:
     ) -> None:
         """Answer the next `count` requests whose path contains `match` with `status`."""
         self._faults.append(_Fault(status, count, retry_after, match))
+
+    def issued_tokens(self) -> list[str]:
+        """Every Bearer token handed out so far (tests check none leaks into logs)."""
+        return list(self._bearer)
 
     def count(self, method: str | None = None, contains: str = "") -> int:
         return sum(
