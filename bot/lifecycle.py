@@ -84,13 +84,12 @@ class Supervisor:
             task.cancel()
         if not pending:
             return
-        try:
-            async with asyncio.timeout(grace_s):
-                await asyncio.gather(*pending, return_exceptions=True)
-        except TimeoutError:
-            stuck = sorted(t.get_name() for t in pending if not t.done())
+        # asyncio.wait, not gather under a timeout: the deadline must not cancel them again.
+        _, stuck = await asyncio.wait(pending, timeout=grace_s)
+        if stuck:
+            names = sorted(t.get_name() for t in stuck)
             logger.error(
-                "%d task(s) still running %.1fs after cancel: %s", len(stuck), grace_s, stuck
+                "%d task(s) still running %.1fs after cancel: %s", len(names), grace_s, names
             )
 
 
