@@ -1,0 +1,114 @@
+"""Socket Mode and the runner: mode selection, a real websocket session, `run()`.
+
+Covers: `uses_socket_mode` picks Socket Mode only for an xapp- token; `bot.run.start`
+with an app token opens `apps.connections.open` on the local Slack, connects its
+websocket, acknowledges a delivered slash command within Slack's 3 s and calls the
+backend; health endpoints still served, /slack/events not; `run()` starts and shuts
+down cleanly on its stop event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+
+import aiohttp
+import pytest
+
+from bot.lifecycle import ReadinessState, Supervisor
+from bot.run import run, start, uses_socket_mode
+from bot.slack.client import SlackCallFailed
+from bot.slack.seam import DeployBackend
+from sandbox.slack import LocalSlack
+from sandbox.slack.sender import block_actions_payload, slash_command_payload
+from tests.fixtures.slack import RecordingBackend, make_slack_settings
+
+
+@pytest.mark.parametrize(
+    ("app_token", "expected"),
+    [(None, False), ("xapp-1-abc", True), ("xoxb-wrong-kind", False)],
+)
+def test_mode_is_picked_from_the_app_token(
+    local_slack: LocalSlack, app_token: str | None, expected: bool
+) -> None:
+    settings = make_slack_settings(local_slack, slack_app_token=app_token)
+    assert uses_socket_mode(settings) is expected
+
+
+async def test_socket_mode_session_delivers_commands_and_actions(
+    local_slack: LocalSlack, recording_backend: RecordingBackend
+) -> None:
+    settings = make_slack_settings(
+        local_slack, slack_app_token=local_slack.app_token, slack_signing_secret=None
+    )
+    supervisor = Supervisor(name="socket-test")
+
+    async def open_backend(*_: object) -> DeployBackend:
+        return recording_backend
+
+    async with AsyncExitStack() as stack:
+        try:
+            runtime = await start(
+                settings,
+                stack=stack,
+                supervisor=supervisor,
+                readiness=ReadinessState(),
+                open_backend=open_backend,
+            )
+            assert runtime.socket_mode is not None
+            await local_slack.socket.wait_connected(within_s=3)
+            assert len(local_slack.calls_to("apps.connections.open")) == 1
+
+            payload = slash_command_payload(
+                "help",
+                user_id="U0ALICE",
+                channel_id="C0DEPLOYS",
+                response_url=local_slack.response_url(channel_id="C0DEPLOYS", user_id="U0ALICE"),
+            )
+            ack = await local_slack.socket.deliver("slash_commands", payload, within_s=3)
+            assert ack["envelope_id"]
+            async with asyncio.timeout(3):
+                await recording_backend.done.wait()
+            (request,) = recording_backend.commands
+            assert (request.text, request.user_id) == ("help", "U0ALICE")
+
+            recording_backend.done.clear()
+            click = block_actions_payload(
+                user_id="U0BOB",
+                channel_id="C0DEPLOYS",
+                message_ts="1.000001",
+                action_id="deckhand:approve",
+                value="req-1",
+            )
+            await local_slack.socket.deliver("interactive", click, within_s=3)
+            async with asyncio.timeout(3):
+                await recording_backend.done.wait()
+            assert recording_backend.actions[0].action_id == "deckhand:approve"
+
+            async with aiohttp.ClientSession() as session:
+                async with session.get(runtime.http_url + "/healthz") as resp:
+                    assert resp.status == 200
+                async with session.post(runtime.http_url + "/slack/events") as resp:
+                    assert resp.status in (404, 405)  # no HTTP events in Socket Mode
+            await runtime.stop_accepting()
+            assert runtime.socket_mode is None
+        finally:
+            await supervisor.close(grace_s=1)
+    await asyncio.sleep(0.05)  # the SDK's cancelled tasks finish unwinding
+    assert not local_slack.socket.connected
+
+
+async def test_run_starts_and_stops_on_its_stop_event(local_slack: LocalSlack) -> None:
+    settings = make_slack_settings(local_slack)
+    stop = asyncio.Event()
+    stop.set()  # stop as soon as it is up
+    async with asyncio.timeout(5):
+        assert await run(settings, stop=stop) == "stop-event"
+    assert [c.method for c in local_slack.calls] == ["auth.test"]
+
+
+async def test_start_refuses_a_bad_token(local_slack: LocalSlack) -> None:
+    settings = make_slack_settings(local_slack, slack_bot_token="xoxb-wrong")
+    stop = asyncio.Event()
+    with pytest.raises(SlackCallFailed, match="invalid_auth"):
+        await run(settings, stop=stop)
