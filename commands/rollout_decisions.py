@@ -13,7 +13,7 @@ objects its watches see and acts on the answers:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -217,3 +217,151 @@ def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != TEMPLATE_HASH}
     meta["labels"] = labels
     return {**template, "metadata": meta}
+
+
+PULL_REASONS = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "ImageInspectError",
+        "RegistryUnavailable",
+        "SignatureValidationFailed",
+    }
+)
+"""Waiting reasons that mean the image could not be pulled."""
+
+CONFIG_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError"})
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Replica counts of a rollout, as `kubectl rollout status` prints them."""
+
+    desired: int = 0
+    updated: int = 0
+    ready: int = 0
+    available: int = 0
+    old: int = 0
+    """Pods of older ReplicaSets still present (`status.replicas - updatedReplicas`)."""
+
+
+def counts_of(deployment: Json) -> Counts:
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    desired = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+    updated = int(status.get("updatedReplicas") or 0)
+    return Counts(
+        desired=desired,
+        updated=updated,
+        ready=int(status.get("readyReplicas") or 0),
+        available=int(status.get("availableReplicas") or 0),
+        old=max(0, int(status.get("replicas") or 0) - updated),
+    )
+
+
+def pull_evidence(symptom: Symptom, events: Iterable[Json]) -> str:
+    """The most precise text for a pull failure: the newest `Failed` event's message
+    (`Failed to pull image "X": <CRI error>`), else the waiting message."""
+    failed = [
+        e
+        for e in events
+        if e.get("reason") == "Failed" and "pull" in str(e.get("message", "")).lower()
+    ]
+    if failed:
+        newest = max(failed, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+        return str(newest.get("message", ""))
+    return symptom.message
+
+
+def pods_of(replicaset: Json, pods: Iterable[Json]) -> list[Json]:
+    """The pods a ReplicaSet owns (by owner uid, else by its pod-template-hash label)."""
+    uid = _meta(replicaset).get("uid", "")
+    hash_label = (_meta(replicaset).get("labels") or {}).get(TEMPLATE_HASH)
+    found = []
+    for pod in pods:
+        if owned_by(pod, uid) or (
+            hash_label and (_meta(pod).get("labels") or {}).get(TEMPLATE_HASH) == hash_label
+        ):
+            found.append(pod)
+    return found
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Where a rollout stands: still going (`wake_in_s`: re-judge then at the latest),
+    complete, or failed with the evidence."""
+
+    state: str
+    """`waiting`, `succeeded` or `failed`."""
+    counts: Counts
+    reason: str = ""
+    """On failure: a kubelet reason, `Unschedulable`, `NotReady`, `ProgressDeadlineExceeded`
+    or `DeploymentDeleted`."""
+    symptom: Symptom | None = None
+    evidence: str = ""
+    """The kubelet / event / condition text behind the failure."""
+    wake_in_s: float | None = None
+
+
+def judge(
+    deployment: Json | None,
+    replicasets: Iterable[Json],
+    pods: Iterable[Json],
+    events: Mapping[str, Iterable[Json]],
+    *,
+    generation: int,
+    now: datetime,
+    readiness_timeout_s: float,
+    crashloop_restarts: int,
+    complete: Callable[[Json], bool | str],
+) -> Judgement:
+    """Decide a rollout from what the watches saw (pure).
+
+    `complete(deployment)` is kubectl's rule (`commands.rollout_status`): True when
+    done, a string reason when it failed for good (ProgressDeadlineExceeded), False to
+    keep waiting. On top of it, the pods of the new ReplicaSet fail the rollout at once
+    for a pull failure, a config error, an unschedulable pod, a crash loop of at least
+    `crashloop_restarts` restarts, or a container not ready `readiness_timeout_s` after
+    it started.
+    """
+    if deployment is None:
+        return Judgement("failed", Counts(), "DeploymentDeleted", evidence="it was deleted")
+    counts = counts_of(deployment)
+    observed = int((deployment.get("status") or {}).get("observedGeneration") or 0)
+    if observed < generation:
+        return Judgement("waiting", counts)
+    verdict = complete(deployment)
+    if verdict is True:
+        return Judgement("succeeded", counts)
+    if isinstance(verdict, str) and verdict:
+        return Judgement("failed", counts, verdict, evidence=_progress_message(deployment))
+    new = new_replicaset(deployment, replicasets)
+    if new is None:
+        return Judgement("waiting", counts)
+    wake: float | None = None
+    for pod in sorted(pods_of(new, pods), key=lambda p: str(_meta(p).get("name", ""))):
+        name = str(_meta(pod).get("name", ""))
+        for symptom in pod_symptoms(pod):
+            if symptom.reason in PULL_REASONS:
+                evidence = pull_evidence(symptom, events.get(name, ()))
+                return Judgement("failed", counts, symptom.reason, symptom, evidence)
+            if symptom.reason in CONFIG_REASONS or symptom.reason == "Unschedulable":
+                return Judgement("failed", counts, symptom.reason, symptom, symptom.message)
+            if symptom.reason == "CrashLoopBackOff" and symptom.restarts >= crashloop_restarts:
+                return Judgement("failed", counts, symptom.reason, symptom, symptom.message)
+            if symptom.reason == "NotReady" and symptom.since is not None:
+                left = readiness_timeout_s - (now - symptom.since).total_seconds()
+                if left <= 0:
+                    text = f"not ready {readiness_timeout_s:.0f} s after it started"
+                    return Judgement("failed", counts, "NotReady", symptom, text)
+                wake = left if wake is None else min(wake, left)
+    return Judgement("waiting", counts, wake_in_s=wake)
+
+
+def _progress_message(deployment: Json) -> str:
+    for condition in (deployment.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Progressing":
+            return str(condition.get("message", ""))
+    return ""
