@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     )
     insecure_registries: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="comma-separated hosts reached over plain HTTP (env DECKHAND_INSECURE_REGISTRIES)",
+        description="comma-separated hosts reached over plain HTTP"
+        " (env DECKHAND_INSECURE_REGISTRIES)",
     )
     registry_timeout_s: float = Field(10.0, description="seconds (env DECKHAND_REGISTRY_TIMEOUT_S)")
 
