@@ -25,7 +25,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.lifecycle import Supervisor
+from bot.lifecycle import Supervisor, SupervisorClosed
 from bot.slack.blocks import Block, fit_blocks, fit_text
 from bot.slack.client import FinalUpdateFailed, SlackError, slack_call
 
@@ -108,9 +108,14 @@ class LiveMessage:
             raise RuntimeError(f"live message {self.ts} is already finished")
         self._pending = MessageState.fitted(blocks, text=text)
         if self._flusher is None or self._flusher.done():
-            self._flusher = self._supervisor.spawn(
-                self._flush(), name=f"live-message:{self.channel}:{self.ts}"
-            )
+            try:
+                self._flusher = self._supervisor.spawn(
+                    self._flush(), name=f"live-message:{self.channel}:{self.ts}"
+                )
+            except SupervisorClosed:
+                # Shutting down: intermediate states no longer matter; finish() still
+                # sends the final one itself.
+                logger.debug("live message %s: update dropped during shutdown", self.ts)
 
     async def _pace(self) -> None:
         delay = self._last_sent + self._interval_s - self._clock()

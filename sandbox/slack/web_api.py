@@ -58,13 +58,20 @@ class _ResponseTarget:
 
 
 class LocalSlack:
-    """The local Slack Web API server (async context manager; binds 127.0.0.1:0).
+    """The local Slack Web API server (async context manager; default 127.0.0.1, any port).
 
     Contract: `.api_url` ends with "/api/"; `.calls` lists every call, the token never
     included; `.workspace` is the state; `message(channel, ts)` / `ephemerals(...)` read it.
     """
 
-    def __init__(self, *, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN) -> None:
+    def __init__(
+        self,
+        *,
+        bot_token: str = BOT_TOKEN,
+        app_token: str = APP_TOKEN,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
         self.workspace = Workspace()
@@ -76,6 +83,7 @@ class LocalSlack:
         self._targets: dict[str, _ResponseTarget] = {}
         self._runner: web.AppRunner | None = None
         self._base = ""
+        self._host, self._port = host, port
 
     # -- life cycle ---------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -85,10 +93,10 @@ class LocalSlack:
         app.router.add_get("/socket", self.socket.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
         port = self._runner.addresses[0][1]
-        self._base = f"http://127.0.0.1:{port}"
+        self._base = f"http://{self._host}:{port}"
         return self
 
     async def __aexit__(

@@ -221,3 +221,16 @@ async def test_post_failure_is_translated(
     local_slack.fail_next("chat.postMessage", error="channel_not_found")
     with pytest.raises(SlackCallFailed, match="channel_not_found"):
         await post(slack_web_client, slack_supervisor, slack_settings)
+
+
+async def test_updates_during_shutdown_are_dropped_but_the_final_state_is_sent(
+    local_slack: LocalSlack,
+    slack_web_client: AsyncWebClient,
+    slack_supervisor: Supervisor,
+    slack_settings: Settings,
+) -> None:
+    live = await post(slack_web_client, slack_supervisor, slack_settings)
+    await slack_supervisor.close(grace_s=1)
+    live.update([section("step 1")], text="step 1")  # no error: nothing to spawn it on
+    await live.finish([section("interrupted")], text="interrupted")
+    assert [c.params["text"] for c in local_slack.calls_to("chat.update")] == ["interrupted"]
