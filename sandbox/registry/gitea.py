@@ -82,6 +82,7 @@ class GiteaRegistry:
         self.token_ttl_s = token_ttl_s
         self.requests: list[LoggedRequest] = []
         self._bearer: dict[str, tuple[str | None, str | None, float]] = {}
+        self._issued: list[str] = []
         self._uploads: dict[str, bytearray] = {}
         self._faults: list[_Fault] = []
         self._runner: web.AppRunner | None = None
@@ -153,9 +154,13 @@ class GiteaRegistry:
         """Answer the next `count` requests whose path contains `match` with `status`."""
         self._faults.append(_Fault(status, count, retry_after, match))
 
+    def expire_tokens(self) -> None:
+        """Every Bearer token issued so far expires now (clients must re-challenge)."""
+        self._bearer = {k: (u, p, 0.0) for k, (u, p, _) in self._bearer.items()}
+
     def issued_tokens(self) -> list[str]:
         """Every Bearer token handed out so far (tests check none leaks into logs)."""
-        return list(self._bearer)
+        return list(self._issued)
 
     def count(self, method: str | None = None, contains: str = "") -> int:
         return sum(
@@ -251,6 +256,7 @@ class GiteaRegistry:
             pat = base64.b64decode(value).decode().partition(":")[2]
         token = "gitea_" + secrets.token_urlsafe(24)
         self._bearer[token] = (name, pat, time.monotonic() + self.token_ttl_s)
+        self._issued.append(token)
         return web.json_response({"token": token})
 
     def _unauthorized(self) -> web.Response:
