@@ -95,3 +95,23 @@ def test_example_secret_holds_placeholders_only(objects: list[dict[str, Any]]) -
     for secret in _of(objects, "Secret"):
         for key, value in secret.get("stringData", {}).items():
             assert "REPLACE" in value or key == "DECKHAND_REGISTRY_USERNAME", key
+
+
+def test_configmap_holds_the_example_config_and_it_loads(
+    objects: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    from bot.config import load_config
+
+    (cm,) = [o for o in _of(objects, "ConfigMap") if o["metadata"]["name"] == "deckhand-config"]
+    text = cm["data"]["deckhand.yaml"]
+    assert text.strip() == (ROOT / "examples" / "deckhand.yaml").read_text().strip()
+    path = tmp_path / "deckhand.yaml"
+    path.write_text(text)
+    config = load_config(path)
+    namespaces = {env.namespace for env in config.environments.values()}
+    deployer_namespaces = {
+        r["metadata"]["namespace"]
+        for r in _of(objects, "Role")
+        if r["metadata"]["name"] == "deckhand-deployer"
+    }
+    assert namespaces == deployer_namespaces
