@@ -731,7 +731,7 @@ def test_orphan_propagation_keeps_dependents_without_the_reference(store: Store)
 
 
 def test_a_dependent_with_another_live_owner_survives(store: Store) -> None:
-    d, rs, _ = chain(store)
+    chain(store)
     other = store.create(CONFIGMAPS, {"metadata": {"name": "owner"}}, namespace="default")
     store.mutate(
         PODS,
