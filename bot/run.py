@@ -29,7 +29,7 @@ from bot.http import build_http_app, parse_listen, serve_http
 from bot.lifecycle import ReadinessState, Supervisor, run_until_signal
 from bot.settings import Settings
 from bot.slack.app import build_app
-from bot.slack.client import open_web_client, slack_call
+from bot.slack.client import SlackError, open_web_client, slack_call
 from bot.slack.placeholder import HelpOnlyBackend
 from bot.slack.seam import DeployBackend
 
@@ -144,5 +144,10 @@ def main(argv: Sequence[str]) -> int:
     settings = Settings.from_env()
     if args.config is not None:
         settings = settings.model_copy(update={"config": args.config})
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except (SlackError, ValueError) as e:
+        # Start-up problems an operator fixes in the configuration: one line, no traceback.
+        logger.error("deckhand cannot start: %s", e)
+        return 1
     return 0

@@ -34,7 +34,7 @@ ACTION_ID_PATTERN = re.compile(r"^deckhand:")
 TEXT_RESTARTING = "Deckhand is restarting. Try again in a minute."
 TEXT_UNEXPECTED = (
     "Sorry, something went wrong on Deckhand's side (error id `{correlation_id}`). "
-    "Nothing was changed by this request; share the id with the platform team."
+    "Share the id with the platform team: the log has the details."
 )
 
 
