@@ -58,7 +58,7 @@ async def test_rapid_updates_are_coalesced_and_the_final_state_wins(
     live = await post(slack_web_client, slack_supervisor, slack_settings)
     for i in range(10):
         live.update([section(f"step {i}")], text=f"step {i}")
-    await asyncio.sleep(0.08)  # one interval passes: the newest state goes out once
+    await local_slack.wait_for_call("chat.update")  # after one interval: the newest state
     for i in range(10, 20):
         live.update([section(f"step {i}")], text=f"step {i}")
     await live.finish([section("done :white_check_mark:")], text="done")
