@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("rest", nargs=argparse.REMAINDER)
     run = sub.add_parser("run", help="run Deckhand on Slack (see bot/run.py)", add_help=False)
     run.add_argument("rest", nargs=argparse.REMAINDER)
+    image = sub.add_parser(
+        "image", help="check that the nodes will be able to pull an image", add_help=False
+    )
+    image.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -40,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.run import main as run_main
 
         return run_main(args_list[1:])
+    if args_list and args_list[0] == "image":
+        from bot.image_cli import main as image_main
+
+        return image_main(args_list[1:])
     parser = build_parser()
     parser.parse_args(args_list)
     return 2
