@@ -5,18 +5,29 @@ objects its watches see and acts on the answers:
 
 - `revision_of`, `new_replicaset`: which ReplicaSet a rollout creates (the one owned by
   the Deployment whose `deployment.kubernetes.io/revision` equals the Deployment's).
-- `pod_symptoms`: what is wrong with a pod, as kubelet reports it (waiting reasons,
-  last termination, unschedulable, not ready), one `Symptom` per problem.
+- `judge`: success, failure (with `commands.diagnosis`' finding) or keep waiting, from
+  the Deployment, its ReplicaSets, their pods and events; kubectl's completion rule
+  comes from `commands.rollout_status`.
 - `undo_target`: `kubectl rollout undo` as a function — the ReplicaSet to go back
   to, or the reason there is none (no history, paused, already that template).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+
+from commands.diagnosis import (
+    Cause,
+    EventObservation,
+    Finding,
+    PodObservation,
+    diagnose,
+    redact,
+)
+from commands.rollout_status import Complete, DeadlineExceeded, DeploymentStatus, rollout_status
 
 REVISION = "deployment.kubernetes.io/revision"
 TEMPLATE_HASH = "pod-template-hash"
@@ -66,71 +77,6 @@ def new_replicaset(deployment: Json, replicasets: Iterable[Json]) -> Json | None
             return rs
     matching = [rs for rs in owned if images_of(rs) == images]
     return max(matching, key=revision_of) if matching else None
-
-
-@dataclass(frozen=True)
-class Symptom:
-    """Something wrong with one pod of the new ReplicaSet."""
-
-    pod: str
-    container: str
-    reason: str
-    """A kubelet waiting reason (`ErrImagePull`, `CrashLoopBackOff`, …), `Unschedulable`,
-    or `NotReady` (running but never ready)."""
-    message: str = ""
-    exit_code: int | None = None
-    exit_reason: str = ""
-    restarts: int = 0
-    since: datetime | None = None
-    """For `NotReady`: when the container started running."""
-
-
-def _parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def pod_symptoms(pod: Json) -> list[Symptom]:
-    """What kubelet reports wrong with `pod` (empty when it is fine or simply starting)."""
-    name = str(_meta(pod).get("name", ""))
-    status = pod.get("status") or {}
-    found: list[Symptom] = []
-    for condition in status.get("conditions") or []:
-        if (
-            condition.get("type") == "PodScheduled"
-            and condition.get("status") == "False"
-            and condition.get("reason") == "Unschedulable"
-        ):
-            found.append(Symptom(name, "", "Unschedulable", str(condition.get("message", ""))))
-    for cs in status.get("containerStatuses") or []:
-        container = str(cs.get("name", ""))
-        state = cs.get("state") or {}
-        last = (cs.get("lastState") or {}).get("terminated") or {}
-        restarts = int(cs.get("restartCount") or 0)
-        exit_code = last.get("exitCode")
-        if "waiting" in state:
-            waiting = state["waiting"] or {}
-            reason = str(waiting.get("reason", ""))
-            if reason and reason != "ContainerCreating" and reason != "PodInitializing":
-                found.append(
-                    Symptom(
-                        name,
-                        container,
-                        reason,
-                        str(waiting.get("message", "")),
-                        exit_code=int(exit_code) if exit_code is not None else None,
-                        exit_reason=str(last.get("reason", "")),
-                        restarts=restarts,
-                    )
-                )
-        elif "running" in state and not cs.get("ready"):
-            started = _parse_time((state["running"] or {}).get("startedAt"))
-            found.append(Symptom(name, container, "NotReady", restarts=restarts, since=started))
-    return found
 
 
 @dataclass(frozen=True)
@@ -219,22 +165,6 @@ def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
     return {**template, "metadata": meta}
 
 
-PULL_REASONS = frozenset(
-    {
-        "ErrImagePull",
-        "ImagePullBackOff",
-        "InvalidImageName",
-        "ErrImageNeverPull",
-        "ImageInspectError",
-        "RegistryUnavailable",
-        "SignatureValidationFailed",
-    }
-)
-"""Waiting reasons that mean the image could not be pulled."""
-
-CONFIG_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError"})
-
-
 @dataclass(frozen=True)
 class Counts:
     """Replica counts of a rollout, as `kubectl rollout status` prints them."""
@@ -247,32 +177,14 @@ class Counts:
     """Pods of older ReplicaSets still present (`status.replicas - updatedReplicas`)."""
 
 
-def counts_of(deployment: Json) -> Counts:
-    spec = deployment.get("spec") or {}
-    status = deployment.get("status") or {}
-    desired = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
-    updated = int(status.get("updatedReplicas") or 0)
+def counts_of(status: DeploymentStatus) -> Counts:
     return Counts(
-        desired=desired,
-        updated=updated,
-        ready=int(status.get("readyReplicas") or 0),
-        available=int(status.get("availableReplicas") or 0),
-        old=max(0, int(status.get("replicas") or 0) - updated),
+        desired=status.replicas,
+        updated=status.updated_replicas,
+        ready=status.ready_replicas,
+        available=status.available_replicas,
+        old=max(0, status.status_replicas - status.updated_replicas),
     )
-
-
-def pull_evidence(symptom: Symptom, events: Iterable[Json]) -> str:
-    """The most precise text for a pull failure: the newest `Failed` event's message
-    (`Failed to pull image "X": <CRI error>`), else the waiting message."""
-    failed = [
-        e
-        for e in events
-        if e.get("reason") == "Failed" and "pull" in str(e.get("message", "")).lower()
-    ]
-    if failed:
-        newest = max(failed, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
-        return str(newest.get("message", ""))
-    return symptom.message
 
 
 def pods_of(replicaset: Json, pods: Iterable[Json]) -> list[Json]:
@@ -291,18 +203,50 @@ def pods_of(replicaset: Json, pods: Iterable[Json]) -> list[Json]:
 @dataclass(frozen=True)
 class Judgement:
     """Where a rollout stands: still going (`wake_in_s`: re-judge then at the latest),
-    complete, or failed with the evidence."""
+    complete, or failed with the finding behind it."""
 
     state: str
     """`waiting`, `succeeded` or `failed`."""
     counts: Counts
-    reason: str = ""
-    """On failure: a kubelet reason, `Unschedulable`, `NotReady`, `ProgressDeadlineExceeded`
-    or `DeploymentDeleted`."""
-    symptom: Symptom | None = None
-    evidence: str = ""
-    """The kubelet / event / condition text behind the failure."""
+    finding: Finding | None = None
+    """On failure, what `commands.diagnosis` found (or the deadline / deletion)."""
     wake_in_s: float | None = None
+
+
+def _parse_time(text: object) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def stuck_since(pod: Json) -> datetime | None:
+    """Since when a pod waits for something that may never come: unschedulable (the
+    condition's transition time) or running but not ready (the container's start)."""
+    status = pod.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == "PodScheduled"
+            and condition.get("status") == "False"
+            and condition.get("reason") == "Unschedulable"
+        ):
+            return _parse_time(condition.get("lastTransitionTime")) or _parse_time(
+                _meta(pod).get("creationTimestamp")
+            )
+    starts = [
+        _parse_time(((cs.get("state") or {}).get("running") or {}).get("startedAt"))
+        for cs in status.get("containerStatuses") or []
+        if "running" in (cs.get("state") or {}) and not cs.get("ready")
+    ]
+    known = [s for s in starts if s is not None]
+    return min(known) if known else None
+
+
+def _events_oldest_first(pods: Iterable[Json], events: Mapping[str, Iterable[Json]]) -> list[Json]:
+    found = [e for p in pods for e in events.get(str(_meta(p).get("name", "")), ())]
+    return sorted(found, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
 
 
 def judge(
@@ -315,53 +259,47 @@ def judge(
     now: datetime,
     readiness_timeout_s: float,
     crashloop_restarts: int,
-    complete: Callable[[Json], bool | str],
 ) -> Judgement:
     """Decide a rollout from what the watches saw (pure).
 
-    `complete(deployment)` is kubectl's rule (`commands.rollout_status`): True when
-    done, a string reason when it failed for good (ProgressDeadlineExceeded), False to
-    keep waiting. On top of it, the pods of the new ReplicaSet fail the rollout at once
-    for a pull failure, a config error, an unschedulable pod, a crash loop of at least
-    `crashloop_restarts` restarts, or a container not ready `readiness_timeout_s` after
-    it started.
+    kubectl's rule (`commands.rollout_status`) says when it is complete or past its
+    progress deadline. On top of it, `commands.diagnosis` looks at the new
+    ReplicaSet's pods and their events: a fatal finding (image can't be pulled, bad
+    config, crash loop past `crashloop_restarts`) fails the rollout at once; a pod
+    unschedulable or running-but-unready for `readiness_timeout_s` fails it then.
     """
     if deployment is None:
-        return Judgement("failed", Counts(), "DeploymentDeleted", evidence="it was deleted")
-    counts = counts_of(deployment)
-    observed = int((deployment.get("status") or {}).get("observedGeneration") or 0)
-    if observed < generation:
-        return Judgement("waiting", counts)
-    verdict = complete(deployment)
-    if verdict is True:
+        gone = Finding(Cause.UNKNOWN, True, "the Deployment was deleted")
+        return Judgement("failed", Counts(), gone)
+    status = DeploymentStatus.from_dict(deployment)
+    # Our patch's generation counts even if the watch delivered an older object.
+    status = replace(status, generation=max(status.generation, generation))
+    counts = counts_of(status)
+    state = rollout_status(status)
+    if isinstance(state, Complete):
         return Judgement("succeeded", counts)
-    if isinstance(verdict, str) and verdict:
-        return Judgement("failed", counts, verdict, evidence=_progress_message(deployment))
-    new = new_replicaset(deployment, replicasets)
+    if isinstance(state, DeadlineExceeded):
+        deadline = Finding(Cause.PROGRESS_DEADLINE, True, redact(state.message))
+        return Judgement("failed", counts, deadline)
+    observed = status.observed_generation >= status.generation
+    new = new_replicaset(deployment, replicasets) if observed else None
     if new is None:
         return Judgement("waiting", counts)
+    mine = sorted(pods_of(new, pods), key=lambda p: str(_meta(p).get("name", "")))
+    seen_pods = [PodObservation.from_dict(p) for p in mine]
+    history = [EventObservation.from_dict(e) for e in _events_oldest_first(mine, events)]
+    finding = diagnose(pods=seen_pods, events=history, crashloop_restarts=crashloop_restarts)
+    if finding is not None and finding.is_fatal:
+        return Judgement("failed", counts, finding)
     wake: float | None = None
-    for pod in sorted(pods_of(new, pods), key=lambda p: str(_meta(p).get("name", ""))):
-        name = str(_meta(pod).get("name", ""))
-        for symptom in pod_symptoms(pod):
-            if symptom.reason in PULL_REASONS:
-                evidence = pull_evidence(symptom, events.get(name, ()))
-                return Judgement("failed", counts, symptom.reason, symptom, evidence)
-            if symptom.reason in CONFIG_REASONS or symptom.reason == "Unschedulable":
-                return Judgement("failed", counts, symptom.reason, symptom, symptom.message)
-            if symptom.reason == "CrashLoopBackOff" and symptom.restarts >= crashloop_restarts:
-                return Judgement("failed", counts, symptom.reason, symptom, symptom.message)
-            if symptom.reason == "NotReady" and symptom.since is not None:
-                left = readiness_timeout_s - (now - symptom.since).total_seconds()
-                if left <= 0:
-                    text = f"not ready {readiness_timeout_s:.0f} s after it started"
-                    return Judgement("failed", counts, "NotReady", symptom, text)
-                wake = left if wake is None else min(wake, left)
+    for pod, seen in zip(mine, seen_pods, strict=True):
+        since = stuck_since(pod)
+        if since is None:
+            continue
+        left = readiness_timeout_s - (now - since).total_seconds()
+        if left <= 0:
+            stuck = diagnose(pods=[seen], events=history, crashloop_restarts=crashloop_restarts)
+            why = stuck or Finding(Cause.NOT_READY, True, pod=seen.name)
+            return Judgement("failed", counts, replace(why, is_fatal=True))
+        wake = left if wake is None else min(wake, left)
     return Judgement("waiting", counts, wake_in_s=wake)
-
-
-def _progress_message(deployment: Json) -> str:
-    for condition in (deployment.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Progressing":
-            return str(condition.get("message", ""))
-    return ""

@@ -16,15 +16,15 @@ registry re-check) before it is returned.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.kube.client import KubeClient
 from bot.kube.kinds import DEPLOYMENTS
 from bot.rollout.clock import Clock
 from bot.rollout.observe import observe, selector_of
 from commands.config import RolloutConfig
+from commands.diagnosis import Cause, Finding
 from commands.rollout_decisions import Counts, Judgement, judge
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,7 @@ class FollowTarget:
 class Failure:
     """Why a rollout failed, ready for a person."""
 
-    reason: str
-    """The machine reason (`ErrImagePull`, `CrashLoopBackOff`, `ProgressDeadlineExceeded`…)."""
-    cause: str
-    """The diagnosis' cause name (`commands.diagnosis.Cause` value) or the reason."""
+    cause: Cause
     sentence: str
     next_step: str
     pod: str | None = None
@@ -90,7 +87,6 @@ class Follower:
     clock: Clock
     rollout: RolloutConfig
     explain: Explain
-    started: dict[str, float] = field(default_factory=dict)
 
     async def follow(
         self,
@@ -121,7 +117,6 @@ class Follower:
                     now=self.clock.now(),
                     readiness_timeout_s=self.rollout.readiness_timeout_s,
                     crashloop_restarts=self.rollout.crashloop_restarts,
-                    complete=self._complete,
                 )
                 elapsed = self.clock.monotonic() - start
                 if judgement.counts != last:
@@ -134,12 +129,11 @@ class Follower:
                     return FollowResult(target, False, judgement.counts, elapsed, failure)
                 left = self.rollout.max_duration_s - elapsed
                 if left <= 0:
-                    timeout = Judgement("failed", judgement.counts, "RolloutTimeout")
+                    why = Finding(
+                        Cause.PROGRESS_DEADLINE, True, f"over {self.rollout.max_duration_s} s"
+                    )
+                    timeout = Judgement("failed", judgement.counts, why)
                     failure = await self.explain(target, timeout)
                     return FollowResult(target, False, judgement.counts, elapsed, failure)
                 wait = left if judgement.wake_in_s is None else min(left, judgement.wake_in_s)
                 await changes.next(self.clock.wall(wait) + 0.01)
-
-    @staticmethod
-    def _complete(deployment: Mapping[str, Any]) -> bool | str:
-        raise NotImplementedError

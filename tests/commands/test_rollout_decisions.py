@@ -1,17 +1,18 @@
-"""commands.rollout_decisions: the new ReplicaSet, what is wrong with a pod, what undo restores."""
+"""commands.rollout_decisions: the new ReplicaSet, the rollout verdict, what undo restores."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from commands.diagnosis import Cause
 from commands.rollout_decisions import (
-    Symptom,
     UndoRefused,
     UndoTarget,
+    judge,
     new_replicaset,
-    pod_symptoms,
     revision_of,
     undo_target,
 )
@@ -74,61 +75,168 @@ def test_new_replicaset(
     assert (found["metadata"]["name"] if found else None) == expected
 
 
-def pod(container_status: dict[str, Any], conditions: list[dict[str, Any]] | None = None) -> Any:
+NOW = datetime(2026, 1, 2, 3, 10, tzinfo=UTC)
+
+
+def rolled(status: dict[str, Any], generation: int = 2) -> dict[str, Any]:
+    dep = deployment(NEW, 2)
+    dep["metadata"]["generation"] = generation
+    dep["spec"]["replicas"] = 3
+    dep["status"] = {"observedGeneration": generation, **status}
+    return dep
+
+
+def new_pod(container: dict[str, Any], *, conditions: list[Any] | None = None) -> Any:
     return {
-        "metadata": {"name": "api-new22-x"},
-        "status": {"conditions": conditions or [], "containerStatuses": [container_status]},
+        "metadata": {"name": "api-new22-x", "ownerReferences": [{"uid": "uid-api-new22"}]},
+        "status": {"conditions": conditions or [], "containerStatuses": [container]},
     }
 
 
+PULL_EVENT = {
+    "reason": "Failed",
+    "type": "Warning",
+    "message": f'Failed to pull image "{NEW}": failed to resolve reference "{NEW}": not found',
+    "involvedObject": {"kind": "Pod", "name": "api-new22-x"},
+    "lastTimestamp": "2026-01-02T03:05:00Z",
+}
+DONE = {"replicas": 3, "updatedReplicas": 3, "availableReplicas": 3, "readyReplicas": 3}
+HALF = {"replicas": 4, "updatedReplicas": 1, "availableReplicas": 3}
+DEADLINE = {
+    **HALF,
+    "conditions": [
+        {"type": "Progressing", "reason": "ProgressDeadlineExceeded", "message": "too slow"}
+    ],
+}
+
+
 @pytest.mark.parametrize(
-    ("p", "expected"),
+    ("dep", "pod", "events", "state", "cause"),
     [
-        (pod({"name": "api", "state": {"running": {}}, "ready": True}), []),
-        (pod({"name": "api", "state": {"waiting": {"reason": "ContainerCreating"}}}), []),
+        (rolled(DONE), None, [], "succeeded", None),
         (
-            pod({"name": "api", "state": {"waiting": {"reason": "ErrImagePull", "message": "x"}}}),
-            [Symptom("api-new22-x", "api", "ErrImagePull", "x")],
+            rolled({**DONE, "observedGeneration": 1}),
+            None,
+            [],
+            "waiting",
+            None,
+        ),  # our generation not observed yet
+        (rolled(DEADLINE), None, [], "failed", Cause.PROGRESS_DEADLINE),
+        (
+            rolled(HALF),
+            new_pod({"name": "api", "state": {"running": {}}, "ready": True}),
+            [],
+            "waiting",
+            None,
         ),
         (
-            pod(
+            rolled(HALF),
+            new_pod(
                 {
                     "name": "api",
-                    "restartCount": 3,
-                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}},
-                    "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+                    "state": {
+                        "waiting": {
+                            "reason": "ImagePullBackOff",
+                            "message": "Back-off pulling image",
+                        }
+                    },
                 }
             ),
-            [Symptom("api-new22-x", "api", "CrashLoopBackOff", "back-off", 1, "Error", 3)],
+            [PULL_EVENT],
+            "failed",
+            Cause.TAG_NOT_FOUND,
         ),
         (
-            {
-                "metadata": {"name": "p"},
-                "status": {
-                    "conditions": [
-                        {
-                            "type": "PodScheduled",
-                            "status": "False",
-                            "reason": "Unschedulable",
-                            "message": "0/1 nodes are available",
-                        }
-                    ]
-                },
-            },
-            [Symptom("p", "", "Unschedulable", "0/1 nodes are available")],
+            rolled(HALF),
+            new_pod(
+                {
+                    "name": "api",
+                    "restartCount": 1,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {"terminated": {"exitCode": 1}},
+                }
+            ),
+            [],
+            "waiting",
+            None,
+        ),
+        (
+            rolled(HALF),
+            new_pod(
+                {
+                    "name": "api",
+                    "restartCount": 2,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {"terminated": {"exitCode": 1}},
+                }
+            ),
+            [],
+            "failed",
+            Cause.CRASH_LOOP,
+        ),
+        (
+            rolled(HALF),
+            new_pod(
+                {
+                    "name": "api",
+                    "ready": False,
+                    "state": {"running": {"startedAt": "2026-01-02T03:09:00Z"}},
+                }
+            ),
+            [],
+            "waiting",
+            None,
+        ),
+        (
+            rolled(HALF),
+            new_pod(
+                {
+                    "name": "api",
+                    "ready": False,
+                    "state": {"running": {"startedAt": "2026-01-02T03:07:00Z"}},
+                }
+            ),
+            [],
+            "failed",
+            Cause.NOT_READY,
         ),
     ],
 )
-def test_pod_symptoms(p: dict[str, Any], expected: list[Symptom]) -> None:
-    assert pod_symptoms(p) == expected
+def test_judge(
+    dep: dict[str, Any], pod: Any, events: list[Any], state: str, cause: Cause | None
+) -> None:
+    sets = [rs("api-old11", OLD, 1), rs("api-new22", NEW, 2)]
+    judgement = judge(
+        dep,
+        sets,
+        [pod] if pod else [],
+        {"api-new22-x": events},
+        generation=2,
+        now=NOW,
+        readiness_timeout_s=120,
+        crashloop_restarts=2,
+    )
+    assert judgement.state == state
+    assert (judgement.finding.cause if judgement.finding else None) == cause
 
 
-def test_not_ready_symptom_carries_start_time() -> None:
-    status = {"name": "api", "state": {"running": {"startedAt": "2026-01-02T03:04:05Z"}}}
-    (symptom,) = pod_symptoms(pod({**status, "ready": False}))
-    assert symptom.reason == "NotReady"
-    assert symptom.since is not None
-    assert symptom.since.minute == 4
+def test_judge_wakes_when_readiness_would_time_out() -> None:
+    pod = new_pod(
+        {"name": "api", "ready": False, "state": {"running": {"startedAt": "2026-01-02T03:09:00Z"}}}
+    )
+    judgement = judge(
+        rolled(HALF),
+        [rs("api-new22", NEW, 2)],
+        [pod],
+        {},
+        generation=2,
+        now=NOW,
+        readiness_timeout_s=120,
+        crashloop_restarts=2,
+    )
+    assert judgement.wake_in_s == pytest.approx(60)
+    assert judgement.counts.updated == 1
+    assert judgement.counts.old == 3
 
 
 HISTORY = [rs("api-aaaa1", OLD, 1), rs("api-bbbb2", NEW, 2)]
