@@ -341,6 +341,10 @@ class TagPolicy(_Model):
     def node_platform(self) -> Platform:
         return Platform.parse(self.platform)
 
+    def compiled(self) -> re.Pattern[str]:
+        """`pattern`, compiled; tags are checked with `search` (anchor it with ^…$)."""
+        return re.compile(self.pattern)
+
 
 class RolloutConfig(_Model):
     """How long a rollout may take (seconds) and when a crash loop is fatal."""

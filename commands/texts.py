@@ -223,3 +223,302 @@ def missing_request_id() -> str:
 
 def bad_request_id(word: str) -> str:
     return f"{_code(word)} is not a deploy id: ids look like `d-7f3a2c`."
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def unknown_targets(
+    names: Iterable[str], suggestions: dict[str, tuple[str, ...]], known: Iterable[str]
+) -> str:
+    lines = [f"There is no service or group {_code(name)}.{did_you_mean(suggestions.get(name, ()))}"
+             for name in names]  # fmt: skip
+    return "\n".join(lines) + f"\nServices and groups: {', '.join(map(_code, known))}."
+
+
+def env_is_not_a_service(name: str) -> str:
+    return f"{_code(name)} is an environment, not a service: write the service first, then the tag."
+
+
+def unknown_env(name: str, suggestions: Iterable[str], known: Iterable[str]) -> str:
+    return (
+        f"There is no environment {_code(name)}.{did_you_mean(suggestions)} "
+        f"Environments: {', '.join(map(_code, known))}."
+    )
+
+
+def no_env(known: Iterable[str]) -> str:
+    return f"Which environment? Add one of {_list(known)}, e.g. `to prod`."
+
+
+def tag_latest(service_hint: str) -> str:
+    return (
+        "`latest` is never deployed: it moves, so nobody could tell what runs or roll back "
+        f"to it. Deploy the commit's tag instead, e.g. {_code(f'/deploy {service_hint} 237c6b8')}."
+    )
+
+
+def tag_refused(tag: str) -> str:
+    return f"Tag {_code(tag)} is refused by the tag policy (`tag_policy.refuse`)."
+
+
+def tag_not_lowercase(tag: str) -> str:
+    return f"Tags are lowercase in the registry: did you mean {_code(tag.lower())}?"
+
+
+def tag_pattern(tag: str, pattern: str) -> str:
+    return (
+        f"Tag {_code(tag)} doesn't match the tag policy {_code(pattern)}: "
+        "deploy a git commit SHA (`git rev-parse --short HEAD`)."
+    )
+
+
+def revision_hint(tag: str) -> str:
+    return f" For revision {tag}, write {_code(f'to #{tag}')}."
+
+
+def rollback_to_env(word: str) -> str:
+    return f"{_code(word)} is an environment: write `rollback SERVICE {word}` (`to` names a tag)."
+
+
+def group_not_allowed(name: str, command: str) -> str:
+    return f"{_code(command)} works on one service; {_code(name)} is a group."
+
+
+# --- authorization ---------------------------------------------------------------------
+
+
+def user(user_id: str) -> str:
+    """A Slack mention of a user id."""
+    return f"<@{user_id}>"
+
+
+def usergroup(group_id: str) -> str:
+    """A Slack mention of a user group id."""
+    return f"<!subteam^{group_id}>"
+
+
+def _people(users: Iterable[str], groups: Iterable[str]) -> str:
+    names = [user(u) for u in users] + [f"members of {usergroup(g)}" for g in groups]
+    if not names:
+        return "nobody"
+    return ", ".join(names[:-1]) + (" or " if len(names) > 1 else "") + names[-1]
+
+
+def wrong_channel(env: str, channel: str, allowed: Iterable[str]) -> str:
+    channels = [f"<#{c}>" for c in allowed]
+    if not channels:
+        return (
+            f"No channel may command {_code(env)} yet: add this channel's id {_code(channel)} "
+            f"to `environments.{env}.channels` in Deckhand's config."
+        )
+    return f"{_code(env)} is commanded from {', '.join(channels)} only, not from here."
+
+
+def not_a_deployer(
+    who: str, env: str, action: str, users: Iterable[str], groups: Iterable[str]
+) -> str:
+    allowed = _people(users, groups)
+    if allowed == "nobody":
+        return (
+            f"Nobody may {action} in {_code(env)} yet: list deployers under "
+            f"`environments.{env}.deployers` in Deckhand's config."
+        )
+    return (
+        f"{user(who)}, you can't {action} in {_code(env)}: that takes {allowed}. "
+        "Ask one of them, or to be added to the deployers."
+    )
+
+
+def self_approval() -> str:
+    return "You requested this deploy: someone else has to approve it."
+
+
+def not_an_approver(who: str, env: str, users: Iterable[str], groups: Iterable[str]) -> str:
+    return (
+        f"{user(who)}, you can't approve deploys to {_code(env)}: "
+        f"that takes {_people(users, groups)}."
+    )
+
+
+# --- diagnosis -------------------------------------------------------------------------
+
+
+def _registry_of(image: str) -> str:
+    first = image.split("/", 1)[0]
+    return first if "/" in image and ("." in first or ":" in first) else "docker.io"
+
+
+def cause(
+    kind: str,
+    *,
+    image: str,
+    namespace: str,
+    pod: str | None,
+    evidence: str,
+    pull_secret: str | None,
+    platform: str,
+) -> tuple[str, str]:
+    """(sentence, next step) for a `commands.diagnosis.Cause` value."""
+    registry = _registry_of(image)
+    target = f"pod {_code(pod)}" if pod else "the new pods"
+    describe = f"`kubectl describe pod -n {namespace} {pod or '-l app=…'}`"
+    seen = f" ({evidence})" if evidence else ""
+    secret = pull_secret or "registry-credentials"
+    table = {
+        "tag_not_found": (
+            f"The nodes can't find {_code(image)} in {_code(registry)}{seen}.",
+            "Check the tag exists (`/deploy tags SERVICE`); if it does, the nodes pull from "
+            "a different registry or mirror than Deckhand checks.",
+        ),
+        "pull_auth": (
+            f"{_code(registry)} refused the cluster's pull credentials for {_code(image)}{seen}.",
+            f"Renew the pull secret {_code(secret)} with a token that has `read:package`: "
+            f"`kubectl create secret docker-registry {secret} --docker-server={registry} "
+            "--docker-username=<user> --docker-password=<new token> "
+            f"-n {namespace} --dry-run=client -o yaml | kubectl apply -f -`"
+            + ("" if pull_secret else ", and list it in the Deployment's `imagePullSecrets`."),
+        ),
+        "platform_mismatch": (
+            f"{_code(image)} isn't built for the nodes' platform {_code(platform)}{seen}.",
+            f"Rebuild for it: `docker buildx build --platform {platform} --push …`, "
+            "then deploy the new tag.",
+        ),
+        "registry_unreachable": (
+            f"The nodes can't reach {_code(registry)}{seen}.",
+            "Check DNS and network from a node to the registry; Deckhand keeps waiting until "
+            "the rollout deadline.",
+        ),
+        "invalid_image": (
+            f"The image reference {_code(image)} is invalid{seen}.",
+            "Check the service's `image` in Deckhand's config and the Deployment's "
+            "`imagePullPolicy`.",
+        ),
+        "crash_loop": (
+            f"The new container in {target} keeps crashing{seen}.",
+            f"Read its last logs: `kubectl logs -n {namespace} {pod or '…'} --previous`.",
+        ),
+        "config_error": (
+            f"Kubernetes can't create the container in {target}{seen}.",
+            f"A missing Secret or ConfigMap is the usual cause: {describe}.",
+        ),
+        "unschedulable": (
+            f"Kubernetes can't place {target} on any node{seen}.",
+            f"Free or add capacity, or relax the pod's requests or node selector: {describe}.",
+        ),
+        "not_ready": (
+            f"{target[0].upper()}{target[1:]} runs but doesn't pass its readiness probe{seen}.",
+            f"Check the probe and the app's logs: {describe}.",
+        ),
+        "progress_deadline": (
+            f"The rollout made no progress before the Deployment's deadline{seen}.",
+            f"`kubectl rollout status -n {namespace} deployment/…` and {describe}.",
+        ),
+    }
+    return table.get(
+        kind,
+        (
+            f"The new pods aren't becoming available{seen}.",
+            f"Look at the pod's events: {describe}.",
+        ),
+    )
+
+
+# --- rollout progress ------------------------------------------------------------------
+
+
+def waiting_for_observation() -> str:
+    return "Waiting for the Deployment controller to pick up the change"
+
+
+def waiting_updated(updated: int, wanted: int) -> str:
+    return f"{updated} of {wanted} new replicas have been updated"
+
+
+def waiting_old(old: int) -> str:
+    return f"{old} old replica{'s are' if old != 1 else ' is'} pending termination"
+
+
+def waiting_available(available: int, updated: int) -> str:
+    return f"{available} of {updated} updated replicas are available"
+
+
+def deadline_exceeded(name: str, message: str | None) -> str:
+    detail = f": {message}" if message else ""
+    return f"Deployment {_code(name)} exceeded its progress deadline{detail}"
+
+
+# --- planning --------------------------------------------------------------------------
+
+
+def change_cause(user_id: str, action: str, reason: str | None) -> str:
+    """The `kubernetes.io/change-cause` annotation (shown by `kubectl rollout history`)."""
+    return f"deckhand: {user_id} {action}" + (f" ({reason})" if reason else "")
+
+
+def image_problem(service: str, sentence: str) -> str:
+    return f"Not deploying {_code(service)}: {sentence}"
+
+
+def not_checked(service: str) -> str:
+    return f"Not deploying {_code(service)}: its image wasn't checked in the registry. Try again."
+
+
+def nothing_to_do(services: Iterable[str], tag: str, env: str) -> str:
+    return f"Nothing to do: {_list(services)} already run {_code(tag)} in {_code(env)}."
+
+
+def locked(service: str, env: str, holder: str, reason: str | None, since: str) -> str:
+    why = f": {reason}" if reason else ""
+    return (
+        f"{_code(service)} is locked in {_code(env)} by {user(holder)} since {since}{why}. "
+        f"Ask them, or {_code(f'/deploy unlock {service} {env}')} when it's safe."
+    )
+
+
+def deployment_missing(service: str, namespace: str, deployment: str) -> str:
+    return (
+        f"There is no Deployment {_code(deployment)} in namespace {_code(namespace)} for "
+        f"{_code(service)}: create it first, or fix `services.{service}.deployments`."
+    )
+
+
+def container_missing(deployment: str, container: str, containers: Iterable[str]) -> str:
+    return (
+        f"Deployment {_code(deployment)} has no container {_code(container)} "
+        f"(it has {_list(containers) or 'none'}): fix the service's `container` in the config."
+    )
+
+
+def paused(deployment: str, namespace: str) -> str:
+    return (
+        f"Deployment {_code(deployment)} is paused: "
+        f"`kubectl rollout resume -n {namespace} deployment/{deployment}` first."
+    )
+
+
+def replica_limit(service: str, limit: int, replicas: int, peak: int, deployment: str) -> str:
+    if replicas > limit:
+        return (
+            f"{_code(service)} may run at most {limit} pod(s) but {_code(deployment)} "
+            f"asks for {replicas}: scale it down first."
+        )
+    return (
+        f"{_code(service)} may run at most {limit} pod(s), but a rolling update of "
+        f"{_code(deployment)} would briefly run {peak}: set its `strategy.type: Recreate` "
+        "(or `rollingUpdate.maxSurge: 0`)."
+    )
+
+
+def no_history(service: str, env: str) -> str:
+    return f"{_code(service)} in {_code(env)} has no earlier revision to roll back to."
+
+
+def no_such_revision(service: str, wanted: str, available: Iterable[str]) -> str:
+    have = list(available)
+    listed = f" Revisions kept: {', '.join(have)}." if have else ""
+    return f"No revision of {_code(service)} ran {wanted}.{listed}"
+
+
+def already_running(service: str, env: str, what: str) -> str:
+    return f"Nothing to do: {_code(service)} already runs {what} in {_code(env)}."
