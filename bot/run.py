@@ -28,7 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.http import build_http_app, parse_listen, serve_http
 from bot.lifecycle import ReadinessState, Supervisor, run_until_signal
 from bot.settings import Settings
-from bot.slack.app import build_app
+from bot.slack.app import build_app, uses_socket_mode
 from bot.slack.client import SlackError, open_web_client, slack_call
 from bot.slack.placeholder import HelpOnlyBackend
 from bot.slack.seam import DeployBackend
@@ -42,12 +42,6 @@ async def open_help_only_backend(
     settings: Settings, stack: AsyncExitStack, supervisor: Supervisor
 ) -> DeployBackend:
     return HelpOnlyBackend()
-
-
-def uses_socket_mode(settings: Settings) -> bool:
-    """Socket Mode iff an app-level token (xapp-…) is configured. Pure."""
-    token = settings.slack_app_token
-    return token is not None and token.get_secret_value().startswith("xapp-")
 
 
 @dataclass

@@ -22,6 +22,12 @@ from bot.slack.handlers import SlackHandlers
 from bot.slack.seam import DeployBackend
 
 
+def uses_socket_mode(settings: Settings) -> bool:
+    """Socket Mode iff an app-level token (xapp-…) is configured. Pure."""
+    token = settings.slack_app_token
+    return token is not None and token.get_secret_value().startswith("xapp-")
+
+
 def build_app(
     settings: Settings,
     *,
@@ -36,8 +42,8 @@ def build_app(
     HTTP mode needs `SLACK_SIGNING_SECRET`; Socket Mode (an app token) does not.
     """
     secret = settings.slack_signing_secret
-    if secret is None and settings.slack_app_token is None:
-        raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode")
+    if secret is None and not uses_socket_mode(settings):
+        raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (no xapp- app token)")
     app = AsyncApp(
         name="deckhand",
         client=client,

@@ -16,7 +16,8 @@ import aiohttp
 import pytest
 
 from bot.lifecycle import ReadinessState, Supervisor
-from bot.run import run, start, uses_socket_mode
+from bot.run import run, start
+from bot.slack.app import uses_socket_mode
 from bot.slack.client import SlackCallFailed
 from bot.slack.seam import DeployBackend
 from sandbox.slack import LocalSlack
@@ -112,3 +113,28 @@ async def test_start_refuses_a_bad_token(local_slack: LocalSlack) -> None:
     stop = asyncio.Event()
     with pytest.raises(SlackCallFailed, match="invalid_auth"):
         await run(settings, stop=stop)
+
+
+async def test_run_in_socket_mode_disconnects_on_stop(local_slack: LocalSlack) -> None:
+    settings = make_slack_settings(
+        local_slack, slack_app_token=local_slack.app_token, slack_signing_secret=None
+    )
+    stop = asyncio.Event()
+    runner = asyncio.create_task(run(settings, stop=stop))
+    await local_slack.socket.wait_connected(within_s=3)
+    stop.set()
+    async with asyncio.timeout(5):
+        assert await runner == "stop-event"
+    await asyncio.sleep(0.05)  # the SDK's cancelled tasks finish unwinding
+    assert not local_slack.socket.connected
+
+
+@pytest.mark.parametrize("app_token", [None, "xoxb-not-an-app-token"])
+async def test_http_mode_needs_a_signing_secret(
+    local_slack: LocalSlack, app_token: str | None
+) -> None:
+    settings = make_slack_settings(
+        local_slack, slack_app_token=app_token, slack_signing_secret=None
+    )
+    with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
+        await run(settings, stop=asyncio.Event())
