@@ -28,11 +28,12 @@ import secrets
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from aiohttp import web
 
 from sandbox.registry.images import BuiltImage, sha256_digest
+from sandbox.registry.packages import basic_user, packages_response
 from sandbox.registry.store import RegistryStore, StoreError, User, blob_unknown
 
 _REPO_ROUTE = re.compile(
@@ -189,7 +190,8 @@ class GiteaRegistry:
                 return web.Response(status=fault.status, text="injected fault", headers=headers)
         path = request.path
         if path.startswith("/api/v1/packages/"):
-            return self._packages(request, path.removeprefix("/api/v1/packages/").strip("/"))
+            owner = path.removeprefix("/api/v1/packages/").strip("/")
+            return packages_response(self.store, request, owner, base_url=self.url)
         if not path.startswith("/v2"):
             return web.Response(status=404, text="404 page not found")
         if path == "/v2/token":
@@ -229,7 +231,7 @@ class GiteaRegistry:
         """(user, ok): ghost Bearer tokens give (None, True); no credentials (None, False)."""
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "basic":
-            user = self._basic_user(value)
+            user = basic_user(self.store, value)
             return user, user is not None
         if scheme.lower() == "bearer" and value in self._bearer:
             name, _, expires = self._bearer[value]
@@ -237,19 +239,12 @@ class GiteaRegistry:
                 return (self.store.users.get(name) if name else None), True
         return None, False
 
-    def _basic_user(self, value: str) -> User | None:
-        try:
-            username, _, token = base64.b64decode(value).decode().partition(":")
-        except ValueError:
-            return None
-        return self.store.user_for(username, token)
-
     def _token(self, request: web.Request) -> web.Response:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         name: str | None = None
         pat: str | None = None
         if scheme:
-            user = self._basic_user(value) if scheme.lower() == "basic" else None
+            user = basic_user(self.store, value) if scheme.lower() == "basic" else None
             if user is None:
                 return self._unauthorized()
             name = user.name
@@ -370,42 +365,3 @@ class GiteaRegistry:
             query = (f"n={n}&" if n else "") + f"last={tags[-1]}"
             response.headers["Link"] = f'</v2/{name}/tags/list?{query}>; rel="next"'
         return self._headers(response)
-
-    def _packages(self, request: web.Request, owner: str) -> web.Response:
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        user: User | None = None
-        if scheme.lower() == "basic":
-            user = self._basic_user(value)
-        elif scheme.lower() == "token":
-            name = self.store.tokens.get(value)
-            user = self.store.users.get(name) if name else None
-        if scheme and user is None:
-            return web.json_response({"message": "user does not exist"}, status=401)
-        if not self.store.can_read(user, owner):
-            return web.json_response({"message": "user should have read permission"}, status=403)
-        if request.query.get("type", "container") != "container":
-            return web.json_response([], headers={"X-Total-Count": "0"})
-        rows = self.store.versions(owner, request.query.get("q", ""))
-        page = max(int(request.query.get("page", "1")), 1)
-        limit = max(int(request.query.get("limit", "30")), 1)
-        chunk = rows[(page - 1) * limit : page * limit]
-        items: list[dict[str, Any]] = [
-            {
-                "id": index + 1 + (page - 1) * limit,
-                "owner": {"login": repo.owner},
-                "name": repo.image,
-                "type": "container",
-                "version": version,
-                "creator": {"login": stored.creator},
-                "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "html_url": f"{self.url}/{repo.owner}/-/packages/container/{repo.image}/{version}",
-            }
-            for index, (repo, version, stored, created) in enumerate(chunk)
-        ]
-        headers = {"X-Total-Count": str(len(rows))}
-        if page * limit < len(rows):
-            headers["Link"] = (
-                f"<{self.url}/api/v1/packages/{owner}?type=container&page={page + 1}"
-                f'&limit={limit}>; rel="next"'
-            )
-        return web.json_response(items, headers=headers)
