@@ -63,6 +63,9 @@ async def _run_env(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv))
+    if args.what is None:
+        # Plain `deckhand sandbox` (the README's quick start): the seeded environment.
+        args = parser.parse_args(["env", *argv])
     if args.what == "env":
         with contextlib.suppress(KeyboardInterrupt):
             return asyncio.run(_run_env(args))
