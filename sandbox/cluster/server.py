@@ -35,9 +35,17 @@ SEED_NAMESPACES = ("default", "kube-system", "kube-public")
 class SandboxCluster:
     """The simulated cluster: store, API server and controllers, on one event loop."""
 
-    def __init__(self, *, speed: float = 1.0, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        speed: float = 1.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        history_limit: int = 10_000,
+    ) -> None:
+        """`history_limit`: how many changes watches can resume from (older: 410 Expired)."""
         self.clock = Clock(speed)
-        self.store = Store(self.clock)
+        self.store = Store(self.clock, history_limit=history_limit)
         self.api = ApiServer(self.store, self.clock)
         self.controllers = Controllers(self.store, self.clock)
         self._host = host

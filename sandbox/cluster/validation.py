@@ -35,11 +35,43 @@ _LABEL_TEXT = (
 )
 
 
+# ---------------------------------------------------------------- round trip
+
+# Map-typed fields (`map[string]string` with omitempty): dropped when empty, as the real
+# server's Go types do. Other empty objects are structs (`emptyDir: {}`) and stay.
+_MAP_FIELDS = frozenset(
+    {"labels", "annotations", "nodeSelector", "data", "binaryData", "matchLabels", "stringData"}
+)
+# Slices the API serializes even when empty (no omitempty).
+_KEPT_LISTS = frozenset({"containers"})
+
+
+def normalize(value: Any) -> Any:
+    """Drop what a round trip through the real server's Go types drops: nulls, empty
+    lists (but `containers`) and empty maps of the map-typed fields. In place; returns it."""
+    if isinstance(value, dict):
+        for key in list(value):
+            item = value[key]
+            if item is None:
+                del value[key]
+                continue
+            normalize(item)
+            if (isinstance(item, list) and not item and key not in _KEPT_LISTS) or (
+                isinstance(item, dict) and not item and key in _MAP_FIELDS
+            ):
+                del value[key]
+    elif isinstance(value, list):
+        for item in value:
+            normalize(item)
+    return value
+
+
 # ---------------------------------------------------------------- defaults
 
 
 def default(resource: Resource, obj: Obj) -> None:
-    """Fill in server-side defaults, in place."""
+    """Fill in server-side defaults, in place (after `normalize`)."""
+    normalize(obj)
     kind = resource.kind
     if kind == "Deployment":
         spec = obj.setdefault("spec", {})
