@@ -1,6 +1,7 @@
 """`deckhand sandbox …`: start the local stand-ins in the foreground until Ctrl-C.
 
 deckhand sandbox env --dir DIR      the example team's cluster + registry, seeded
+deckhand sandbox cluster            an empty sandbox Kubernetes cluster (kubectl works)
 """
 
 from __future__ import annotations
@@ -27,7 +28,38 @@ def build_parser() -> argparse.ArgumentParser:
     env.add_argument("--speed", type=float, default=10.0, help="sandbox time scale (default 10)")
     env.add_argument("--cluster-port", type=int, default=0, help="default: a free port")
     env.add_argument("--registry-port", type=int, default=0, help="default: a free port")
+    cluster = sub.add_parser(
+        "cluster",
+        help="an empty sandbox Kubernetes cluster (API server + controllers)",
+        description="Serve the sandbox Kubernetes API on HOST:PORT, write a kubeconfig for "
+        "it, and run until interrupted. kubectl and kubernetes-asyncio work against it.",
+    )
+    cluster.add_argument(
+        "--listen",
+        default="127.0.0.1:0",
+        metavar="HOST:PORT",
+        help="address to serve on (default 127.0.0.1 and a free port)",
+    )
+    cluster.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=Path(".sandbox/cluster.kubeconfig"),
+        help="where to write the kubeconfig (default .sandbox/cluster.kubeconfig)",
+    )
+    cluster.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="cluster time runs this many times faster than real time (default 1)",
+    )
     return parser
+
+
+def _listen_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise SystemExit(f"--listen wants HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 async def _until_interrupted() -> None:
@@ -60,6 +92,20 @@ async def _run_env(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _run_cluster(args: argparse.Namespace) -> int:
+    from sandbox.cluster.server import SandboxCluster
+
+    host, port = _listen_address(args.listen)
+    async with SandboxCluster(speed=args.speed, host=host, port=port) as cluster:
+        path = cluster.write_kubeconfig(args.kubeconfig.resolve())
+        print(f"sandbox cluster  {cluster.url}  (time ×{cluster.clock.speed:g})")
+        print(f"wrote {path}")
+        print(f"try:  export KUBECONFIG={path}; kubectl get ns")
+        print("Ctrl-C stops it.", flush=True)
+        await _until_interrupted()
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv))
@@ -69,6 +115,10 @@ def main(argv: Sequence[str]) -> int:
     if args.what == "env":
         with contextlib.suppress(KeyboardInterrupt):
             return asyncio.run(_run_env(args))
+        return 0
+    if args.what == "cluster":
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(_run_cluster(args))
         return 0
     parser.print_help()
     return 2
