@@ -1,4 +1,5 @@
-"""Apply a deploy plan: one strategic-merge patch per Deployment, what `kubectl set image` sends.
+"""Apply a deploy plan: one strategic-merge patch per Deployment (`commands.plan.Patch.body`),
+what `kubectl set image` sends:
 
     {"metadata": {"annotations": {"kubernetes.io/change-cause": "…", …}},
      "spec": {"template": {"spec": {"containers": [{"name": "api", "image": "…@sha256:…"}]}}}}
@@ -12,46 +13,21 @@ patched, which failed and which were not tried, so the report can be exact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS, KubeObject, meta
+from commands.plan import Patch
 from commands.rollout_decisions import images_of
-
-
-class PatchLike(Protocol):
-    """One Deployment change of a plan (`commands.plan.Patch` has these fields)."""
-
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def deployment(self) -> str: ...
-    @property
-    def container(self) -> str: ...
-    @property
-    def image(self) -> str: ...
-    @property
-    def annotations(self) -> Mapping[str, str]: ...
-
-
-def patch_body(patch: PatchLike) -> dict[str, Any]:
-    """The strategic-merge patch that sets the image and annotations (pure)."""
-    return {
-        "metadata": {"annotations": dict(patch.annotations)},
-        "spec": {
-            "template": {"spec": {"containers": [{"name": patch.container, "image": patch.image}]}}
-        },
-    }
 
 
 @dataclass(frozen=True)
 class Applied:
     """A Deployment that was patched."""
 
-    patch: PatchLike
+    patch: Patch
     previous_image: str
     generation: int
     """`metadata.generation` after the patch: the rollout is observed once the status says so."""
@@ -61,9 +37,9 @@ class Applied:
 @dataclass(frozen=True)
 class ApplyResult:
     applied: tuple[Applied, ...]
-    failed: PatchLike | None = None
+    failed: Patch | None = None
     error: KubeError | None = None
-    not_tried: tuple[PatchLike, ...] = ()
+    not_tried: tuple[Patch, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -83,20 +59,20 @@ class ApplyResult:
         return "; ".join(parts)
 
 
-async def current_image(kube: KubeClient, patch: PatchLike) -> str:
+async def current_image(kube: KubeClient, patch: Patch) -> str:
     """The image the patch's container runs now ('' if the container isn't there)."""
     deployment = await kube.get(DEPLOYMENTS, patch.deployment, namespace=patch.namespace)
     return images_of(deployment).get(patch.container, "")
 
 
-async def apply_patches(kube: KubeClient, patches: Sequence[PatchLike]) -> ApplyResult:
+async def apply_patches(kube: KubeClient, patches: Sequence[Patch]) -> ApplyResult:
     """Patch every Deployment of the plan, in order, stopping at the first failure."""
     applied: list[Applied] = []
     for index, patch in enumerate(patches):
         try:
             previous = await current_image(kube, patch)
             patched = await kube.patch(
-                DEPLOYMENTS, patch.deployment, patch_body(patch), namespace=patch.namespace
+                DEPLOYMENTS, patch.deployment, patch.body(), namespace=patch.namespace
             )
         except KubeError as e:
             return ApplyResult(tuple(applied), patch, e, tuple(patches[index + 1 :]))

@@ -1,0 +1,263 @@
+"""`RolloutEngine`: the rollout engine as the front-ends (Slack, CLI) call it.
+
+    engine = RolloutEngine(config, kube=kube, registry=settings.registry())
+    plan = await engine.check(Deploy(("api",), "237c6b8", "prod"), user="U1")
+    if isinstance(plan, DeployPlan):
+        outcome = await engine.execute(plan, on_progress=render)
+
+`check` is parse → decide: validate against the config, inspect every service's image
+in the registry for the nodes' platform, read the Deployments and locks, then
+`commands.plan.plan_deploy` — a `Refusal` leaves the cluster untouched. `execute`
+acts (`bot.rollout.execute.Runner`): locks, record, patch, follow, auto-rollback,
+exactly-once report. `status`, `history`, `rollback`, `lock`, `unlock` answer the
+other commands; `resume_in_flight` finishes the deploys a previous Deckhand left
+rolling out. Expected problems come back as `Refusal`s; Kubernetes and registry
+failures leave as `KubeError` / `RegistryError` for the front-end's one handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+
+from bot.kube.client import KubeClient
+from bot.registry.client import RegistryClient
+from bot.registry.errors import RegistryError
+from bot.rollout.clock import Clock, SystemClock
+from bot.rollout.execute import OnProgress, Runner, drop_progress
+from bot.rollout.explain import Explainer
+from bot.rollout.follow import Follower
+from bot.rollout.locks import MANUAL, LockHeld, Locks
+from bot.rollout.outcome import Outcome
+from bot.rollout.records import DeployRecord, Records
+from bot.rollout.state import lock_info, read_current, read_revisions
+from bot.settings import RegistrySettings
+from commands import texts
+from commands.config import DeckhandConfig
+from commands.plan import (
+    DeploymentState,
+    DeployPlan,
+    ImageCheck,
+    ImageProblem,
+    LockInfo,
+    Revision,
+    plan_deploy,
+    plan_rollback,
+)
+from commands.requests import Deploy, History, Lock, Refusal, RefusalCode, Rollback, Unlock
+from commands.validate import (
+    ValidatedDeploy,
+    ValidatedHistory,
+    ValidatedLock,
+    ValidatedRollback,
+    ValidatedUnlock,
+    validate,
+)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    service: str
+    env: str
+    deployments: tuple[DeploymentState, ...]
+    lock: LockInfo | None
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    service: str
+    env: str
+    records: tuple[DeployRecord, ...]
+    """Deckhand's own deploy records, newest first."""
+    revisions: tuple[Revision, ...]
+    """The first Deployment's ReplicaSet revisions, newest first (any tool's changes)."""
+
+
+@dataclass
+class RolloutEngine:
+    config: DeckhandConfig
+    kube: KubeClient
+    registry: RegistrySettings
+    clock: Clock = field(default_factory=SystemClock)
+
+    def __post_init__(self) -> None:
+        home = self.config.deckhand
+        self.locks = Locks(
+            self.kube, namespace=home.namespace, clock=self.clock, duration_s=home.lock_ttl_s
+        )
+        self.records = Records(self.kube, namespace=home.namespace)
+
+    def new_deploy_id(self) -> str:
+        return f"{self.clock.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+    # ---- deploy ----
+
+    async def check(
+        self, request: Deploy, *, user: str, deploy_id: str | None = None
+    ) -> DeployPlan | Refusal:
+        """Everything that can refuse a deploy, before anything changes."""
+        valid = validate(request, self.config)
+        if isinstance(valid, Refusal):
+            return valid
+        if not isinstance(valid, ValidatedDeploy):
+            return Refusal(RefusalCode.INVALID_REQUEST, "not a deploy request")
+        verdicts, current, locks = await asyncio.gather(
+            self._inspect(valid.services, valid.tag),
+            read_current(self.kube, self.config, services=valid.services, env=valid.env),
+            self._locks(valid.services, valid.env),
+        )
+        return plan_deploy(
+            request=valid,
+            config=self.config,
+            current=current,
+            verdicts=verdicts,
+            locks=locks,
+            requested_by=user,
+            deploy_id=deploy_id or self.new_deploy_id(),
+            requested_at=self.clock.now(),
+        )
+
+    async def execute(
+        self,
+        plan: DeployPlan,
+        *,
+        on_progress: OnProgress = drop_progress,
+        slack_channel: str = "",
+        slack_ts: str = "",
+    ) -> Outcome:
+        """Roll the plan out and follow it to a verdict (see `bot.rollout.execute`)."""
+        return await self._runner(plan.env).deploy(
+            plan, on_progress=on_progress, slack_channel=slack_channel, slack_ts=slack_ts
+        )
+
+    async def resume_in_flight(self, on_progress: OnProgress = drop_progress) -> list[Outcome]:
+        """Finish following every deploy recorded as rolling out (after a restart)."""
+        in_flight = [r for r in await self.records.in_flight() if not r.reported]
+        outcomes = await asyncio.gather(
+            *(self._runner(r.env).resume(r, on_progress=on_progress) for r in in_flight)
+        )
+        return list(outcomes)
+
+    # ---- other commands ----
+
+    async def rollback(
+        self, request: Rollback, *, user: str, on_progress: OnProgress = drop_progress
+    ) -> Outcome | Refusal:
+        valid = validate(request, self.config)
+        if isinstance(valid, Refusal):
+            return valid
+        if not isinstance(valid, ValidatedRollback):
+            return Refusal(RefusalCode.INVALID_REQUEST, "not a rollback request")
+        service = self.config.services[valid.service]
+        namespace = self.config.environments[valid.env].namespace
+        first = service.deployments[0]
+        current, history, locks = await asyncio.gather(
+            read_current(self.kube, self.config, services=(valid.service,), env=valid.env),
+            read_revisions(
+                self.kube, namespace=namespace, deployment=first.name, container=first.container
+            ),
+            self._locks((valid.service,), valid.env),
+        )
+        plan = plan_rollback(
+            request=valid,
+            config=self.config,
+            current=current,
+            history=history,
+            locks=locks,
+            requested_by=user,
+            deploy_id=self.new_deploy_id(),
+            requested_at=self.clock.now(),
+        )
+        if isinstance(plan, Refusal):
+            return plan
+        return await self._runner(valid.env).roll_back(plan, on_progress=on_progress)
+
+    async def status(self, service: str, env: str) -> ServiceStatus:
+        current = await read_current(self.kube, self.config, services=(service,), env=env)
+        holder = await self.locks.holder(service, env)
+        return ServiceStatus(
+            service, env, tuple(current.values()), lock_info(holder) if holder else None
+        )
+
+    async def history(self, request: History, *, n: int | None = None) -> HistoryView | Refusal:
+        valid = validate(request, self.config)
+        if isinstance(valid, Refusal):
+            return valid
+        if not isinstance(valid, ValidatedHistory):
+            return Refusal(RefusalCode.INVALID_REQUEST, "not a history request")
+        size = n or self.config.history_size
+        first = self.config.services[valid.service].deployments[0]
+        records, revisions = await asyncio.gather(
+            self.records.history(valid.service, valid.env, size),
+            read_revisions(
+                self.kube,
+                namespace=self.config.environments[valid.env].namespace,
+                deployment=first.name,
+                container=first.container,
+            ),
+        )
+        return HistoryView(valid.service, valid.env, tuple(records), tuple(revisions[:size]))
+
+    async def lock(self, request: Lock, *, user: str) -> str | Refusal:
+        valid = validate(request, self.config)
+        if isinstance(valid, Refusal):
+            return valid
+        assert isinstance(valid, ValidatedLock)
+        try:
+            await self.locks.lock(valid.service, valid.env, who=user, why=valid.reason or "")
+        except LockHeld as e:
+            return Refusal(RefusalCode.LOCKED, str(e))
+        return texts.locked_now(valid.service, valid.env, user, valid.reason)
+
+    async def unlock(self, request: Unlock, *, user: str) -> str | Refusal:
+        valid = validate(request, self.config)
+        if isinstance(valid, Refusal):
+            return valid
+        assert isinstance(valid, ValidatedUnlock)
+        if await self.locks.release(valid.service, valid.env, holder=MANUAL):
+            return texts.unlocked_now(valid.service, valid.env, user)
+        holder = await self.locks.holder(valid.service, valid.env)
+        if holder is not None:  # a deploy holds it: it ends with the deploy
+            return Refusal(RefusalCode.LOCKED, holder.sentence())
+        return texts.not_locked(valid.service, valid.env)
+
+    # ---- helpers ----
+
+    def _runner(self, env: str) -> Runner:
+        policy = self.config.tag_policy
+        explainer = Explainer(
+            self.kube,
+            self.registry,
+            policy.node_platform(),
+            pull_secret=self.config.environments[env].pull_secret,
+        )
+        follower = Follower(self.kube, self.clock, self.config.rollout, explainer)
+        return Runner(self.kube, self.locks, self.records, follower, self.clock)
+
+    async def _inspect(
+        self, services: tuple[str, ...], tag: str
+    ) -> dict[str, ImageCheck | ImageProblem]:
+        platform = self.config.tag_policy.node_platform()
+        found: dict[str, ImageCheck | ImageProblem] = {}
+        async with RegistryClient(self.registry) as registry:
+            for service in services:
+                ref = self.config.services[service].reference().with_tag(tag)
+                try:
+                    v = await registry.inspect(ref, platform=platform)
+                except RegistryError as e:
+                    found[service] = ImageProblem(e.sentence())
+                    continue
+                found[service] = ImageCheck(
+                    reference=str(v.reference.with_digest(v.digest)),
+                    digest=v.digest,
+                    platform=str(v.platform),
+                    size=v.compressed_size,
+                    created=v.created,
+                    revision_label=v.revision,
+                )
+        return found
+
+    async def _locks(self, services: tuple[str, ...], env: str) -> dict[tuple[str, str], LockInfo]:
+        holders = await asyncio.gather(*(self.locks.holder(s, env) for s in services))
+        return {(s, env): lock_info(h) for s, h in zip(services, holders, strict=True) if h}
