@@ -13,6 +13,7 @@ file instead (Kubernetes secret volumes).
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -131,6 +132,24 @@ class Settings(BaseSettings):
         10.0,
         description="after SIGTERM, how long cancelled work may take to wrap up, seconds"
         " (env DECKHAND_SHUTDOWN_GRACE_S)",
+    )
+    pod_name: str = Field(
+        default_factory=socket.gethostname,
+        description="this replica's name, the leader Lease's holderIdentity; default: the"
+        " hostname (env DECKHAND_POD_NAME, from the downward API)",
+    )
+    leader_lease_duration_s: float = Field(
+        15.0, description="leader Lease duration, seconds (env DECKHAND_LEADER_LEASE_DURATION_S)"
+    )
+    leader_renew_deadline_s: float = Field(
+        10.0,
+        description="a leader that could not renew for this long stops leading, seconds"
+        " (env DECKHAND_LEADER_RENEW_DEADLINE_S)",
+    )
+    leader_retry_period_s: float = Field(
+        2.0,
+        description="between leader election attempts and renewals, seconds"
+        " (env DECKHAND_LEADER_RETRY_PERIOD_S)",
     )
 
     @model_validator(mode="before")
