@@ -472,7 +472,9 @@ class ApiServer:
                 "the namespace of the provided object does not match the namespace sent on "
                 "the request"
             )
-        created = self.store.create(target.resource, obj, namespace=target.namespace)
+        created = self.store.create(
+            target.resource, obj, namespace=target.namespace, dry_run=_dry_run(request)
+        )
         return _json_response(created, 201)
 
     async def _update(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -480,7 +482,9 @@ class ApiServer:
         obj = await self._body(request, target.resource)
         obj = self._aim(obj, target)
         return _json_response(
-            self.store.replace(target.resource, obj, subresource=target.subresource)
+            self.store.replace(
+                target.resource, obj, subresource=target.subresource, dry_run=_dry_run(request)
+            )
         )
 
     def _aim(self, obj: Obj, target: Target) -> Obj:
@@ -539,7 +543,9 @@ class ApiServer:
         if not isinstance(patched, dict):
             raise ApiError.invalid_request()
         if scale:
-            return _json_response(self._write_scale(target, current, patched))
+            return _json_response(
+                self._write_scale(target, current, patched, dry_run=_dry_run(request))
+            )
         meta = patched.get("metadata")
         if not isinstance(meta, dict):
             meta = patched["metadata"] = {}
@@ -547,7 +553,9 @@ class ApiServer:
         if target.namespace:
             meta["namespace"] = target.namespace
         return _json_response(
-            self.store.replace(target.resource, patched, subresource=target.subresource)
+            self.store.replace(
+                target.resource, patched, subresource=target.subresource, dry_run=_dry_run(request)
+            )
         )
 
     async def _delete(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -561,6 +569,7 @@ class ApiServer:
             propagation=self._propagation(request, options),
             uid=preconditions.get("uid"),
             resource_version=preconditions.get("resourceVersion"),
+            dry_run=_dry_run(request) or bool(options.get("dryRun")),
         )
         if obj["metadata"].get("deletionTimestamp") or target.resource == PODS:
             return _json_response(obj)
@@ -596,6 +605,7 @@ class ApiServer:
                         item["metadata"].get("namespace"),
                         item["metadata"]["name"],
                         propagation=self._propagation(request, options),
+                        dry_run=_dry_run(request) or bool(options.get("dryRun")),
                     )
                 )
             except ApiError as error:
@@ -659,9 +669,11 @@ class ApiServer:
         assert target.name is not None
         scale = await self._body(request, target.resource)
         current = self.store.get(target.resource, target.namespace, target.name)
-        return _json_response(self._write_scale(target, current, scale))
+        return _json_response(self._write_scale(target, current, scale, dry_run=_dry_run(request)))
 
-    def _write_scale(self, target: Target, current: Obj, scale: Obj) -> Obj:
+    def _write_scale(
+        self, target: Target, current: Obj, scale: Obj, *, dry_run: bool = False
+    ) -> Obj:
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             from sandbox.cluster.errors import FieldError
@@ -682,7 +694,7 @@ class ApiServer:
         updated["spec"]["replicas"] = replicas
         wanted = (scale.get("metadata") or {}).get("resourceVersion")
         updated["metadata"]["resourceVersion"] = wanted or current["metadata"]["resourceVersion"]
-        stored = self.store.replace(target.resource, updated)
+        stored = self.store.replace(target.resource, updated, dry_run=dry_run)
         return self._scale_of(target.resource, stored)
 
     async def _log(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -755,6 +767,11 @@ class ApiServer:
         if not allowed:
             review["status"]["reason"] = "denied by the sandbox (ApiServer.deny)"
         return _json_response(review, 201)
+
+
+def _dry_run(request: web.Request) -> bool:
+    """`?dryRun=All`: validate and answer, store nothing."""
+    return bool(request.query.getall("dryRun", []))
 
 
 def _raise(error: ApiError) -> Obj:

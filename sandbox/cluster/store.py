@@ -211,8 +211,13 @@ class Store:
 
     # ------------------------------------------------------------------ writes
 
-    def create(self, resource: Resource, obj: Obj, *, namespace: str | None = None) -> Obj:
-        """Store a new object (see the module docstring); returns it as stored."""
+    def create(
+        self, resource: Resource, obj: Obj, *, namespace: str | None = None, dry_run: bool = False
+    ) -> Obj:
+        """Store a new object (see the module docstring); returns it as stored.
+
+        `dry_run`: validate and return what would be stored (without a resourceVersion),
+        changing nothing (`?dryRun=All`); the same for `replace` and `delete`."""
         new = clone(obj)
         meta = new.get("metadata")
         if not isinstance(meta, dict):
@@ -247,13 +252,22 @@ class Store:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
+        if dry_run:
+            return clone(new)
         self._rv += 1
         meta["resourceVersion"] = str(self._rv)
         self._objects[resource][(namespace, name)] = new
         self._publish(_Entry(self._rv, "ADDED", resource, new, None))
         return clone(new)
 
-    def replace(self, resource: Resource, obj: Obj, *, subresource: str | None = None) -> Obj:
+    def replace(
+        self,
+        resource: Resource,
+        obj: Obj,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
         """PUT the object named in `obj.metadata`; 409 Conflict on a stale resourceVersion."""
         meta = obj.get("metadata") or {}
         name = meta.get("name") or ""
@@ -262,7 +276,7 @@ class Store:
         wanted = meta.get("resourceVersion")
         if wanted and wanted != old["metadata"]["resourceVersion"]:
             raise ApiError.conflict(resource.group_resource, name)
-        return self._update(resource, old, obj, subresource)
+        return self._update(resource, old, obj, subresource, dry_run)
 
     def mutate(
         self,
@@ -289,6 +303,7 @@ class Store:
         propagation: str = "Background",
         uid: str | None = None,
         resource_version: str | None = None,
+        dry_run: bool = False,
     ) -> Obj:
         """Delete (or, with finalizers, mark for deletion); returns the object's last state.
 
@@ -316,10 +331,17 @@ class Store:
             marked = clone(obj)
             marked["metadata"]["deletionTimestamp"] = self.clock.timestamp()
             marked["metadata"]["deletionGracePeriodSeconds"] = 0
-            return self._write(resource, obj, marked)
-        return self._remove(resource, obj, propagation)
+            return clone(marked) if dry_run else self._write(resource, obj, marked)
+        return clone(obj) if dry_run else self._remove(resource, obj, propagation)
 
-    def _update(self, resource: Resource, old: Obj, new: Obj, subresource: str | None) -> Obj:
+    def _update(
+        self,
+        resource: Resource,
+        old: Obj,
+        new: Obj,
+        subresource: str | None,
+        dry_run: bool = False,
+    ) -> Obj:
         new = clone(new)
         if subresource == "status":
             candidate = clone(old)
@@ -360,10 +382,10 @@ class Store:
             validation.validate(resource, candidate, old)
         if "generation" in meta and candidate.get("spec") != old.get("spec"):
             meta["generation"] = int(meta["generation"]) + 1
+        if candidate == old or dry_run:
+            return clone(candidate)
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             return self._remove(resource, candidate, "Background")
-        if candidate == old:
-            return clone(old)
         return self._write(resource, old, candidate)
 
     def _write(self, resource: Resource, old: Obj, new: Obj) -> Obj:

@@ -319,3 +319,37 @@ async def test_kubectl_writes_reach_the_store(sandbox_cluster, kubeconfig: Path)
     stored = sandbox_cluster.store.get(DEPLOYMENTS, "default", "api")
     images = [c["image"] for c in stored["spec"]["template"]["spec"]["containers"]]
     assert images == ["registry.example/team/api:237c6b9", "proxy:2"]
+
+
+async def test_diff_and_server_dry_run_change_nothing(
+    kubeconfig: Path, namespace: str, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(DEPLOYMENT)
+    await run_kubectl(kubeconfig, "-n", namespace, "apply", "-f", str(manifest), check=True)
+    before = await kubectl_json(kubeconfig, "-n", namespace, "get", "deploy", "api")
+
+    manifest.write_text(DEPLOYMENT.replace("replicas: 2", "replicas: 5"))
+    diff = await run_kubectl(kubeconfig, "-n", namespace, "diff", "-f", str(manifest))
+    assert diff.returncode == 1  # kubectl diff: 1 means "there are differences"
+    assert "-  replicas: 2\n+  replicas: 5" in diff.stdout
+    dry = await run_kubectl(
+        kubeconfig, "-n", namespace, "delete", "deploy", "api", "--dry-run=server", check=True
+    )
+    assert dry.stdout.strip() == 'deployment.apps "api" deleted (server dry run)'
+    created = await run_kubectl(
+        kubeconfig,
+        "-n",
+        namespace,
+        "create",
+        "-f",
+        "-",
+        "--dry-run=server",
+        stdin=DEPLOYMENT.replace("name: api\n", "name: web\n", 1),
+        check=True,
+    )
+    assert created.stdout.strip() == "deployment.apps/web created (server dry run)"
+
+    after = await kubectl_json(kubeconfig, "-n", namespace, "get", "deploy")
+    assert [d["metadata"]["name"] for d in after["items"]] == ["api"]
+    assert after["items"][0]["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]

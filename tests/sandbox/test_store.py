@@ -817,3 +817,19 @@ def test_record_event_counts_repeats(store: Store) -> None:
     events, _ = store.list(EVENTS, "default", field_selector="involvedObject.name=api")
     assert len(events) == 1
     assert events[0]["involvedObject"]["uid"] == d["metadata"]["uid"]
+
+
+def test_dry_run_changes_nothing(store: Store) -> None:
+    queue = store.subscribe()
+    would = store.create(DEPLOYMENTS, deployment(), namespace="default", dry_run=True)
+    assert would["metadata"]["generation"] == 1
+    assert "resourceVersion" not in would["metadata"]
+    assert store.list(DEPLOYMENTS)[0] == []
+    created = store.create(DEPLOYMENTS, deployment(), namespace="default")
+    changed = store.get(DEPLOYMENTS, "default", "api")
+    changed["spec"]["replicas"] = 4
+    would = store.replace(DEPLOYMENTS, changed, dry_run=True)
+    assert (would["spec"]["replicas"], would["metadata"]["generation"]) == (4, 2)
+    store.delete(DEPLOYMENTS, "default", "api", dry_run=True)
+    assert store.get(DEPLOYMENTS, "default", "api") == created
+    assert [t for t, _, _ in [queue.get_nowait() for _ in range(queue.qsize())]] == ["ADDED"]
