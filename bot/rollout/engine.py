@@ -17,13 +17,13 @@ failures leave as `KubeError` / `RegistryError` for the front-end's one handler.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from dataclasses import dataclass, field
 
 from bot.kube.client import KubeClient
 from bot.registry.client import RegistryClient
 from bot.registry.errors import RegistryError
+from bot.rollout.background import together
 from bot.rollout.clock import Clock, SystemClock
 from bot.rollout.execute import OnProgress, Runner, drop_progress
 from bot.rollout.explain import Explainer
@@ -102,7 +102,7 @@ class RolloutEngine:
             return valid
         if not isinstance(valid, ValidatedDeploy):
             return Refusal(RefusalCode.INVALID_REQUEST, "not a deploy request")
-        verdicts, current, locks = await asyncio.gather(
+        verdicts, current, locks = await together(
             self._inspect(valid.services, valid.tag),
             read_current(self.kube, self.config, services=valid.services, env=valid.env),
             self._locks(valid.services, valid.env),
@@ -134,7 +134,7 @@ class RolloutEngine:
     async def resume_in_flight(self, on_progress: OnProgress = drop_progress) -> list[Outcome]:
         """Finish following every deploy recorded as rolling out (after a restart)."""
         in_flight = [r for r in await self.records.in_flight() if not r.reported]
-        outcomes = await asyncio.gather(
+        outcomes = await together(
             *(self._runner(r.env).resume(r, on_progress=on_progress) for r in in_flight)
         )
         return list(outcomes)
@@ -152,7 +152,7 @@ class RolloutEngine:
         service = self.config.services[valid.service]
         namespace = self.config.environments[valid.env].namespace
         first = service.deployments[0]
-        current, history, locks = await asyncio.gather(
+        current, history, locks = await together(
             read_current(self.kube, self.config, services=(valid.service,), env=valid.env),
             read_revisions(
                 self.kube, namespace=namespace, deployment=first.name, container=first.container
@@ -188,7 +188,7 @@ class RolloutEngine:
             return Refusal(RefusalCode.INVALID_REQUEST, "not a history request")
         size = n or self.config.history_size
         first = self.config.services[valid.service].deployments[0]
-        records, revisions = await asyncio.gather(
+        records, revisions = await together(
             self.records.history(valid.service, valid.env, size),
             read_revisions(
                 self.kube,
@@ -259,5 +259,5 @@ class RolloutEngine:
         return found
 
     async def _locks(self, services: tuple[str, ...], env: str) -> dict[tuple[str, str], LockInfo]:
-        holders = await asyncio.gather(*(self.locks.holder(s, env) for s in services))
+        holders = await together(*(self.locks.holder(s, env) for s in services))
         return {(s, env): lock_info(h) for s, h in zip(services, holders, strict=True) if h}

@@ -19,7 +19,6 @@ One deploy, in order:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,6 +28,7 @@ from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS, meta
 from bot.rollout.apply import apply_patches, current_image
+from bot.rollout.background import together
 from bot.rollout.clock import Clock
 from bot.rollout.follow import Failure, Follower, FollowResult, FollowTarget, FollowUpdate
 from bot.rollout.locks import LockHeld, Locks
@@ -290,7 +290,7 @@ class Runner:
                 )
             )
 
-        followed = await asyncio.gather(
+        followed = await together(
             *(self.follower.follow(t, on_update=update, started_at=start) for t in targets)
         )
         return list(followed)

@@ -9,13 +9,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.kube.client import KubeClient
 from bot.kube.errors import NotFound
 from bot.kube.kinds import DEPLOYMENTS, KubeObject, annotations_of, meta
+from bot.rollout.background import together
 from bot.rollout.clock import parse_time
 from bot.rollout.locks import LockHolder
 from bot.rollout.rollback import owned_replicasets
@@ -71,7 +71,7 @@ async def read_current(
             return None
         return deployment_state(obj, container=container)
 
-    states = await asyncio.gather(*(one(t.name, t.container) for t in targets))
+    states = await together(*(one(t.name, t.container) for t in targets))
     return {s.name: s for s in states if s is not None}
 
 
