@@ -215,7 +215,7 @@ async def test_watch_resumes_from_the_last_resource_version(
 
 
 async def test_watch_from_an_expired_resource_version_raises_410_then_relists(
-    kubeconfig: Path, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     async with SandboxCluster(history_limit=5) as cluster:
         path = cluster.write_kubeconfig(tmp_path / "small-history")

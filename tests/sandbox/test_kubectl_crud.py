@@ -255,7 +255,8 @@ async def test_get_pods_by_label_and_events_by_field(kubeconfig: Path, namespace
     )
     assert table.stdout.splitlines()[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
 
-    for involved, reason in (("api-1", "Pulling"), ("worker-1", "Pulled")):
+    # events about objects no controller touches, so a real cluster's kubelet adds none
+    for involved, reason in (("ghost-1", "Pulling"), ("ghost-2", "Pulled")):
         event = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -281,20 +282,25 @@ async def test_get_pods_by_label_and_events_by_field(kubeconfig: Path, namespace
         "get",
         "events",
         "--field-selector",
-        "involvedObject.name=api-1",
+        "involvedObject.name=ghost-1",
         check=True,
     )
     lines = events.stdout.splitlines()
     assert lines[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert len(lines) == 2
-    assert lines[1].split()[1:5] == ["Normal", "Pulling", "pod/api-1", "Pulling"]
+    assert lines[1].split()[1:5] == ["Normal", "Pulling", "pod/ghost-1", "Pulling"]
 
     gone = await run_kubectl(
         kubeconfig, "-n", namespace, "delete", "pod", "-l", "app=api", "--wait=false", check=True
     )
     assert sorted(gone.stdout.splitlines()) == ['pod "api-1" deleted', 'pod "api-2" deleted']
-    left = await run_kubectl(kubeconfig, "-n", namespace, "get", "pods", "-o", "name", check=True)
-    assert left.stdout.split() == ["pod/worker-1"]
+    # gone, or (graceful deletion on a real cluster) terminating
+    left = await kubectl_json(kubeconfig, "-n", namespace, "get", "pods")
+    remaining = {p["metadata"]["name"]: p["metadata"] for p in left["items"]}
+    assert "worker-1" in remaining
+    assert all(
+        remaining[name].get("deletionTimestamp") for name in ("api-1", "api-2") if name in remaining
+    )
 
 
 async def test_invalid_deployment_is_rejected_with_the_servers_reasons(
@@ -352,4 +358,7 @@ async def test_diff_and_server_dry_run_change_nothing(
 
     after = await kubectl_json(kubeconfig, "-n", namespace, "get", "deploy")
     assert [d["metadata"]["name"] for d in after["items"]] == ["api"]
-    assert after["items"][0]["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    # controllers may have written the status since; spec and generation are untouched
+    (live,) = after["items"]
+    assert live["spec"] == before["spec"]
+    assert live["metadata"]["generation"] == before["metadata"]["generation"]
