@@ -28,10 +28,18 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 from commands.grammar import RESERVED_WORDS, verb_typo
 from commands.images import ImageReference, InvalidReference, Platform
@@ -41,10 +49,33 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
-_K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_USER = re.compile(r"[UW][A-Z0-9]{2,}")
-_USERGROUP = re.compile(r"S[A-Z0-9]{2,}")
-_CHANNEL = re.compile(r"[CGD][A-Z0-9]{2,}")
+
+
+def _matching(pattern: str, what: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+K8sName = Annotated[
+    str,
+    _matching(
+        r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", "a Kubernetes name (expected a DNS-1123 label)"
+    ),
+]
+UserId = Annotated[str, _matching(r"[UW][A-Z0-9]{2,}", "a Slack user id (expected e.g. U024BE7LH)")]
+UsergroupId = Annotated[
+    str, _matching(r"S[A-Z0-9]{2,}", "a Slack user group id (expected e.g. S0614TZR7)")
+]
+ChannelId = Annotated[
+    str,
+    _matching(r"[CGD][A-Z0-9]{2,}", "a Slack channel id (expected e.g. C0123ABCD, not a #name)"),
+]
 LATEST = "latest"
 
 REFUSED_KEYS = {
@@ -89,15 +120,8 @@ class _Model(BaseModel):
 class DeploymentTarget(_Model):
     """One Deployment of a service and the container in it that runs the image."""
 
-    name: str = Field(description="the Deployment's metadata.name")
-    container: str = Field(description="the container (by name) whose image is set")
-
-    @field_validator("name", "container")
-    @classmethod
-    def _k8s_name(cls, value: str) -> str:
-        if not _K8S_NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not a Kubernetes name (expected a DNS-1123 label)")
-        return value
+    name: K8sName = Field(description="the Deployment's metadata.name")
+    container: K8sName = Field(description="the container (by name) whose image is set")
 
 
 class ServiceConfig(_Model):
@@ -131,26 +155,8 @@ class ServiceConfig(_Model):
 class Principals(_Model):
     """Slack users (`U…`/`W…` ids) and user groups (`S…` ids)."""
 
-    users: tuple[str, ...] = ()
-    usergroups: tuple[str, ...] = ()
-
-    @field_validator("users")
-    @classmethod
-    def _users(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for user in value:
-            if not _USER.fullmatch(user):
-                raise ValueError(f"{user!r} is not a Slack user id (expected e.g. U024BE7LH)")
-        return value
-
-    @field_validator("usergroups")
-    @classmethod
-    def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for group in value:
-            if not _USERGROUP.fullmatch(group):
-                raise ValueError(
-                    f"{group!r} is not a Slack user group id (expected e.g. S0614TZR7)"
-                )
-        return value
+    users: tuple[UserId, ...] = ()
+    usergroups: tuple[UsergroupId, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -238,16 +244,16 @@ class Approvals(_Model):
 class EnvironmentConfig(_Model):
     """An environment: one namespace, who may deploy to it from where, and its safeguards."""
 
-    namespace: str
+    namespace: K8sName
     kube_context: str | None = Field(None, description="kubeconfig context; None = in-cluster")
     aliases: tuple[str, ...] = Field((), description="other names, e.g. prod for production")
-    channels: tuple[str, ...] = Field((), description="Slack channel ids that may command it")
+    channels: tuple[ChannelId, ...] = Field((), description="Slack channel ids that command it")
     deployers: Principals = Principals()
     protected: StrictBool = False
     approvals: Approvals = Approvals()
     auto_rollback: StrictBool = Field(False, description="undo a failed rollout automatically")
-    pull_secret: str | None = Field(None, description="the namespace's image pull secret")
-    alert_channel: str | None = Field(None, description="Slack channel id for this env's alerts")
+    pull_secret: K8sName | None = Field(None, description="the namespace's image pull secret")
+    alert_channel: ChannelId | None = Field(None, description="Slack channel for its alerts")
 
     @model_validator(mode="before")
     @classmethod
@@ -262,31 +268,12 @@ class EnvironmentConfig(_Model):
             return {**data, "approvals": {**approvals, "required": required}}
         return data
 
-    @field_validator("namespace", "pull_secret")
-    @classmethod
-    def _k8s_name(cls, value: str | None) -> str | None:
-        if value is not None and not _K8S_NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not a Kubernetes name (expected a DNS-1123 label)")
-        return value
-
     @field_validator("aliases")
     @classmethod
     def _aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for alias in value:
             _check_name(alias, "environment alias")
         return value
-
-    @field_validator("channels")
-    @classmethod
-    def _channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for channel in value:
-            _check_channel(channel)
-        return value
-
-    @field_validator("alert_channel")
-    @classmethod
-    def _alert_channel(cls, value: str | None) -> str | None:
-        return None if value is None else _check_channel(value)
 
     @model_validator(mode="after")
     def _protected_needs_approval(self) -> EnvironmentConfig:
@@ -300,14 +287,6 @@ class EnvironmentConfig(_Model):
                 ]
             )
         return self
-
-
-def _check_channel(value: str) -> str:
-    if not _CHANNEL.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a Slack channel id (expected e.g. C0123ABCD, not a #name)"
-        )
-    return value
 
 
 class TagPolicy(_Model):
@@ -357,21 +336,16 @@ class RolloutConfig(_Model):
 class AlertsConfig(_Model):
     """Image-pull alerts for pods Deckhand didn't start itself."""
 
-    channel: str | None = Field(None, description="Slack channel id; None = no alerts")
-    namespaces: tuple[str, ...] | None = Field(None, description="None = every env's namespace")
+    channel: ChannelId | None = Field(None, description="Slack channel id; None = no alerts")
+    namespaces: tuple[K8sName, ...] | None = Field(None, description="None = every env's")
     grace_s: int = Field(30, ge=0, description="a pod must fail this long before an alert")
     rate_limit_per_minute: int = Field(10, ge=1)
-
-    @field_validator("channel")
-    @classmethod
-    def _channel(cls, value: str | None) -> str | None:
-        return None if value is None else _check_channel(value)
 
 
 class DeckhandSelf(_Model):
     """Where Deckhand keeps its own state (locks, history) in the cluster."""
 
-    namespace: str = "deckhand"
+    namespace: K8sName = "deckhand"
     lock_ttl_s: int = Field(900, gt=0, description="a deploy lock expires after, seconds")
 
 

@@ -7,8 +7,8 @@
     tags     SERVICE                     cancel  ID
     help     [TOPIC]
 
-TARGETS is one name or a comma list (`api,worker`, `api, worker`); `SERVICE:TAG`
-works too. ENV may come as a bare trailing word, after `to`/`in`/`on`/`at`, or as
+TARGETS is one name or a comma list (`api,worker`, `api, worker`); `SERVICE:TAG` and
+`SERVICE@TAG` work too. ENV may come as a bare trailing word, after `to`/`in`/`on`/`at`, or as
 `--env`/`-e`. Verbs are case-insensitive; names are lowercased; tags are kept as typed.
 Slack's formatting is undone first: `<http://x|label>` links, `<@U…>` mentions,
 backticks, bold, smart quotes, em dashes that were `--`, non-breaking spaces.
@@ -189,7 +189,7 @@ def _name(word: str, kind: str, topic: str) -> str:
 
 
 def _tag(word: str, topic: str) -> str:
-    tag = word.strip("'\"")
+    tag = word.strip("'\"").rstrip(".,;!?")  # a sentence's full stop is not part of it
     if tag.startswith("sha256:") or tag.startswith("@"):
         raise _fail(texts.digest_not_tag(), topic)
     if "/" in tag or ":" in tag:
@@ -264,8 +264,9 @@ def _has_digit(word: str) -> bool:
 def _deploy(tokens: list[str]) -> Request:
     tokens, reason = _split_reason(tokens)
     positional, env = _take_env(tokens, "deploy")
-    if positional and ":" in positional[0] and "/" not in positional[0]:
-        targets_word, _, tag_word = positional[0].rpartition(":")
+    first = positional[0] if positional else ""
+    if "/" not in first and ("@" in first or ":" in first):  # `api:237c6b8`, `api@237c6b8`
+        targets_word, _, tag_word = first.replace("@", ":", 1).rpartition(":")
         positional = [targets_word, tag_word, *positional[1:]]
     if not positional:
         raise _fail(texts.missing_target(), "deploy")

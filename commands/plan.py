@@ -66,6 +66,31 @@ class DeploymentState:
     containers: tuple[str, ...] = ()
     """Every container name, to say which exist when `image` is None."""
 
+    @classmethod
+    def from_dict(cls, deployment: Mapping[str, Any], container: str) -> DeploymentState:
+        """Read an `apps/v1 Deployment` as the API returns it, for `container`.
+
+        Kubernetes' defaults apply to absent fields: 1 replica, RollingUpdate, 25% surge.
+        """
+        meta = deployment.get("metadata") or {}
+        spec = deployment.get("spec") or {}
+        strategy = spec.get("strategy") or {}
+        pod = (spec.get("template") or {}).get("spec") or {}
+        images = {c.get("name"): c.get("image") for c in pod.get("containers") or []}
+        revision = (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision")
+        return cls(
+            namespace=str(meta.get("namespace", "")),
+            name=str(meta.get("name", "")),
+            container=container,
+            image=images.get(container),
+            replicas=int(1 if spec.get("replicas") is None else spec["replicas"]),
+            revision=int(str(revision)) if str(revision).isdigit() else None,
+            paused=bool(spec.get("paused", False)),
+            strategy=str(strategy.get("type") or "RollingUpdate"),
+            max_surge=(strategy.get("rollingUpdate") or {}).get("maxSurge", "25%"),
+            containers=tuple(str(name) for name in images),
+        )
+
 
 @dataclass(frozen=True)
 class ImageCheck:
@@ -169,6 +194,24 @@ class Revision:
             return ImageReference.parse(self.image).tag
         except InvalidReference:
             return None
+
+    @classmethod
+    def from_replicaset(cls, replicaset: Mapping[str, Any], container: str) -> Revision | None:
+        """A ReplicaSet's revision and `container`'s image (None: no revision or container)."""
+        meta = replicaset.get("metadata") or {}
+        annotations = meta.get("annotations") or {}
+        number = str(annotations.get("deployment.kubernetes.io/revision", ""))
+        pod = ((replicaset.get("spec") or {}).get("template") or {}).get("spec") or {}
+        images = {c.get("name"): c.get("image") for c in pod.get("containers") or []}
+        if not number.isdigit() or not images.get(container):
+            return None
+        created = meta.get("creationTimestamp")
+        return cls(
+            number=int(number),
+            image=str(images[container]),
+            change_cause=annotations.get(CHANGE_CAUSE),
+            created_at=datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
+        )
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def test_unusable_files(tmp_path: Path, content: str | bytes, expected: str) -> 
          ": environments.production.approvals.approvers: 1 approval(s) required but nobody can "
          "approve (expected approvers.users or approvers.usergroups)"),
         ("    channels: [C0DEPLOYS1]     # #deploys", "    channels: ['#deploys']",
-         ": environments.staging.channels: '#deploys' is not a Slack channel id (expected e.g."),
+         ": environments.staging.channels[0]: '#deploys' is not a Slack channel id (expected e.g."),
         ("default_environment: staging", "default_environment: stagin",
          ": default_environment: unknown environment 'stagin' (expected one of"),
         ("  worker:\n", "  status:\n", ": services.status: 'status' is a Deckhand command word"),

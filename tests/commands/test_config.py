@@ -190,15 +190,15 @@ def test_expand(target: str, expected: tuple[str, ...] | None) -> None:
         ({"services__Api": BASE["services"]["api"]}, "services.Api: 'Api' is not a valid service"),
         (
             {"environments__staging__channels": ["#deploys"]},
-            "environments.staging.channels: Value error, '#deploys' is not a Slack channel id",
+            "environments.staging.channels.0: Value error, '#deploys' is not a Slack channel id",
         ),
         (
             {"environments__staging__deployers": {"users": ["alice"]}},
-            "environments.staging.deployers.users: Value error, 'alice' is not a Slack user id",
+            "environments.staging.deployers.users.0: Value error, 'alice' is not a Slack user id",
         ),
         (
             {"environments__staging__deployers": {"usergroups": ["U01"]}},
-            "environments.staging.deployers.usergroups: Value error, 'U01' is not a Slack user",
+            "environments.staging.deployers.usergroups.0: Value error, 'U01' is not a Slack user",
         ),
         (
             {"environments__staging__protected": "yes"},

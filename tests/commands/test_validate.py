@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commands.config import DeckhandConfig
 from commands.grammar import parse
@@ -130,3 +132,25 @@ def test_latest_refused_even_when_the_pattern_allows_it() -> None:
     refusal = tag_refusal("latest", policy)
     assert refusal is not None
     assert "never deployed" in refusal.text
+
+
+_WORDS = st.sampled_from(
+    ["api", "worker", "admin", "all", "apii", "prod", "production", "staging", "stg", "qa",
+     "237c6b8", "latest", "LATEST", "to", "in", "--env", "#3", "--", "status", "history",
+     "rollback", "lock", "unlock", "tags", "cancel", "help", ",", "api,worker"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_WORDS, max_size=7))
+def test_validate_never_raises(words: list[str]) -> None:
+    request = parse(" ".join(words))
+    if isinstance(request, ParseError):
+        return
+    result = validate(request, CONFIG)
+    if isinstance(result, Refusal):
+        assert result.text
+    elif isinstance(result, ValidatedDeploy):
+        assert set(result.services) <= set(CONFIG.services)
+        assert result.env in CONFIG.environments
+        assert result.tag.lower() != "latest"
