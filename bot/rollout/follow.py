@@ -105,9 +105,11 @@ class Follower:
             deployment=target.deployment,
             selector=selector_of(deployment),
         ) as changes:
-            await changes.next(0)  # the initial lists, at once
             while True:
                 view = changes.view
+                if view.deployment is None and not view.deleted:  # not listed yet
+                    await changes.next(self.clock.wall(self.rollout.max_duration_s))
+                    continue
                 judgement = judge(
                     view.deployment,
                     view.replicasets.values(),

@@ -29,6 +29,8 @@ class RolloutView:
     """The latest state of everything a rollout involves (JSON as the API sends it)."""
 
     deployment: KubeObject | None = None
+    deleted: bool = False
+    """The Deployment was deleted while followed (None before it was first seen)."""
     replicasets: dict[str, KubeObject] = field(default_factory=dict)
     pods: dict[str, KubeObject] = field(default_factory=dict)
     events: dict[str, list[KubeObject]] = field(default_factory=dict)
@@ -38,7 +40,8 @@ class RolloutView:
         obj = event.object
         name = str(meta(obj).get("name", ""))
         if source == "deployment":
-            self.deployment = None if event.type == "DELETED" else obj
+            self.deleted = event.type == "DELETED"
+            self.deployment = None if self.deleted else obj
         elif source in ("replicasets", "pods"):
             table = self.replicasets if source == "replicasets" else self.pods
             if event.type == "DELETED":
