@@ -1,0 +1,711 @@
+"""The kubelet stand-in: runs the pods bound to the simulated nodes, one worker task per pod.
+
+Per container (init containers first, one after another) it does what the kubelet's
+`SyncPod` does, with the kubelet's reasons, messages and events:
+
+* image: `applyDefaultImageTag` (→ `InvalidImageName`), the pull policy
+  (`IfNotPresent` uses the node's image store: `already present on machine`),
+  `Pulling` → a real pull through `ImagePuller` with the pod's `imagePullSecrets` →
+  `Pulled` (`Successfully pulled image "X" in 1.2s (1.5s including waiting). Image
+  size: N bytes.`) or `Failed` + `Error: ErrImagePull`, then `ImagePullBackOff`
+  (`BackOff` + `Error: ImagePullBackOff`) until the back-off (10 s, 20 s, ... 300 s)
+  lets it pull again. Pulls on one node are serialized, as with the kubelet's default
+  `serializeImagePulls`.
+* start: `Created` / `Started`, state running, a few log lines; Ready after the
+  readiness delay (`staging` knobs can crash it, keep it unready, fail its readiness
+  probe or fail its config). An image built for another architecture starts and dies
+  with `exec format error`, as on a real node.
+* crash: terminated (exit code, reason `Error`), restart at once the first time,
+  then `CrashLoopBackOff` with the back-off, `restartCount` and `lastState`.
+* deletion: the scheduler's finalizer holds the pod; `Killing` events, containers
+  terminate after a short grace, then the kubelet drops the finalizer and the pod
+  is gone (what the real kubelet's final zero-grace delete does).
+
+Every status change is one write to the pod's `status` subresource.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from commands.images import ImageReference, InvalidReference
+from sandbox.cluster.clock import Clock
+from sandbox.cluster.controllers import texts
+from sandbox.cluster.controllers.backoff import BackOff
+from sandbox.cluster.controllers.events import EventRecorder
+from sandbox.cluster.controllers.informer import Cache, TaskSet
+from sandbox.cluster.controllers.nodes import KUBELET_FINALIZER, SimNode
+from sandbox.cluster.controllers.puller import (
+    ImagePuller,
+    PulledImage,
+    PullError,
+    containerd_ref,
+    credentials_for,
+    keyring_from_secrets,
+)
+from sandbox.cluster.controllers.staging import Staging, staging_for
+from sandbox.cluster.errors import ApiError
+from sandbox.cluster.resources import PODS, SECRETS, Resource
+from sandbox.cluster.store import Store
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+COMPONENT = "kubelet"
+SHOW_ERROR_SECONDS = 0.5  # how long `ErrImagePull` / `Error` show before the back-off state
+INIT_RUN_SECONDS = 0.5  # how long an init container runs
+
+
+@dataclass
+class KubeletSettings:
+    """Timings of the simulated nodes, in scaled seconds."""
+
+    ready_delay: float = 1.0  # container start → Ready (no probe, no knob)
+    pull_seconds: float = 1.0  # downloading an image not yet on the node
+    termination_seconds: float = 1.0  # deletion → containers stopped (capped by the pod's grace)
+
+
+@dataclass
+class Container:
+    """What the node knows of one container of one pod."""
+
+    spec: Obj
+    init: bool
+    state: str = "waiting"  # waiting | running | terminated
+    reason: str = "ContainerCreating"
+    message: str | None = None
+    pulled: PulledImage | None = None
+    container_id: str = ""
+    started_at: str | None = None
+    finished: Obj | None = None
+    last_terminated: Obj | None = None
+    restart_count: int = 0
+    ready: bool = False
+    ready_at: float | None = None
+    crash_at: float | None = None
+    crash: tuple[int, str] | None = None  # exit code, last log line
+    complete_at: float | None = None  # init containers
+    next_try: float | None = None  # when a waiting container may try to start again
+    show_backoff_at: float | None = (
+        None  # ErrImagePull → ImagePullBackOff, Error → CrashLoopBackOff
+    )
+    backoff_wait: float = 0.0
+    probe_next: float | None = None  # next failing readiness probe
+    liveness_kill_at: float | None = None
+    never_retry: bool = False
+
+    @property
+    def name(self) -> str:
+        return str(self.spec["name"])
+
+    @property
+    def image(self) -> str:
+        return str(self.spec.get("image") or "")
+
+    @property
+    def field_path(self) -> str:
+        return f"spec.{'initContainers' if self.init else 'containers'}{{{self.name}}}"
+
+    def wait(self, reason: str, message: str | None = None) -> None:
+        self.state, self.reason, self.message = "waiting", reason, message
+        self.ready = False
+
+    def status(self) -> Obj:
+        if self.state == "running":
+            state: Obj = {"running": {"startedAt": self.started_at}}
+        elif self.state == "terminated" and self.finished is not None:
+            state = {"terminated": dict(self.finished)}
+        else:
+            waiting: Obj = {"reason": self.reason}
+            if self.message:
+                waiting["message"] = self.message
+            state = {"waiting": waiting}
+        result: Obj = {
+            "name": self.name,
+            "state": state,
+            "lastState": {"terminated": dict(self.last_terminated)} if self.last_terminated else {},
+            "ready": self.ready,
+            "restartCount": self.restart_count,
+            "image": self.pulled.reference if self.pulled else self.image,
+            "imageID": self.pulled.repo_digest if self.pulled else "",
+            "started": self.state == "running",
+        }
+        if self.container_id:
+            result["containerID"] = self.container_id
+        return result
+
+    def due_times(self) -> list[float]:
+        times = [
+            self.ready_at if not self.ready else None,
+            self.crash_at,
+            self.complete_at,
+            self.next_try,
+            self.show_backoff_at,
+            self.probe_next,
+            self.liveness_kill_at,
+        ]
+        return [t for t in times if t is not None]
+
+
+@dataclass
+class _Condition:
+    status: str
+    since: str
+    reason: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class PodRuntime:
+    """The node-side state of one pod."""
+
+    uid: str
+    namespace: str
+    name: str
+    node: SimNode
+    staging: Staging
+    init: list[Container]
+    app: list[Container]
+    ip: str
+    start_time: str
+    conditions: dict[str, _Condition] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return texts.pod_ref(self.name, self.namespace, self.uid)
+
+
+class Kubelet:
+    """All simulated nodes' kubelets: a worker task per pod bound to one of them."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        cache: Cache,
+        recorder: EventRecorder,
+        tasks: TaskSet,
+        puller: ImagePuller,
+        nodes: dict[str, SimNode],
+        settings: KubeletSettings,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.cache = cache
+        self.recorder = recorder
+        self.tasks = tasks
+        self.puller = puller
+        self.nodes = nodes
+        self.settings = settings
+        self.pull_backoff = BackOff()
+        self.crash_backoff = BackOff()
+        self._wakes: dict[str, asyncio.Event] = {}
+
+    def on_change(self, kind: str, resource: Resource, obj: Obj) -> None:
+        if resource is not PODS:
+            return
+        meta = obj["metadata"]
+        uid = meta.get("uid", "")
+        if kind == "DELETED":
+            wake = self._wakes.pop(uid, None)
+            if wake is not None:
+                wake.set()  # the worker sees the pod gone and ends
+            self.recorder.forget(uid)
+            self.pull_backoff.forget_prefix(uid)
+            self.crash_backoff.forget_prefix(uid)
+            return
+        node = self.nodes.get(obj.get("spec", {}).get("nodeName") or "")
+        if node is None:
+            return
+        wake = self._wakes.get(uid)
+        if wake is None:
+            wake = self._wakes[uid] = asyncio.Event()
+            self.tasks.spawn(
+                f"kubelet:{node.name}:{meta.get('namespace')}/{meta['name']}",
+                self._work(obj, node, wake),
+            )
+        elif meta.get("deletionTimestamp"):
+            wake.set()
+
+    # ---- the pod worker ----
+
+    async def _work(self, pod: Obj, node: SimNode, wake: asyncio.Event) -> None:
+        meta = pod["metadata"]
+        spec = pod.get("spec") or {}
+        runtime = PodRuntime(
+            uid=meta["uid"],
+            namespace=meta.get("namespace", ""),
+            name=meta["name"],
+            node=node,
+            staging=staging_for(pod),
+            init=[
+                Container(c, True, reason="PodInitializing")
+                for c in spec.get("initContainers") or []
+            ],
+            app=[
+                Container(
+                    c,
+                    False,
+                    reason="PodInitializing" if spec.get("initContainers") else "ContainerCreating",
+                )
+                for c in spec.get("containers") or []
+            ],
+            ip=node.allocate_pod_ip(),
+            start_time=self.clock.timestamp(),
+        )
+        try:
+            while True:
+                wake.clear()
+                current = self.cache.get(PODS, runtime.namespace, runtime.name)
+                if current is None or current["metadata"].get("uid") != runtime.uid:
+                    return
+                if current["metadata"].get("deletionTimestamp"):
+                    await self._terminate(runtime, current)
+                    return
+                try:
+                    due = await self._sync(runtime, current)
+                    self._write_status(runtime)
+                except (ApiError, OSError, ValueError, KeyError, TypeError):
+                    log.exception(
+                        "kubelet: sync of %s/%s failed; retrying", runtime.namespace, runtime.name
+                    )
+                    due = self.clock.monotonic() + 1.0
+                timeout = (
+                    None if due is None else self.clock.wall(max(0.0, due - self.clock.monotonic()))
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout)
+        finally:
+            if self._wakes.get(runtime.uid) is wake:
+                del self._wakes[runtime.uid]
+
+    async def _sync(self, rt: PodRuntime, pod: Obj) -> float | None:
+        """Do whatever is due for the pod's containers; return when to look again."""
+        for c in rt.init:
+            if c.state == "terminated" and c.finished and c.finished.get("exitCode") == 0:
+                continue
+            await self._step(rt, pod, c)
+            if not (c.state == "terminated" and c.finished and c.finished.get("exitCode") == 0):
+                return min(c.due_times(), default=None)
+        if any(c.reason == "PodInitializing" and c.state == "waiting" for c in rt.app):
+            for c in rt.app:
+                c.wait("ContainerCreating")
+        for c in rt.app:
+            await self._step(rt, pod, c)
+        return min((t for c in rt.app for t in c.due_times()), default=None)
+
+    async def _step(self, rt: PodRuntime, pod: Obj, c: Container) -> None:
+        now = self.clock.monotonic()
+        if c.show_backoff_at is not None and now >= c.show_backoff_at:
+            c.show_backoff_at = None
+            self._show_backoff(rt, pod, c)
+        if c.state == "running":
+            self._while_running(rt, pod, c, now)
+        if c.state == "running" or c.never_retry:
+            return
+        fresh = c.state == "waiting" and c.reason in ("ContainerCreating", "PodInitializing")
+        if (c.next_try is None and fresh) or (c.next_try is not None and now >= c.next_try):
+            c.next_try = None
+            await self._start(rt, pod, c)
+
+    def _while_running(self, rt: PodRuntime, pod: Obj, c: Container, now: float) -> None:
+        if c.complete_at is not None and now >= c.complete_at:
+            c.complete_at = None
+            c.state, c.ready = "terminated", False
+            c.finished = {
+                "exitCode": 0,
+                "reason": "Completed",
+                "startedAt": c.started_at,
+                "finishedAt": self.clock.timestamp(),
+                "containerID": c.container_id,
+            }
+            return
+        if c.liveness_kill_at is not None and now >= c.liveness_kill_at:
+            c.liveness_kill_at = None
+            self._event(
+                rt,
+                pod,
+                c,
+                "Killing",
+                f"Container {c.name} failed liveness probe, will be restarted",
+            )
+            self._exit(rt, pod, c, 137, "Error", now)
+            return
+        if c.crash_at is not None and now >= c.crash_at and c.crash is not None:
+            code, line = c.crash
+            self.store.append_log(rt.namespace, rt.name, c.name, line)
+            self._exit(rt, pod, c, code, "Error", now)
+            return
+        if c.probe_next is not None and now >= c.probe_next:
+            probe = c.spec.get("readinessProbe") or {}
+            status = rt.staging.probe_status((probe.get("httpGet") or {}).get("path"))
+            self._event(rt, pod, c, "Unhealthy", texts.readiness_failed(status), warning=True)
+            c.probe_next = now + float(probe.get("periodSeconds") or 10)
+        if not c.ready and c.ready_at is not None and now >= c.ready_at:
+            c.ready, c.ready_at = True, None
+
+    def _exit(
+        self, rt: PodRuntime, pod: Obj, c: Container, code: int, reason: str, now: float
+    ) -> None:
+        """The container ended: terminated now, restarted later (at once the first time)."""
+        c.state, c.ready = "terminated", False
+        c.crash_at = c.ready_at = c.probe_next = c.liveness_kill_at = None
+        c.finished = {
+            "exitCode": code,
+            "reason": reason,
+            "startedAt": c.started_at,
+            "finishedAt": self.clock.timestamp(),
+            "containerID": c.container_id,
+        }
+        wait = self.crash_backoff.current(f"{rt.uid}/{c.name}")
+        c.backoff_wait = wait
+        c.next_try = now + max(wait, SHOW_ERROR_SECONDS)
+        if wait:
+            c.show_backoff_at = now + SHOW_ERROR_SECONDS
+
+    def _show_backoff(self, rt: PodRuntime, pod: Obj, c: Container) -> None:
+        """After a short while in `ErrImagePull` / `Error`, the back-off state shows."""
+        if c.state == "waiting" and c.reason == "ErrImagePull":
+            c.wait("ImagePullBackOff", texts.backoff_pull(c.image))
+            self._event(rt, pod, c, "BackOff", texts.backoff_pull(c.image))
+            self._event(rt, pod, c, "Failed", texts.error_reason("ImagePullBackOff"), warning=True)
+        elif c.state == "terminated" and c.backoff_wait:
+            c.last_terminated, c.finished = c.finished, None
+            c.wait("CrashLoopBackOff", texts.crashloop_waiting(c.backoff_wait, c.name, rt.ref))
+            self._event(rt, pod, c, "BackOff", texts.backoff_restart(c.name, rt.ref), warning=True)
+
+    async def _start(self, rt: PodRuntime, pod: Obj, c: Container) -> None:
+        """`startContainer`: image, config, create, start."""
+        if not await self._ensure_image(rt, pod, c):
+            return
+        now = self.clock.monotonic()
+        if rt.staging.config_error and not c.init:
+            message = rt.staging.config_error
+            c.wait("CreateContainerConfigError", message)
+            self._event(rt, pod, c, "Failed", texts.error_reason(message), warning=True)
+            key = f"{rt.uid}/{c.name}/config"
+            c.next_try = now + self.crash_backoff.next(key, now)
+            return
+        restarting = (
+            c.finished is not None
+            or c.last_terminated is not None
+            or c.restart_count > 0
+            or c.container_id != ""
+        )
+        if restarting:
+            if c.finished is not None:
+                c.last_terminated = c.finished
+            c.finished = None
+            c.restart_count += 1
+        if restarting and not c.init:
+            self.crash_backoff.next(f"{rt.uid}/{c.name}", now)
+        c.container_id = "containerd://" + secrets.token_hex(32)
+        self._event(rt, pod, c, "Created", texts.created_container(c.name))
+        self._event(rt, pod, c, "Started", texts.started_container(c.name))
+        c.state, c.reason, c.message, c.ready = "running", "", None, False
+        c.started_at = self.clock.timestamp()
+        c.backoff_wait = 0.0
+        self._log_start(rt, c)
+        if c.init:
+            c.complete_at = now + INIT_RUN_SECONDS
+            return
+        assert c.pulled is not None
+        if not c.pulled.platform.matches(rt.node.platform):
+            entry = (c.spec.get("command") or list(c.pulled.command) or ["/entrypoint"])[0]
+            c.crash = (255, f"exec {entry}: exec format error")
+            c.crash_at = now + 0.1
+            return
+        crash = rt.staging.crash
+        if crash is not None and crash.applies_to(c.name):
+            c.crash = (crash.exit_code, crash.message)
+            c.crash_at = now + crash.after_seconds
+        self._arm_probes(rt, c, now)
+
+    def _arm_probes(self, rt: PodRuntime, c: Container, now: float) -> None:
+        readiness = c.spec.get("readinessProbe") or {}
+        delay = rt.staging.ready_after
+        if delay is None:
+            delay = max(self.settings.ready_delay, float(readiness.get("initialDelaySeconds") or 0))
+        path = (readiness.get("httpGet") or {}).get("path")
+        if rt.staging.never_ready:
+            pass
+        elif rt.staging.probe_status(path) != 200:
+            c.probe_next = now + max(delay, float(readiness.get("initialDelaySeconds") or 0))
+        else:
+            c.ready_at = now + delay
+        liveness = c.spec.get("livenessProbe") or {}
+        live_path = (liveness.get("httpGet") or {}).get("path")
+        if liveness and rt.staging.probe_status(live_path) != 200:
+            period = float(liveness.get("periodSeconds") or 10)
+            threshold = int(liveness.get("failureThreshold") or 3)
+            c.liveness_kill_at = (
+                now + float(liveness.get("initialDelaySeconds") or 0) + period * threshold
+            )
+
+    def _log_start(self, rt: PodRuntime, c: Container) -> None:
+        ports = [
+            p.get("containerPort") for p in c.spec.get("ports") or [] if p.get("containerPort")
+        ]
+        lines = [f"starting {c.name} from {c.image}"]
+        if not c.init:
+            lines.append(f"listening on :{ports[0] if ports else 8080}")
+        for line in lines:
+            self.store.append_log(rt.namespace, rt.name, c.name, line)
+
+    # ---- images ----
+
+    async def _ensure_image(self, rt: PodRuntime, pod: Obj, c: Container) -> bool:
+        """`EnsureImageExists`: True when the image is on the node, else sets the waiting state."""
+        image = c.image
+        try:
+            ref = ImageReference.parse(image)
+        except InvalidReference:
+            c.wait("InvalidImageName", texts.invalid_image(image))
+            c.never_retry = True
+            self._event(rt, pod, c, "InspectFailed", texts.invalid_image(image), warning=True)
+            self._event(rt, pod, c, "Failed", texts.error_reason("InvalidImageName"), warning=True)
+            return False
+        node = rt.node
+        name = containerd_ref(ref)
+        policy = c.spec.get("imagePullPolicy") or (
+            "Always" if ref.tag in (None, "latest") and not ref.digest else "IfNotPresent"
+        )
+        present = node.images.get(name)
+        if policy == "Never" or (policy == "IfNotPresent" and present is not None):
+            if present is not None:
+                c.pulled = present
+                self._event(rt, pod, c, "Pulled", texts.already_present(image))
+                return True
+            c.wait("ErrImageNeverPull", texts.never_pull(image))
+            c.never_retry = True
+            self._event(rt, pod, c, "ErrImageNeverPull", texts.never_pull(image), warning=True)
+            self._event(rt, pod, c, "Failed", texts.error_reason("ErrImageNeverPull"), warning=True)
+            return False
+        self._event(rt, pod, c, "Pulling", texts.pulling(image))
+        began = self.clock.monotonic()
+        try:
+            async with node.pull_lock:
+                pulling = self.clock.monotonic()
+                result = node.images.get(name) if policy == "IfNotPresent" else None
+                if result is None:
+                    result = await self.puller.pull(
+                        ref, platform=node.platform, auths=self._credentials(rt, pod, ref)
+                    )
+                    if result.manifest_digest not in node.digests:
+                        await self.clock.sleep(self.settings.pull_seconds)
+                        node.digests.add(result.manifest_digest)
+                    node.images[name] = result
+                pulled_in = self.clock.monotonic() - pulling
+        except PullError as e:
+            self._event(rt, pod, c, "Failed", texts.failed_pull(image, str(e)), warning=True)
+            key = f"{rt.uid}_{image}"
+            wait = self.pull_backoff.next(key, self.clock.monotonic())
+            c.wait("ErrImagePull", str(e))
+            self._event(rt, pod, c, "Failed", texts.error_reason("ErrImagePull"), warning=True)
+            now = self.clock.monotonic()
+            c.next_try = now + wait
+            c.show_backoff_at = now + min(SHOW_ERROR_SECONDS, wait / 2)
+            return False
+        total = self.clock.monotonic() - began
+        c.pulled = result
+        self._event(rt, pod, c, "Pulled", texts.pulled(image, pulled_in, total, result.size))
+        return True
+
+    def _credentials(self, rt: PodRuntime, pod: Obj, ref: ImageReference) -> list[Any]:
+        found, missing = [], []
+        for item in pod.get("spec", {}).get("imagePullSecrets") or []:
+            name = item.get("name")
+            if not name:
+                continue
+            try:
+                found.append(self.store.get(SECRETS, rt.namespace, name))
+            except ApiError:
+                missing.append(name)
+        if missing:
+            self.recorder.record(
+                pod,
+                reason="FailedToRetrieveImagePullSecret",
+                type="Warning",
+                message=f"Unable to retrieve some image pull secrets ({', '.join(missing)}); "
+                "attempting to pull the image may not succeed.",
+                component=COMPONENT,
+                host=rt.node.name,
+            )
+        return credentials_for(keyring_from_secrets(found), ref)
+
+    # ---- deletion ----
+
+    async def _terminate(self, rt: PodRuntime, pod: Obj) -> None:
+        running = [c for c in [*rt.init, *rt.app] if c.state == "running"]
+        for c in running:
+            self._event(rt, pod, c, "Killing", texts.killing(c.name))
+            c.ready = False
+        self._write_status(rt)
+        grace = float(pod.get("spec", {}).get("terminationGracePeriodSeconds") or 30)
+        if running:
+            await self.clock.sleep(min(grace, self.settings.termination_seconds))
+        for c in running:
+            c.state = "terminated"
+            c.crash_at = c.ready_at = c.probe_next = c.liveness_kill_at = c.complete_at = None
+            c.finished = {
+                "exitCode": 0,
+                "reason": "Completed",
+                "startedAt": c.started_at,
+                "finishedAt": self.clock.timestamp(),
+                "containerID": c.container_id,
+            }
+        self._write_status(rt)
+
+        def release(obj: Obj) -> None:
+            finalizers = [
+                f for f in obj["metadata"].get("finalizers") or [] if f != KUBELET_FINALIZER
+            ]
+            if finalizers:
+                obj["metadata"]["finalizers"] = finalizers
+            else:
+                obj["metadata"].pop("finalizers", None)
+
+        try:
+            gone = self.store.mutate(PODS, rt.namespace, rt.name, release)
+        except ApiError as e:
+            if e.code != 404:
+                raise
+            return
+        self.cache.apply(
+            "MODIFIED" if gone["metadata"].get("finalizers") else "DELETED", PODS, gone
+        )
+
+    # ---- status ----
+
+    def _condition(
+        self,
+        rt: PodRuntime,
+        kind: str,
+        ok: bool,
+        reason: str | None = None,
+        message: str | None = None,
+    ) -> Obj:
+        status = "True" if ok else "False"
+        current = rt.conditions.get(kind)
+        if current is None or current.status != status:
+            current = rt.conditions[kind] = _Condition(status, self.clock.timestamp())
+        current.reason, current.message = (None, None) if ok else (reason, message)
+        cond: Obj = {
+            "type": kind,
+            "status": status,
+            "lastProbeTime": None,
+            "lastTransitionTime": current.since,
+        }
+        if not ok and reason:
+            cond["reason"] = reason
+            cond["message"] = message
+        return cond
+
+    def _pod_status(self, rt: PodRuntime, pod: Obj) -> Obj:
+        inits_done = all(
+            c.state == "terminated" and c.finished and c.finished.get("exitCode") == 0
+            for c in rt.init
+        )
+        unready = [c.name for c in rt.app if not c.ready]
+        incomplete = [
+            c.name
+            for c in rt.init
+            if not (c.state == "terminated" and c.finished and c.finished.get("exitCode") == 0)
+        ]
+        started = any(
+            c.state == "running"
+            or c.restart_count
+            or c.last_terminated
+            or (c.state == "terminated" and not c.init)
+            for c in rt.app
+        )
+        deleting = bool(pod["metadata"].get("deletionTimestamp"))
+        if deleting and all(c.state != "running" for c in rt.app) and started:
+            phase = (
+                "Succeeded"
+                if all((c.finished or {}).get("exitCode") == 0 for c in rt.app)
+                else "Failed"
+            )
+        else:
+            phase = "Running" if inits_done and started else "Pending"
+        not_ready = f"containers with unready status: [{' '.join(unready)}]"
+        scheduled = next(
+            (
+                c
+                for c in (pod.get("status") or {}).get("conditions") or []
+                if c.get("type") == "PodScheduled"
+            ),
+            None,
+        )
+        conditions = [
+            self._condition(rt, "PodReadyToStartContainers", phase in ("Pending", "Running")),
+            self._condition(
+                rt,
+                "Initialized",
+                inits_done,
+                "ContainersNotInitialized",
+                f"containers with incomplete status: [{' '.join(incomplete)}]",
+            ),
+            self._condition(rt, "Ready", not unready, "ContainersNotReady", not_ready),
+            self._condition(rt, "ContainersReady", not unready, "ContainersNotReady", not_ready),
+        ]
+        if scheduled is not None:
+            conditions.append(scheduled)
+        status: Obj = {
+            "phase": phase,
+            "conditions": conditions,
+            "hostIP": rt.node.internal_ip,
+            "hostIPs": [{"ip": rt.node.internal_ip}],
+            "podIP": rt.ip,
+            "podIPs": [{"ip": rt.ip}],
+            "startTime": rt.start_time,
+        }
+        if rt.init:
+            status["initContainerStatuses"] = [c.status() for c in rt.init]
+        status["containerStatuses"] = [c.status() for c in rt.app]
+        status["qosClass"] = (pod.get("status") or {}).get("qosClass", "BestEffort")
+        return status
+
+    def _write_status(self, rt: PodRuntime) -> None:
+        pod = self.cache.get(PODS, rt.namespace, rt.name)
+        if pod is None or pod["metadata"].get("uid") != rt.uid:
+            return
+        status = self._pod_status(rt, pod)
+        if status == pod.get("status"):
+            return
+
+        def update(obj: Obj) -> None:
+            obj["status"] = status
+
+        try:
+            new = self.store.mutate(PODS, rt.namespace, rt.name, update, subresource="status")
+        except ApiError as e:
+            if e.code != 404:
+                raise
+            return
+        self.cache.apply("MODIFIED", PODS, new)
+
+    def _event(
+        self,
+        rt: PodRuntime,
+        pod: Obj,
+        c: Container,
+        reason: str,
+        message: str,
+        *,
+        warning: bool = False,
+    ) -> None:
+        self.recorder.record(
+            pod,
+            reason=reason,
+            message=message,
+            type="Warning" if warning else "Normal",
+            component=COMPONENT,
+            host=rt.node.name,
+            field_path=c.field_path,
+        )

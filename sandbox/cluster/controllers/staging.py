@@ -1,0 +1,111 @@
+"""Test knobs: annotations on a pod template that make the simulated kubelet misbehave.
+
+Pure parsing. A test (or the sandbox demo) stages a failure by annotating the pod
+template of a Deployment; the ReplicaSet copies it to every pod and the kubelet
+stand-in reads it with `staging_for(pod)`:
+
+| annotation (prefix `sandbox.deckhand.dev/`) | effect |
+|---|---|
+| `ready-after-seconds: "3"` | Ready that long after the container starts |
+| `crash: "exit-code=1,message=boom"` | exits `after` s (default 1) after start: CrashLoopBackOff |
+| `never-ready: "true"` | Running, never Ready |
+| `config-error: 'secret "x" not found'` | CreateContainerConfigError with that message |
+| `healthy-paths: "/healthz,/ready"` | a readinessProbe `httpGet.path` not listed gets 404 |
+
+`crash` takes comma-separated `key=value` pairs: `exit-code`, `after` (seconds),
+`container` (only that container crashes) and `message` (the last log line; it must
+come last and may contain commas).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PREFIX = "sandbox.deckhand.dev/"
+READY_AFTER = PREFIX + "ready-after-seconds"
+CRASH = PREFIX + "crash"
+NEVER_READY = PREFIX + "never-ready"
+CONFIG_ERROR = PREFIX + "config-error"
+HEALTHY_PATHS = PREFIX + "healthy-paths"
+
+
+@dataclass(frozen=True)
+class Crash:
+    exit_code: int = 1
+    message: str = "fatal error"
+    after_seconds: float = 1.0
+    container: str | None = None
+
+    def applies_to(self, container: str) -> bool:
+        return self.container is None or self.container == container
+
+
+@dataclass(frozen=True)
+class Staging:
+    """What a pod's annotations ask the kubelet stand-in to do (all off by default)."""
+
+    ready_after: float | None = None
+    crash: Crash | None = None
+    never_ready: bool = False
+    config_error: str | None = None
+    healthy_paths: frozenset[str] | None = None
+
+    def probe_status(self, path: str | None) -> int:
+        """HTTP status a readiness probe on `path` gets (200 unless staged otherwise)."""
+        if self.healthy_paths is None or path is None or path in self.healthy_paths:
+            return 200
+        return 404
+
+
+def parse_crash(text: str) -> Crash:
+    """Parse `exit-code=2,after=3,message=...`; raise ValueError on a malformed value."""
+    fields: dict[str, str] = {}
+    rest = text.strip()
+    while rest:
+        key, sep, value = rest.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ValueError(f"crash knob {text!r}: expected key=value, got {rest!r}")
+        if key == "message":
+            fields[key] = value
+            break
+        value, _, rest = value.partition(",")
+        fields[key] = value.strip()
+        rest = rest.strip()
+    unknown = set(fields) - {"exit-code", "after", "container", "message"}
+    if unknown:
+        raise ValueError(f"crash knob {text!r}: unknown keys {sorted(unknown)}")
+    return Crash(
+        exit_code=int(fields.get("exit-code", 1)),
+        message=fields.get("message", Crash.message),
+        after_seconds=float(fields.get("after", Crash.after_seconds)),
+        container=fields.get("container") or None,
+    )
+
+
+def staging_for(pod: dict[str, Any]) -> Staging:
+    """The knobs set on `pod`; malformed values are ignored (the pod then behaves)."""
+    notes = pod.get("metadata", {}).get("annotations") or {}
+    ready_after = None
+    if READY_AFTER in notes:
+        try:
+            ready_after = max(0.0, float(notes[READY_AFTER]))
+        except ValueError:
+            ready_after = None
+    crash = None
+    if CRASH in notes:
+        try:
+            crash = parse_crash(notes[CRASH])
+        except ValueError:
+            crash = None
+    paths = None
+    if HEALTHY_PATHS in notes:
+        paths = frozenset(p.strip() for p in notes[HEALTHY_PATHS].split(",") if p.strip())
+    return Staging(
+        ready_after=ready_after,
+        crash=crash,
+        never_ready=notes.get(NEVER_READY, "").strip().lower() == "true",
+        config_error=notes.get(CONFIG_ERROR) or None,
+        healthy_paths=paths,
+    )
