@@ -331,10 +331,11 @@ def plan_deploy(
             problems += found
             continue
         targets = service_config.deployments
-        if all(_digest_of(current[t.name].image) == verdict.digest for t in targets):
+        image = _image(service_config, request.tag, verdict.digest, config.tag_policy.pin_digest)
+        running = [current[t.name].image for t in targets]
+        if all(_digest_of(i) == verdict.digest or i == image for i in running):
             unchanged.append(service)
             continue
-        image = _image(service_config, request.tag, verdict.digest, config.tag_policy.pin_digest)
         action = f"deployed {request.tag}"
         annotations = _annotations(
             cause=texts.change_cause(requested_by, action, request.reason),

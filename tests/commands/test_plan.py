@@ -113,6 +113,11 @@ def test_staging_needs_no_approval_and_unpinned_images() -> None:
     assert isinstance(plan, DeployPlan)
     assert plan.approvals_required == 0
     assert plan.patches[0].image == f"{REPO}api:237c6b8"
+    unpinned = {"api": state("api", image=f"{REPO}api:237c6b8")}
+    same = deploy(env="staging", config=CONFIG.model_copy(update={"tag_policy": policy}),
+                  current=unpinned)  # fmt: skip
+    assert isinstance(same, Refusal)
+    assert same.code is RefusalCode.NOTHING_TO_DO
 
 
 def test_unchanged_services_are_left_alone() -> None:
