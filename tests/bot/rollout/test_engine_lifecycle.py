@@ -1,0 +1,131 @@
+"""RolloutEngine across deploys: concurrency, restarts, rollback and history.
+
+Covers: two concurrent deploys (the second refused naming the holder); a Deckhand
+stopped mid-rollout and a new engine that resumes it and reports exactly once (a
+third resume finds nothing to do); `rollback` as `kubectl rollout undo` (previous
+revision, then a named tag) and its refusals; `history` from records and revisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.kube.kinds import DEPLOYMENTS
+from bot.rollout.engine import HistoryView, RolloutEngine
+from bot.rollout.outcome import Outcome
+from commands.plan import DeployPlan
+from commands.progress import Phase, Progress
+from commands.requests import Deploy, History, Refusal, RefusalCode, Rollback
+from commands.rollout_decisions import images_of
+from tests.fixtures.rollout import Stage
+
+SLOW = {"sandbox.deckhand.dev/ready-after-seconds": "20"}
+
+
+async def plan_for(stage: Stage, tag: str, user: str = "U1") -> DeployPlan:
+    plan = await stage.engine.check(Deploy(("api",), tag, "prod"), user=user)
+    assert isinstance(plan, DeployPlan), plan
+    return plan
+
+
+async def test_second_concurrent_deploy_is_refused_naming_the_holder(stage: Stage) -> None:
+    await stage.deployment(stage.push("1111111"))
+    stage.push("2222222")
+    stage.push("3333333")
+    first = await plan_for(stage, "2222222", "U1")
+    second = await plan_for(stage, "3333333", "U2")
+    a, b = await asyncio.gather(stage.engine.execute(first), stage.engine.execute(second))
+    phases = sorted([a.phase, b.phase])
+    assert phases == sorted([Phase.SUCCEEDED, Phase.REFUSED]), (a.summary, b.summary)
+    refused, won = (a, b) if a.phase is Phase.REFUSED else (b, a)
+    holder = "U1" if won is a else "U2"
+    assert f"being deployed by {holder} (deploy {won.deploy_id})" in refused.summary
+    # Once the first is done the lock is free again.
+    assert await stage.engine.locks.holder("api", "prod") is None
+
+
+async def test_check_while_a_deploy_runs_is_refused(stage: Stage) -> None:
+    await stage.deployment(stage.push("1111111"), template_annotations=SLOW)
+    stage.push("2222222")
+    stage.push("3333333")
+    first = await plan_for(stage, "2222222", "U1")
+    started = asyncio.Event()
+
+    async def note(progress: Progress) -> None:
+        started.set()
+
+    async with asyncio.TaskGroup() as group:
+        running = group.create_task(stage.engine.execute(first, on_progress=note))
+        await started.wait()
+        refused = await stage.engine.check(Deploy(("api",), "3333333", "prod"), user="U2")
+        assert isinstance(refused, Refusal)
+        assert refused.code is RefusalCode.LOCKED
+        assert "U1" in refused.text
+    assert running.result().phase is Phase.SUCCEEDED
+
+
+async def test_restart_resumes_and_reports_exactly_once(stage: Stage) -> None:
+    await stage.deployment(stage.push("1111111"), template_annotations=SLOW)
+    stage.push("2222222")
+    plan = await plan_for(stage, "2222222")
+    finals: list[Progress] = []
+    rolling = asyncio.Event()
+
+    async def watch(progress: Progress) -> None:
+        if progress.is_final:
+            finals.append(progress)
+        elif progress.updated:
+            rolling.set()
+
+    first = asyncio.ensure_future(stage.engine.execute(plan, on_progress=watch))
+    await asyncio.wait_for(rolling.wait(), 10)
+    first.cancel()  # Deckhand stops mid-rollout
+    await asyncio.gather(first, return_exceptions=True)
+    (in_flight,) = await stage.engine.records.in_flight()
+    assert in_flight.id == plan.deploy_id
+
+    restarted = RolloutEngine(stage.engine.config, stage.kube, stage.settings, stage.cluster.clock)
+    outcomes: list[Outcome] = await restarted.resume_in_flight(watch)
+    assert [o.phase for o in outcomes] == [Phase.SUCCEEDED]
+    assert outcomes[0].reported
+    assert [f.phase for f in finals] == [Phase.SUCCEEDED]
+    again = RolloutEngine(stage.engine.config, stage.kube, stage.settings, stage.cluster.clock)
+    assert await again.resume_in_flight(watch) == []
+    assert len(finals) == 1
+    record = await stage.engine.records.get(plan.deploy_id)
+    assert record.reported
+    assert record.phase.value == "succeeded"
+
+
+async def test_rollback_to_previous_then_to_a_tag_and_history(stage: Stage) -> None:
+    one = stage.push("1111111")
+    two = stage.push("2222222")
+    three = stage.push("3333333")
+    await stage.deployment(one)
+    for tag in ("2222222", "3333333"):
+        outcome = await stage.engine.execute(await plan_for(stage, tag))
+        assert outcome.phase is Phase.SUCCEEDED, outcome.summary
+
+    back = await stage.engine.rollback(Rollback("api", "prod"), user="U3")
+    assert isinstance(back, Outcome)
+    assert back.phase is Phase.SUCCEEDED, back.summary
+    d = await stage.kube.get(DEPLOYMENTS, "api", namespace="honeydue")
+    assert images_of(d) == {"api": two}
+    assert "rolled back" in d["metadata"]["annotations"]["kubernetes.io/change-cause"]
+
+    to_one = await stage.engine.rollback(Rollback("api", "prod", to="1111111"), user="U3")
+    assert isinstance(to_one, Outcome)
+    assert to_one.phase is Phase.SUCCEEDED, to_one.summary
+    d = await stage.kube.get(DEPLOYMENTS, "api", namespace="honeydue")
+    assert images_of(d) == {"api": one}
+
+    same = await stage.engine.rollback(Rollback("api", "prod", to="1111111"), user="U3")
+    assert isinstance(same, Refusal)
+    missing = await stage.engine.rollback(Rollback("api", "prod", revision=42), user="U3")
+    assert isinstance(missing, Refusal)
+
+    history = await stage.engine.history(History("api", "prod"))
+    assert isinstance(history, HistoryView)
+    assert [r.tag for r in history.records][:2] == ["1111111", "2222222"]
+    assert history.revisions[0].image == one
+    assert {r.image for r in history.revisions} >= {two, three}
