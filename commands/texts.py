@@ -1,11 +1,12 @@
 """Every sentence Deckhand says to a person, in one place.
 
 Short, specific, actionable: what happened, why, and the next command or fix. Names,
-tags and commands are wrapped in backticks (Slack mrkdwn); nothing here is Slack-
-specific beyond that, so a CLI front-end can print the same strings.
+tags and commands are wrapped in backticks; people, groups and channels are Slack
+mentions (`<@U…>`, `<!subteam^S…>`, `<#C…>`, built by `user()` / `usergroup()`).
 
-Sections: the grammar (parse errors and usage), validation, authorization, planning,
-rollout progress, diagnosis. Functions take the facts and return a string; they are
+Sections: usage and help, the grammar (parse errors), validation, authorization,
+diagnosis, rollout progress, planning, then the front-ends' messages (deploy cards,
+answers, image-pull alerts). Functions take the facts and return a string; they are
 purely computational functions with no side-effects.
 """
 
