@@ -1,0 +1,134 @@
+"""Slack messages of image-pull incidents: one per incident, edited in place.
+
+    ts = await notifier.post(incident)        a new alert (chat.postMessage)
+    await notifier.show(incident)             the same message, counts updated (chat.update)
+    await notifier.resolved(incident)         marked resolved, and a follow-up in its thread
+    ts = await notifier.post_summary(channel, incidents, limit)    over the rate limit
+    await notifier.show_summary(channel, ts, incidents, limit)
+
+Words come from `commands.texts` (the image-pull alerts section); this module only
+lays them out as Block Kit (fitted to Slack's limits by `bot.slack.blocks`) and sends
+them through the retrying client. Every call has a deadline (`timeout_s`); failures
+leave as `bot.slack.client.SlackError`. The stored messages are redacted already:
+nothing here adds a credential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.blocks import fit_blocks, fit_text
+from bot.slack.client import slack_call
+from commands import texts
+from commands.incidents import Incident, Phase
+
+
+def alert_content(incident: Incident) -> tuple[str, list[dict[str, Any]]]:
+    """(notification text, blocks) of an incident's message (pure)."""
+    key = incident.key
+    resolved = incident.phase is Phase.RESOLVED
+    title = texts.pull_alert_title(
+        key.namespace, key.workload, incident.cause_label, resolved=resolved
+    )
+    body = texts.pull_alert_body(
+        image=key.image,
+        pods=incident.pods,
+        peak_pods=incident.peak_pods,
+        nodes=incident.nodes,
+        message=incident.message,
+        diagnosis=incident.diagnosis,
+        fix=incident.fix,
+        resolved=resolved,
+    )
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": title}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": body}},
+    ]
+    return title, blocks
+
+
+def summary_content(
+    incidents: Sequence[Incident], *, limit: int
+) -> tuple[str, list[dict[str, Any]]]:
+    """(text, blocks) of a channel's rate-limit summary (pure)."""
+    title = texts.pull_summary_title(len(incidents), limit)
+    lines = [
+        texts.pull_summary_line(
+            i.key.namespace,
+            i.key.workload,
+            i.key.image,
+            i.cause_label,
+            i.pods,
+            resolved=i.phase is Phase.RESOLVED,
+        )
+        for i in sorted(incidents, key=lambda i: i.opened_at)
+    ]
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": title}}]
+    for start in range(0, len(lines), 10):  # 10 lines a block keeps each under 3000 chars
+        chunk = "\n".join(lines[start : start + 10])
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+    return title, blocks
+
+
+@dataclass
+class Notifier:
+    client: AsyncWebClient
+    timeout_s: float = 30.0
+
+    async def post(self, incident: Incident) -> str:
+        text, blocks = alert_content(incident)
+        return await self._post(incident.channel, text, blocks)
+
+    async def show(self, incident: Incident) -> None:
+        text, blocks = alert_content(incident)
+        await self._update(incident.channel, incident.ts, text, blocks)
+
+    async def resolved(self, incident: Incident, *, minutes: float) -> None:
+        """Mark the message resolved and reply in its thread (summaries: reply only)."""
+        if not incident.summarized:
+            await self.show(incident)
+        reply = texts.pull_resolved_followup(incident.key.image, incident.peak_pods, minutes)
+        if incident.summarized:
+            key = incident.key
+            reply = f"`{key.namespace}/{key.workload}`: {reply}"
+        async with asyncio.timeout(self.timeout_s):
+            await slack_call(
+                "chat.postMessage",
+                self.client.chat_postMessage(
+                    channel=incident.channel, thread_ts=incident.ts, text=fit_text(reply)
+                ),
+            )
+
+    async def post_summary(self, channel: str, incidents: Sequence[Incident], *, limit: int) -> str:
+        text, blocks = summary_content(incidents, limit=limit)
+        return await self._post(channel, text, blocks)
+
+    async def show_summary(
+        self, channel: str, ts: str, incidents: Sequence[Incident], *, limit: int
+    ) -> None:
+        text, blocks = summary_content(incidents, limit=limit)
+        await self._update(channel, ts, text, blocks)
+
+    async def _post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+        async with asyncio.timeout(self.timeout_s):
+            answer = await slack_call(
+                "chat.postMessage",
+                self.client.chat_postMessage(
+                    channel=channel, text=fit_text(text), blocks=fit_blocks(blocks)
+                ),
+            )
+        return str(answer["ts"])
+
+    async def _update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        async with asyncio.timeout(self.timeout_s):
+            await slack_call(
+                "chat.update",
+                self.client.chat_update(
+                    channel=channel, ts=ts, text=fit_text(text), blocks=fit_blocks(blocks)
+                ),
+            )

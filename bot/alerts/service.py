@@ -1,0 +1,272 @@
+"""The image-pull alert service: watch, decide, tell Slack; one loop, leader-only.
+
+    service = AlertService(kube, slack_client, config=config, registry=settings.registry())
+    await service.run()      # until cancelled; run it under `bot.leader.LeaderElector`
+
+`run` reads the cluster (`ClusterView.sync`) and the stored incidents, then loops:
+evaluate every incident key with `commands.incidents.decide` and act, then wait for the
+next change of the view or the end of the earliest grace period, whichever comes
+first (every wait has that deadline; there is no polling interval). Changes arriving
+within `coalesce_s` are handled together, so fifty pods failing at once make one
+message, not fifty updates.
+
+Acting:
+- OPEN: re-check the registry with the namespace's own pull secret (the env's
+  `pull_secret`, else the pods' `imagePullSecrets`; `bot.rollout.recheck`), word the
+  diagnosis and fix (`commands.diagnosis.explain`), claim the incident's ConfigMap,
+  then post it in the env's `alert_channel` (else `alerts.channel`) or, over the
+  channel's rate limit, add it to the channel's summary message.
+- UPDATE: new pod and node counts on the same message.
+- RESOLVE: the message marked resolved, a follow-up in its thread, phase stored.
+An incident claimed but never posted (Slack failed, or Deckhand died in between) is
+posted on the next evaluation. Slack and API failures are logged and retried on the
+next evaluation; they never end the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.alerts.incidents import IncidentStore
+from bot.alerts.notifier import Notifier
+from bot.alerts.watcher import ClusterView
+from bot.kube.client import KubeClient
+from bot.kube.errors import KubeError
+from bot.rollout.background import background
+from bot.rollout.clock import Clock, SystemClock
+from bot.rollout.explain import recheck_verdict
+from bot.rollout.recheck import PullRecheck, RecheckResult, recheck_pull
+from bot.settings import RegistrySettings
+from bot.slack.client import SlackError
+from commands import diagnosis, texts
+from commands.config import DeckhandConfig
+from commands.diagnosis import Cause, Finding
+from commands.incidents import (
+    Act,
+    Group,
+    Incident,
+    IncidentKey,
+    Phase,
+    admit,
+    aggregate,
+    current_summary,
+    decide,
+    next_deadline,
+)
+
+log = logging.getLogger(__name__)
+
+
+def alert_channel(config: DeckhandConfig, namespace: str) -> str | None:
+    """Where alerts of `namespace` go: its env's `alert_channel`, else `alerts.channel` (pure)."""
+    for env in config.environments.values():
+        if env.namespace == namespace and env.alert_channel:
+            return env.alert_channel
+    return config.alerts.channel
+
+
+def env_pull_secret(config: DeckhandConfig, namespace: str) -> str | None:
+    for env in config.environments.values():
+        if env.namespace == namespace:
+            return env.pull_secret
+    return None
+
+
+@dataclass
+class AlertService:
+    kube: KubeClient
+    slack: AsyncWebClient
+    config: DeckhandConfig
+    registry: RegistrySettings
+    clock: Clock = field(default_factory=SystemClock)
+    coalesce_s: float = 0.2
+    recheck_timeout_s: float = 30.0
+    slack_timeout_s: float = 30.0
+    incidents: dict[IncidentKey, Incident] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.store = IncidentStore(self.kube, self.config.deckhand.namespace)
+        self.notifier = Notifier(self.slack, timeout_s=self.slack_timeout_s)
+        self.view = ClusterView(
+            self.kube,
+            namespaces=self.config.alert_namespaces(),
+            deckhand_namespace=self.config.deckhand.namespace,
+            clock=self.clock,
+        )
+
+    async def run(self) -> None:
+        """Sync, then evaluate on every change until cancelled (see the module docstring)."""
+        await self.view.sync()
+        self.incidents = await self.store.load()
+        log.info(
+            "alerts: watching %s; %d open incident(s)",
+            ", ".join(self.view.namespaces),
+            sum(1 for i in self.incidents.values() if i.phase is Phase.OPEN),
+        )
+        async with background(self.view.streams()):
+            while True:
+                self.view.changed.clear()
+                deadline = await self.evaluate()
+                await self._wait(deadline)
+
+    async def _wait(self, deadline: datetime | None) -> None:
+        timeout = None
+        if deadline is not None:
+            timeout = max(0.0, self.clock.wall((deadline - self.clock.now()).total_seconds()))
+        try:
+            async with asyncio.timeout(timeout):
+                await self.view.changed.wait()
+        except TimeoutError:
+            return
+        await asyncio.sleep(self.coalesce_s)  # let a burst of changes land together
+
+    async def evaluate(self) -> datetime | None:
+        """Decide and act on every key once; returns when the next grace period ends."""
+        now = self.clock.now()
+        grace = self.config.alerts.grace_s
+        groups = aggregate(self.view.failures())
+        pulling = self.view.pulling()
+        keys = set(groups) | {k for k, i in self.incidents.items() if i.phase is Phase.OPEN}
+        summaries: set[tuple[str, str]] = set()
+        for key in sorted(keys):
+            stored = self.incidents.get(key)
+            group = groups.get(key)
+            try:
+                if stored is not None and stored.phase is Phase.OPEN and not stored.ts:
+                    await self._post(stored, summaries)  # claimed earlier, never posted
+                    continue
+                act = decide(
+                    stored=stored,
+                    group=group,
+                    still_pulling=key.scope in pulling,
+                    now=now,
+                    grace_s=grace,
+                )
+                if act is Act.OPEN and group is not None:
+                    await self._open(group, now, summaries)
+                elif act is Act.UPDATE and stored is not None and group is not None:
+                    await self._update(stored.observed(group), summaries)
+                elif act is Act.RESOLVE and stored is not None:
+                    await self._resolve(stored, now, summaries)
+            except (KubeError, SlackError, TimeoutError) as e:
+                log.warning("alerts: %s/%s: %s; retried later", key.namespace, key.workload, e)
+        for channel, ts in summaries:
+            await self._show_summary(channel, ts)
+        alerted = [k for k, i in self.incidents.items() if i.phase is Phase.OPEN]
+        return next_deadline(groups.values(), alerted=alerted, grace_s=grace)
+
+    # ---- acting ----
+
+    async def _open(self, group: Group, now: datetime, summaries: set[tuple[str, str]]) -> None:
+        key = group.key
+        channel = alert_channel(self.config, key.namespace)
+        if channel is None:
+            return
+        cause, sentence, fix = await self._diagnose(key)
+        posted = [
+            i.opened_at
+            for i in self.incidents.values()
+            if i.channel == channel and i.ts and not i.summarized
+        ]
+        summarize = not admit(
+            posted, now=now, limit_per_minute=self.config.alerts.rate_limit_per_minute
+        )
+        incident = Incident(
+            key=key,
+            phase=Phase.OPEN,
+            opened_at=now,
+            channel=channel,
+            summarized=summarize,
+            diagnosis=sentence,
+            fix=fix,
+            cause_label=texts.alert_cause_label(cause.value),
+        ).observed(group)
+        stored, created = await self.store.claim(incident)
+        self.incidents[key] = stored
+        if created or not stored.ts:
+            await self._post(stored, summaries)
+
+    async def _post(self, incident: Incident, summaries: set[tuple[str, str]]) -> None:
+        if incident.summarized:
+            starts: dict[str, datetime] = {}
+            for other in self.incidents.values():
+                if other.summarized and other.channel == incident.channel and other.ts:
+                    starts[other.ts] = min(starts.get(other.ts, other.opened_at), other.opened_at)
+            ts = current_summary(starts, now=self.clock.now())
+            if ts is None:
+                limit = self.config.alerts.rate_limit_per_minute
+                ts = await self.notifier.post_summary(incident.channel, [incident], limit=limit)
+            summaries.add((incident.channel, ts))
+        else:
+            ts = await self.notifier.post(incident)
+        self.incidents[incident.key] = await self.store.save(replace(incident, ts=ts))
+        log.info("alerts: opened %s/%s %s", incident.key.namespace, incident.key.workload, ts)
+
+    async def _update(self, incident: Incident, summaries: set[tuple[str, str]]) -> None:
+        if incident.summarized:
+            summaries.add((incident.channel, incident.ts))
+        else:
+            await self.notifier.show(incident)
+        self.incidents[incident.key] = await self.store.save(incident)
+
+    async def _resolve(
+        self, stored: Incident, now: datetime, summaries: set[tuple[str, str]]
+    ) -> None:
+        incident = replace(stored, phase=Phase.RESOLVED, pods=0, resolved_at=now)
+        minutes = (now - stored.opened_at) / timedelta(minutes=1)
+        await self.notifier.resolved(incident, minutes=minutes)
+        if incident.summarized:
+            summaries.add((incident.channel, incident.ts))
+        self.incidents[incident.key] = await self.store.save(incident)
+        log.info("alerts: resolved %s/%s", stored.key.namespace, stored.key.workload)
+
+    async def _show_summary(self, channel: str, ts: str) -> None:
+        members = [i for i in self.incidents.values() if i.summarized and i.ts == ts]
+        try:
+            limit = self.config.alerts.rate_limit_per_minute
+            await self.notifier.show_summary(channel, ts, members, limit=limit)
+        except (SlackError, TimeoutError) as e:
+            log.warning("alerts: summary %s not updated: %s", ts, e)
+
+    async def _diagnose(self, key: IncidentKey) -> tuple[Cause, str, str]:
+        """(cause, diagnosis sentence, fix) from a live registry re-check."""
+        secret = env_pull_secret(self.config, key.namespace) or next(
+            iter(self.view.pull_secrets(key)), None
+        )
+        cause, lead = key.cause, ""
+        if key.cause in (
+            Cause.TAG_NOT_FOUND,
+            Cause.PULL_AUTH,
+            Cause.PLATFORM_MISMATCH,
+            Cause.UNKNOWN,
+        ):
+            try:
+                async with asyncio.timeout(self.clock.wall(self.recheck_timeout_s)):
+                    result = await recheck_pull(
+                        self.kube,
+                        self.registry,
+                        namespace=key.namespace,
+                        secret_name=secret,
+                        image=key.image,
+                        platform=self.config.tag_policy.node_platform(),
+                    )
+            except TimeoutError:
+                result = RecheckResult(PullRecheck.UNKNOWN, "the re-check timed out", secret)
+            log.info("alerts: re-check of %s: %s (%s)", key.image, result.outcome, result.detail)
+            cause, lead = recheck_verdict(result, key.cause)
+            if result.outcome is PullRecheck.TAG_GONE:
+                lead = texts.pull_tag_confirmed_missing()
+        said = diagnosis.explain(
+            Finding(cause, True),
+            image=key.image,
+            namespace=key.namespace,
+            pull_secret=secret,
+            platform=self.config.tag_policy.platform,
+        )
+        sentence = f"{lead}: {said.sentence}" if lead else said.sentence
+        return cause, sentence, said.next_step

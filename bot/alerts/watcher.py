@@ -1,0 +1,319 @@
+"""What the alerts know about the cluster, kept current by watches (never polls).
+
+`ClusterView` holds, per watched namespace, every pod's pull state (`read_pod`) and
+the latest kubelet pull-failure event per pod and image; and, in Deckhand's own
+namespace, the deploy records still rolling out. Contract:
+
+- `sync()` lists everything once (pods, events, deploy records) and returns when the
+  view is complete: nothing is decided on a half-read cluster (a restarted Deckhand
+  would otherwise "resolve" open incidents it simply hasn't seen yet).
+- `streams()` are the coroutines that keep it current, each watching from its list's
+  resourceVersion through `bot.kube.watch` (reconnects, 410 re-lists, read timeout). A
+  stream whose watch gives up lists again (replacing its part of the view, so pods
+  deleted meanwhile are forgotten) and watches on. Every change sets `changed`.
+- `failures()`: the containers failing to pull, except pods of rollouts Deckhand is
+  following (their ReplicaSet's `deckhand.dev/deploy-id` is in flight, or namespace,
+  Deployment and image match an in-flight record's target): those report in their
+  deploy thread. `pulling()`: the (namespace, workload, image) scopes with a pod not
+  pulled yet.
+
+A pod's workload is its ReplicaSet's controlling owner (a Deployment), read once per
+ReplicaSet and cached; if it can't be read, the ReplicaSet name minus its
+`pod-template-hash` suffix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.kube.client import KubeClient
+from bot.kube.errors import KubeError
+from bot.kube.kinds import (
+    CONFIGMAPS,
+    EVENTS,
+    PODS,
+    REPLICASETS,
+    Kind,
+    KubeObject,
+    annotations_of,
+    meta,
+    uid_of,
+)
+from bot.kube.watch import watch
+from bot.rollout.clock import Clock, SystemClock
+from bot.rollout.records import DeployRecord, RecordPhase, from_configmap
+from commands.diagnosis import Cause, classify_message
+from commands.incidents import (
+    Failure,
+    IncidentKey,
+    PodPulls,
+    PullState,
+    is_pull_failure_event,
+    pull_cause,
+    read_pod,
+    workload_from_names,
+)
+
+log = logging.getLogger(__name__)
+
+DEPLOY_ID = "deckhand.dev/deploy-id"
+DEPLOY_RECORDS = "deckhand.dev/record=deploy"
+_IMAGE_IN_EVENT = 'Failed to pull image "'
+
+
+@dataclass
+class WatchedPod:
+    pulls: PodPulls
+    workload: str
+    deploy_id: str
+    since: dict[str, datetime] = field(default_factory=dict)
+    """Failing container → when it was first seen failing."""
+    causes: dict[str, Cause] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+    """Failing container → the most telling message seen (a back-off says little)."""
+
+
+@dataclass
+class ClusterView:
+    """The alerts' picture of the watched namespaces (see the module contract)."""
+
+    kube: KubeClient
+    namespaces: tuple[str, ...]
+    deckhand_namespace: str
+    clock: Clock = field(default_factory=SystemClock)
+    relist_backoff_s: float = 1.0
+    pods: dict[str, WatchedPod] = field(default_factory=dict)
+    pull_events: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    """(namespace, pod, image) → the latest `Failed to pull image` message."""
+    in_flight: dict[str, DeployRecord] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _owners: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    _versions: dict[str, str] = field(default_factory=dict)
+
+    # ---- reading the cluster ----
+
+    async def sync(self) -> None:
+        """List every source once (see the module contract)."""
+        for namespace in self.namespaces:
+            self._versions[f"pods/{namespace}"] = await self._list_pods(namespace)
+            self._versions[f"events/{namespace}"] = await self._list_events(namespace)
+        self._versions["records"] = await self._list_records()
+
+    def streams(self) -> dict[str, Coroutine[Any, Any, None]]:
+        """The watch loops, by task name; run them beside the code that reads the view."""
+        loops: dict[str, Coroutine[Any, Any, None]] = {}
+        for namespace in self.namespaces:
+            loops[f"alerts-pods-{namespace}"] = self._follow(
+                f"pods/{namespace}",
+                PODS,
+                namespace,
+                None,
+                self._on_pod,
+                functools.partial(self._list_pods, namespace),
+            )
+            loops[f"alerts-events-{namespace}"] = self._follow(
+                f"events/{namespace}",
+                EVENTS,
+                namespace,
+                None,
+                self._on_event,
+                functools.partial(self._list_events, namespace),
+            )
+        loops["alerts-deploy-records"] = self._follow(
+            "records",
+            CONFIGMAPS,
+            self.deckhand_namespace,
+            DEPLOY_RECORDS,
+            self._on_record,
+            self._list_records,
+        )
+        return loops
+
+    async def _follow(
+        self,
+        source: str,
+        kind: Kind,
+        namespace: str,
+        selector: str | None,
+        handle: Callable[[str, KubeObject], Coroutine[Any, Any, None]],
+        relist: Callable[[], Coroutine[Any, Any, str]],
+    ) -> None:
+        while True:
+            try:
+                if source not in self._versions:
+                    self._versions[source] = await relist()
+                    self.changed.set()
+                events = watch(
+                    self.kube,
+                    kind,
+                    namespace=namespace,
+                    label_selector=selector,
+                    resource_version=self._versions[source],
+                )
+                async with contextlib.aclosing(events):
+                    async for event in events:
+                        await handle(event.type, event.object)
+                        self.changed.set()
+            except KubeError as e:
+                log.warning("alerts: watching %s failed (%s); listing again", source, e.sentence())
+            self._versions.pop(source, None)
+            await self.clock.sleep(self.relist_backoff_s)
+
+    async def _list_pods(self, namespace: str) -> str:
+        listed = await self.kube.list(PODS, namespace=namespace)
+        for uid in [u for u, p in self.pods.items() if p.pulls.namespace == namespace]:
+            if uid not in {uid_of(o) for o in listed.items}:
+                del self.pods[uid]
+        for obj in listed.items:
+            await self._on_pod("ADDED", obj)
+        return listed.resource_version
+
+    async def _list_events(self, namespace: str) -> str:
+        listed = await self.kube.list(EVENTS, namespace=namespace)
+        for obj in listed.items:
+            await self._on_event("ADDED", obj)
+        return listed.resource_version
+
+    async def _list_records(self) -> str:
+        listed = await self.kube.list(
+            CONFIGMAPS, namespace=self.deckhand_namespace, label_selector=DEPLOY_RECORDS
+        )
+        self.in_flight.clear()
+        for obj in listed.items:
+            await self._on_record("ADDED", obj)
+        return listed.resource_version
+
+    # ---- changes ----
+
+    async def _on_pod(self, kind: str, obj: KubeObject) -> None:
+        uid = uid_of(obj)
+        if kind == "DELETED":
+            self.pods.pop(uid, None)
+            return
+        pulls = read_pod(obj)
+        old = self.pods.get(uid)
+        if old is None:
+            workload, deploy_id = await self._owner(pulls)
+            old = WatchedPod(pulls, workload, deploy_id)
+            self.pods[uid] = old
+        now = self.clock.now()
+        since: dict[str, datetime] = {}
+        causes: dict[str, Cause] = {}
+        messages: dict[str, str] = {}
+        for container in pulls.failing:
+            since[container.container] = old.since.get(container.container, now)
+            event = self.pull_events.get((pulls.namespace, pulls.name, container.image), "")
+            causes[container.container] = pull_cause(
+                container.reason,
+                container.message,
+                event_message=event,
+                previous=old.causes.get(container.container),
+            )
+            telling = classify_message(container.message) is not Cause.UNKNOWN
+            messages[container.container] = (
+                container.message
+                if telling
+                else event or old.messages.get(container.container) or container.message
+            )
+        old.pulls, old.since, old.causes, old.messages = pulls, since, causes, messages
+
+    async def _on_event(self, kind: str, obj: KubeObject) -> None:
+        if kind == "DELETED":
+            return
+        involved = obj.get("involvedObject") or obj.get("regarding") or {}
+        message = str(obj.get("message") or obj.get("note") or "")
+        if involved.get("kind") != "Pod" or not is_pull_failure_event(
+            str(obj.get("reason", "")), message
+        ):
+            return
+        image = message[len(_IMAGE_IN_EVENT) :].partition('"')[0]
+        namespace = str(involved.get("namespace") or meta(obj).get("namespace", ""))
+        self.pull_events[(namespace, str(involved.get("name", "")), image)] = message
+        for pod in self.pods.values():  # a back-off the event now explains
+            if pod.pulls.namespace == namespace and pod.pulls.name == involved.get("name"):
+                for container in pod.pulls.failing:
+                    if container.image == image and pod.causes.get(container.container) in (
+                        None,
+                        Cause.UNKNOWN,
+                    ):
+                        pod.causes[container.container] = pull_cause(
+                            container.reason, container.message, event_message=message
+                        )
+                        pod.messages[container.container] = message
+
+    async def _on_record(self, kind: str, obj: KubeObject) -> None:
+        try:
+            record = from_configmap(obj)
+        except (ValueError, KeyError, TypeError):
+            return
+        if kind == "DELETED" or record.phase is not RecordPhase.ROLLING_OUT:
+            self.in_flight.pop(record.id, None)
+        else:
+            self.in_flight[record.id] = record
+
+    async def _owner(self, pulls: PodPulls) -> tuple[str, str]:
+        """(workload, deploy id) of a pod; the ReplicaSet is read once and cached."""
+        if pulls.owner_kind != "ReplicaSet":
+            return workload_from_names(pulls), ""
+        cache_key = (pulls.namespace, pulls.owner_name)
+        if cache_key not in self._owners:
+            try:
+                rs = await self.kube.get(REPLICASETS, pulls.owner_name, namespace=pulls.namespace)
+            except KubeError as e:
+                log.info("alerts: ReplicaSet %s unreadable (%s)", pulls.owner_name, e.sentence())
+                return workload_from_names(pulls), ""
+            workload = workload_from_names(pulls)
+            for ref in meta(rs).get("ownerReferences") or []:
+                if isinstance(ref, dict) and ref.get("controller"):
+                    workload = str(ref.get("name") or workload)
+            self._owners[cache_key] = (workload, annotations_of(rs).get(DEPLOY_ID, ""))
+        return self._owners[cache_key]
+
+    # ---- what the service reads ----
+
+    def followed_by_deckhand(self, pod: WatchedPod, image: str) -> bool:
+        """A pod of a rollout Deckhand follows (it reports in the deploy's thread)."""
+        if pod.deploy_id and pod.deploy_id in self.in_flight:
+            return True
+        return any(
+            record.namespace == pod.pulls.namespace
+            and target.deployment == pod.workload
+            and target.image == image
+            for record in self.in_flight.values()
+            for target in record.targets
+        )
+
+    def failures(self) -> list[Failure]:
+        found = []
+        for pod in self.pods.values():
+            for container in pod.pulls.failing:
+                if self.followed_by_deckhand(pod, container.image):
+                    continue
+                cause = pod.causes.get(container.container, Cause.UNKNOWN)
+                key = IncidentKey(pod.pulls.namespace, pod.workload, container.image, cause)
+                since = pod.since.get(container.container, self.clock.now())
+                message = pod.messages.get(container.container, container.message)
+                found.append(Failure(key, pod.pulls.name, pod.pulls.node, message, since))
+        return found
+
+    def pulling(self) -> set[tuple[str, str, str]]:
+        """(namespace, workload, image) with a pod whose container hasn't pulled yet."""
+        return {
+            (pod.pulls.namespace, pod.workload, c.image)
+            for pod in self.pods.values()
+            for c in pod.pulls.containers
+            if c.state is not PullState.PULLED
+        }
+
+    def pull_secrets(self, key: IncidentKey) -> Iterable[str]:
+        """The image pull secrets the key's pods name (first seen first)."""
+        for pod in self.pods.values():
+            if (pod.pulls.namespace, pod.workload) == (key.namespace, key.workload):
+                yield from pod.pulls.pull_secrets
