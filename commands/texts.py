@@ -787,3 +787,8 @@ def pull_summary_line(
     state = "resolved" if resolved else f"{pods} pod{'s' if pods != 1 else ''}"
     mark = ":white_check_mark:" if resolved else "•"
     return f"{mark} `{namespace}/{workload}` `{image}`: {label} ({state})"
+
+
+def pull_tag_confirmed_missing() -> str:
+    """The lead of a tag-not-found diagnosis the registry re-check confirmed."""
+    return "The registry, asked with the namespace's pull secret, has no such tag"
