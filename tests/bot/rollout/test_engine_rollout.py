@@ -5,7 +5,8 @@ on the new ReplicaSet, pods running the pinned digest, progress events, the reco
 a pull secret revoked after the pre-check (fails long before the deadline with "the
 cluster's pull secret was rejected", auto-rollback restores the image and says so);
 CrashLoopBackOff with exit code and logs; ProgressDeadlineExceeded; readiness
-timeout; a 403 on the patch naming verb, resource and namespace.
+timeout; a 403 on the patch naming verb, resource and namespace; a tag deleted after
+the check (the pinned digest still deploys).
 """
 
 from __future__ import annotations
@@ -140,3 +141,15 @@ async def test_forbidden_patch_names_verb_resource_namespace(stage: Stage) -> No
     outcome = await deploy(stage, "2222222", [])
     assert outcome.phase is Phase.FAILED
     assert "Deckhand's service account may not patch deployments in honeydue" in outcome.summary
+
+
+async def test_tag_deleted_after_the_check_still_deploys_the_pinned_digest(stage: Stage) -> None:
+    await stage.deployment(stage.push("1111111"))
+    new = stage.push("2222222")
+    plan = await stage.engine.check(Deploy(("api",), "2222222", "prod"), user="U1")
+    assert isinstance(plan, DeployPlan), plan
+    stage.registry.delete_tag("admin/honeydue-api", "2222222")  # the manifest stays
+    outcome = await stage.engine.execute(plan)
+    assert outcome.phase is Phase.SUCCEEDED, outcome.summary
+    d = await stage.kube.get(DEPLOYMENTS, "api", namespace="honeydue")
+    assert images_of(d) == {"api": new}
