@@ -6,6 +6,8 @@ Table-driven: each row is one input and the value (or the error) it must give.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from commands.images import ImageReference, InvalidReference, Platform, parse, suggest_tags
 
@@ -160,3 +162,20 @@ def test_suggest_tags(wanted: str, existing: list[str], expected: list[str]) -> 
 
 def test_suggest_tags_n() -> None:
     assert len(suggest_tags("v1", ["v1.0", "v1.1", "v1.2", "v1.3"], n=2)) == 2
+
+
+_component = st.from_regex(r"[a-z0-9]{1,6}(?:[._-][a-z0-9]{1,6}){0,2}", fullmatch=True)
+_host = st.sampled_from(["gitea.example.com", "127.0.0.1:5000", "localhost", "reg.io:443"])
+
+
+@given(
+    registry=_host,
+    parts=st.lists(_component, min_size=1, max_size=3),
+    tag=st.none() | st.from_regex(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,20}", fullmatch=True),
+    digest=st.none() | st.from_regex(r"sha256:[0-9a-f]{64}", fullmatch=True),
+)
+def test_str_parse_round_trip(
+    registry: str, parts: list[str], tag: str | None, digest: str | None
+) -> None:
+    ref = ImageReference(registry, "/".join(parts), tag, digest)
+    assert parse(str(ref)) == ref

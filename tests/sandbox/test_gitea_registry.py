@@ -200,6 +200,10 @@ async def test_push_to_real_registry(
     async with http.head(f"{reg.url}/v2/admin/pushed/manifests/v1", headers=headers) as resp:
         assert resp.status == 200
         assert resp.headers["Docker-Content-Digest"] == image.digest
+    # distribution negotiates: an OCI index asked for without its type is "unknown"
+    async with http.get(f"{reg.url}/v2/admin/pushed/manifests/v1", headers=ADMIN) as resp:
+        assert resp.status == 404
+        assert (await resp.json())["errors"][0]["code"] == "MANIFEST_UNKNOWN"
 
 
 @pytest.mark.registry
