@@ -2,8 +2,10 @@
 
 Start-up, in order, each piece entered into one `AsyncExitStack` (closed in reverse):
 1. the Slack Web API client (one HTTP session), token checked with `auth.test`;
-2. the deploy backend (`open_backend`; it opens its own cluster/registry clients on the
-   same stack); default: `HelpOnlyBackend`, until the rollout engine is wired;
+2. the deploy backend (`open_backend`, given the Slack client; it opens its own
+   cluster/registry clients on the same stack): `deckhand run` uses
+   `bot.deploys.runtime.open_deploy_backend`; `run()`/`start()` default to the
+   help-only stand-in (`open_help_only_backend`) so the plumbing runs without a cluster;
 3. the Bolt app;
 4. the HTTP server on `DECKHAND_HTTP_LISTEN` (`/healthz`, `/readyz`, and in HTTP mode
    `/slack/events`);
@@ -25,6 +27,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.deploys.runtime import open_deploy_backend
 from bot.http import build_http_app, parse_listen, serve_http
 from bot.lifecycle import ReadinessState, Supervisor, run_until_signal
 from bot.settings import Settings
@@ -35,11 +38,13 @@ from bot.slack.seam import DeployBackend
 
 logger = logging.getLogger(__name__)
 
-BackendFactory = Callable[[Settings, AsyncExitStack, Supervisor], Awaitable[DeployBackend]]
+BackendFactory = Callable[
+    [Settings, AsyncExitStack, Supervisor, AsyncWebClient], Awaitable[DeployBackend]
+]
 
 
 async def open_help_only_backend(
-    settings: Settings, stack: AsyncExitStack, supervisor: Supervisor
+    settings: Settings, stack: AsyncExitStack, supervisor: Supervisor, client: AsyncWebClient
 ) -> DeployBackend:
     return HelpOnlyBackend()
 
@@ -74,7 +79,7 @@ async def start(
     client = await stack.enter_async_context(open_web_client(settings))
     identity = await slack_call("auth.test", client.auth_test())
     logger.info("slack: connected as %s in %s", identity.get("user"), identity.get("team"))
-    backend = await open_backend(settings, stack, supervisor)
+    backend = await open_backend(settings, stack, supervisor, client)
     app = build_app(settings, backend=backend, supervisor=supervisor, client=client)
     socket = uses_socket_mode(settings)
     http_app = build_http_app(readiness=readiness, bolt_app=None if socket else app)
@@ -139,7 +144,7 @@ def main(argv: Sequence[str]) -> int:
     if args.config is not None:
         settings = settings.model_copy(update={"config": args.config})
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(settings, open_backend=open_deploy_backend))
     except (SlackError, ValueError) as e:
         # Start-up problems an operator fixes in the configuration: one line, no traceback.
         logger.error("deckhand cannot start: %s", e)

@@ -123,6 +123,16 @@ class Settings(BaseSettings):
         description="deadline for delivering a live message's final state, seconds"
         " (env DECKHAND_SLACK_FINISH_TIMEOUT_S)",
     )
+    kubeconfig: Path | None = Field(
+        None,
+        description="kubeconfig file; unset: in-cluster, else the default kubeconfig"
+        " (env DECKHAND_KUBECONFIG)",
+    )
+    report_retry_interval_s: float = Field(
+        60.0,
+        description="how often undelivered final deploy reports are retried, seconds"
+        " (env DECKHAND_REPORT_RETRY_INTERVAL_S)",
+    )
     http_listen: str = Field(
         "0.0.0.0:3000",
         description="host:port of the HTTP server (Slack events, /healthz, /readyz)"

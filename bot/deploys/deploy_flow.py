@@ -1,0 +1,352 @@
+"""One deploy (or rollback) as ONE channel message, edited in place from request to verdict.
+
+    flow = DeployFlow(ops, approvals=gate, client=web_client, supervisor=…, …)
+    await flow.deploy(ctx, validated)        # after authorization
+    await flow.rollback(ctx, validated)      # a command, or the Roll back button
+    await flow.resume_in_flight()            # at start: finish what a previous run began
+    await flow.retry_unreported()            # final reports Slack did not take
+
+The message goes: requested → checks passed (digest, platform, size, revision label;
+a label that doesn't match the tag is flagged) → rolling out (updated/ready/total,
+elapsed; coalesced by `LiveMessage`) → succeeded in N s, or failed with cause, what
+to do and a Roll back button. Details (evidence, log lines, the image now running)
+go into the message's thread. A check that refuses (missing tag with suggestions,
+wrong platform, `latest`, locked, nothing to do…) ends the message with that sentence;
+nothing in the cluster changed.
+
+An environment that needs approvals goes to the `ApprovalGate`. Until approvals land,
+`ApprovalsDisabled` refuses: nothing is deployed to a protected env without approval.
+
+Exactly-once reports: the engine marks the record reported before sending the final
+progress; if Slack can't take the final state after its retries (`FinalUpdateFailed`),
+the record is marked unreported again, and `retry_unreported` (at start, then
+periodically) re-renders it from the record and delivers it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.deploys.operations import Operations
+from bot.deploys.render import DeployCard, FailureNote, ImageFacts, render_card
+from bot.lifecycle import Supervisor
+from bot.rollout.outcome import Outcome
+from bot.rollout.records import DeployRecord, RecordPhase
+from bot.slack.client import FinalUpdateFailed, SlackError, slack_call
+from bot.slack.live_message import LiveMessage
+from bot.slack.seam import CommandContext, Replier
+from commands import texts
+from commands.plan import DeployPlan
+from commands.progress import Phase, Progress
+from commands.requests import Refusal
+from commands.validate import ValidatedDeploy, ValidatedRollback
+
+log = logging.getLogger(__name__)
+
+
+def new_deploy_id() -> str:
+    """`d-7f3a2c`: short, typeable (`/deploy cancel d-7f3a2c`), unique enough per team."""
+    return "d-" + secrets.token_hex(3)
+
+
+class ApprovalGate(Protocol):
+    """Where a checked plan goes when its environment needs approvals.
+
+    `request` owns what happens next (asking approvers, running the plan once approved,
+    updating the deploy's message). `enabled` False: approvals are not available, and
+    the flow refuses the deploy instead of calling `request`.
+    """
+
+    enabled: bool
+
+    async def request(self, plan: DeployPlan, ctx: CommandContext) -> None: ...
+
+
+class ApprovalsDisabled:
+    """The gate until approvals land (another helper's work): every protected deploy is refused."""
+
+    enabled = False
+
+    async def request(self, plan: DeployPlan, ctx: CommandContext) -> None:
+        await ctx.replier.ephemeral(texts.approvals_not_enabled(plan.env))
+
+
+def facts_of(plan: DeployPlan) -> tuple[ImageFacts, ...]:
+    """What the registry check found, per service, for the message. Pure."""
+    return tuple(
+        ImageFacts(
+            service=s.service,
+            digest=s.image.digest,
+            platform=s.image.platform,
+            size=s.image.size,
+            revision=s.image.revision_label,
+            revision_mismatch=bool(
+                s.image.revision_label
+                and not s.image.revision_label.lower().startswith(plan.tag.lower())
+            ),
+        )
+        for s in plan.services
+    )
+
+
+def apply_outcome(card: DeployCard, outcome: Outcome) -> DeployCard:
+    """The card's final state from the engine's outcome. Pure."""
+    if outcome.phase is Phase.REFUSED:
+        return card.refused(outcome.summary)
+    for o in outcome.services:
+        if o.failure is not None:
+            step = o.failure.next_step
+            if o.rolled_back_to:
+                step = f"{step} Rolled back automatically to `{o.rolled_back_to}`.".strip()
+            elif o.rollback_problem:
+                step = f"{step} The automatic rollback did not happen: {o.rollback_problem}".strip()
+            card = card.with_failure(o.service, FailureNote(o.failure.sentence, step))
+    return card.finished(outcome.phase, elapsed_s=outcome.duration_s)
+
+
+def card_of_record(record: DeployRecord) -> DeployCard:
+    """A card rebuilt from a deploy record (resume, report retries). Pure."""
+    card = DeployCard(
+        kind="rollback" if "rollback_to" in record.extra else "deploy",
+        deploy_id=record.id,
+        env=record.env,
+        what=record.tag,
+        services=tuple(dict.fromkeys(record.services)),
+        requested_by=record.who,
+        reason=record.reason or None,
+        phase=Phase.ROLLING_OUT,
+    )
+    if record.phase is RecordPhase.ROLLING_OUT:
+        return card
+    phase = Phase.SUCCEEDED if record.phase is RecordPhase.SUCCEEDED else Phase.FAILED
+    if record.rolled_back:
+        phase = Phase.ROLLED_BACK
+    note = record.result if phase is not Phase.SUCCEEDED else ""
+    return card.with_note(note).finished(phase, elapsed_s=record.duration_s)
+
+
+def thread_text(card: DeployCard, outcome: Outcome, images: dict[str, str]) -> str:
+    """The details reply under the message. Pure."""
+    parts = []
+    for o in outcome.services:
+        if o.failure is not None:
+            f = o.failure
+            parts.append(texts.thread_details(o.service, f.sentence, f.evidence, f.logs))
+        elif o.phase is Phase.SUCCEEDED:
+            parts.append(
+                texts.thread_succeeded(
+                    o.service, images.get(o.service, card.what), o.counts.updated
+                )
+            )
+    return "\n\n".join(parts)
+
+
+class DeployFlow:
+    """Runs deploys and rollbacks and keeps their messages (see the module docstring)."""
+
+    def __init__(
+        self,
+        ops: Operations,
+        *,
+        approvals: ApprovalGate,
+        client: AsyncWebClient,
+        supervisor: Supervisor,
+        update_interval_s: float,
+        finish_timeout_s: float,
+    ) -> None:
+        self._ops = ops
+        self._approvals = approvals
+        self._client = client
+        self._supervisor = supervisor
+        self._interval_s = update_interval_s
+        self._finish_timeout_s = finish_timeout_s
+
+    async def deploy(self, ctx: CommandContext, request: ValidatedDeploy) -> None:
+        """Check, then (unless refused or waiting for approval) roll out and report."""
+        card = DeployCard(
+            kind="deploy",
+            deploy_id=new_deploy_id(),
+            env=request.env,
+            what=request.tag,
+            services=request.services,
+            requested_by=ctx.user_id,
+            reason=request.reason,
+        )
+        live = await self._post(ctx.replier, card)
+        plan = await self._ops.check_deploy(
+            request, requested_by=ctx.user_id, deploy_id=card.deploy_id
+        )
+        if isinstance(plan, Refusal):
+            await self._finish(live, card.refused(plan.text))
+            return
+        card = card.checked(facts_of(plan), unchanged=plan.unchanged)
+        if plan.approvals_required > 0:
+            if not self._approvals.enabled:
+                await self._finish(live, card.refused(texts.approvals_not_enabled(plan.env)))
+                return
+            _show(live, card.finished(Phase.AWAITING_APPROVAL))
+            await self._approvals.request(plan, ctx)
+            return
+        _show(live, card)
+        tracker = _Tracker(live, card)
+        async with self._finish_on_error(live, tracker):
+            outcome = await self._ops.runner(plan.env).deploy(
+                plan, on_progress=tracker, slack_channel=live.channel, slack_ts=live.ts
+            )
+        images = {s.service: s.image.reference for s in plan.services}
+        await self._report(live, tracker.card, outcome, images)
+
+    async def rollback(self, replier: Replier, user: str, request: ValidatedRollback) -> None:
+        """Roll one service back (a command or the button), in its own message."""
+        what = f"to {request.to}" if request.to else ("to the previous revision")
+        if request.revision is not None:
+            what = f"to revision #{request.revision}"
+        card = DeployCard(
+            kind="rollback",
+            deploy_id=new_deploy_id(),
+            env=request.env,
+            what=what,
+            services=(request.service,),
+            requested_by=user,
+            reason=request.reason,
+        )
+        live = await self._post(replier, card)
+        plan = await self._ops.check_rollback(request, requested_by=user, deploy_id=card.deploy_id)
+        if isinstance(plan, Refusal):
+            await self._finish(live, card.refused(plan.text))
+            return
+        if plan.approvals_required > 0 and not self._approvals.enabled:
+            await self._finish(live, card.refused(texts.approvals_not_enabled(plan.env)))
+            return
+        label = plan.to.tag or plan.to.image
+        card = DeployCard(
+            kind="rollback",
+            deploy_id=card.deploy_id,
+            env=card.env,
+            what=f"to {label} (revision #{plan.to.number})",
+            services=card.services,
+            requested_by=user,
+            reason=request.reason,
+            phase=Phase.CHECKED,
+        )
+        _show(live, card)
+        tracker = _Tracker(live, card)
+        async with self._finish_on_error(live, tracker):
+            outcome = await self._ops.runner(plan.env).roll_back(plan, on_progress=tracker)
+        await self._report(live, tracker.card, outcome, {plan.service: plan.to.image})
+
+    # ---- resume and report retries ----
+
+    async def resume_in_flight(self) -> int:
+        """Follow every deploy a previous Deckhand left rolling out; returns how many."""
+        records = await self._ops.records.in_flight()
+        for record in records:
+            name = f"resume:{record.id}"
+            self._supervisor.spawn(self._resume(record), name=name)
+        return len(records)
+
+    async def _resume(self, record: DeployRecord) -> None:
+        if not record.slack_ts:
+            await self._ops.runner(record.env).resume(record)
+            return
+        live = self._attach(record)
+        tracker = _Tracker(live, card_of_record(record))
+        async with self._finish_on_error(live, tracker):
+            outcome = await self._ops.runner(record.env).resume(record, on_progress=tracker)
+        if outcome.reported and outcome.phase.is_final:
+            await self._report(live, tracker.card, outcome, {})
+
+    async def retry_unreported(self) -> int:
+        """Deliver final reports Slack refused earlier; returns how many were delivered."""
+        delivered = 0
+        for record in await self._ops.unreported():
+            if not await self._ops.records.claim_report(record.id):
+                continue
+            blocks, text = render_card(card_of_record(record))
+            try:
+                await slack_call(
+                    "chat.update",
+                    self._client.chat_update(
+                        channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
+                    ),
+                )
+            except SlackError as e:
+                log.warning("deploy %s: final report still not delivered: %s", record.id, e)
+                await self._ops.set_reported(record.id, False)
+                continue
+            delivered += 1
+        return delivered
+
+    # ---- the message ----
+
+    async def _post(self, replier: Replier, card: DeployCard) -> LiveMessage:
+        blocks, text = render_card(card)
+        return await replier.start_live(blocks, text=text)
+
+    def _attach(self, record: DeployRecord) -> LiveMessage:
+        return LiveMessage(
+            self._client,
+            channel=record.slack_channel,
+            ts=record.slack_ts,
+            supervisor=self._supervisor,
+            interval_s=self._interval_s,
+            finish_timeout_s=self._finish_timeout_s,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _finish_on_error(self, live: LiveMessage, tracker: _Tracker) -> AsyncIterator[None]:
+        """An unexpected error mid-rollout still ends the message (then propagates)."""
+        try:
+            yield
+        except Exception as e:
+            note = texts.backend_unavailable("follow the rollout", type(e).__name__)
+            await self._finish(live, tracker.card.with_note(note).finished(Phase.FAILED))
+            raise
+
+    async def _report(
+        self, live: LiveMessage, card: DeployCard, outcome: Outcome, images: dict[str, str]
+    ) -> None:
+        card = apply_outcome(card, outcome)
+        delivered = await self._finish(live, card)
+        if not delivered:
+            await self._ops.set_reported(outcome.deploy_id, False)
+            return
+        details = thread_text(card, outcome, images)
+        if details:
+            try:
+                await live.reply_in_thread(details)
+            except SlackError as e:
+                log.warning("deploy %s: thread details not posted: %s", outcome.deploy_id, e)
+
+    async def _finish(self, live: LiveMessage, card: DeployCard) -> bool:
+        blocks, text = render_card(card)
+        try:
+            await live.finish(blocks, text=text)
+        except FinalUpdateFailed as e:
+            log.warning("deploy %s: %s; kept for a later retry", card.deploy_id, e)
+            return False
+        return True
+
+
+class _Tracker:
+    """Folds progress into the card and hands non-final states to the live message."""
+
+    def __init__(self, live: LiveMessage, card: DeployCard) -> None:
+        self.live = live
+        self.card = card
+
+    async def __call__(self, progress: Progress) -> None:
+        self.card = self.card.with_progress(progress)
+        if not self.card.phase.is_final and not self.live.finished:
+            _show(self.live, self.card)
+
+
+def _show(live: LiveMessage, card: DeployCard) -> None:
+    blocks, text = render_card(card)
+    live.update(blocks, text=text)

@@ -1,0 +1,194 @@
+"""`DeckhandBackend`: the `DeployBackend` the Slack handlers call, from text to action.
+
+    parse (commands.grammar) → validate against the config (commands.validate)
+    → authorize per environment (commands.authz, user groups from Slack)
+    → act: a deploy/rollback flow, or a compact answer.
+
+Replies:
+- help, parse errors (usage of the nearest command + "did you mean"), validation
+  refusals (unknown service/env, tag policy) and authorization refusals are
+  ephemeral: only the requester sees them, and nothing changes;
+- `status`, `history`, `tags` answer ephemerally (reading is allowed to anyone);
+- deploys and rollbacks get ONE channel message each (`bot.deploys.deploy_flow`);
+- `lock` / `unlock` are announced in the channel: the team needs to know.
+The Roll back button (`deckhand:rollback`, value = deploy id) rolls back every
+service of that deploy, after the same authorization as the command.
+
+A cluster or registry failure while answering is an answer too (ephemeral sentence);
+anything else escaping is a bug, reported by the handlers with a correlation id.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.deploys.answers import history_text, status_text, tags_text
+from bot.deploys.deploy_flow import DeployFlow
+from bot.deploys.operations import Operations
+from bot.deploys.render import ROLLBACK_ACTION
+from bot.deploys.usergroups import UserGroups
+from bot.kube.errors import KubeError
+from bot.registry.errors import RegistryError
+from bot.slack.seam import ActionContext, CommandContext, Replier
+from commands import help as help_
+from commands import texts
+from commands.authz import Action, authorize
+from commands.config import DeckhandConfig
+from commands.grammar import parse
+from commands.requests import Cancel, Help, ParseError, Refusal
+from commands.validate import (
+    ValidatedDeploy,
+    ValidatedHistory,
+    ValidatedLock,
+    ValidatedRollback,
+    ValidatedStatus,
+    ValidatedTags,
+    ValidatedUnlock,
+    validate,
+)
+
+log = logging.getLogger(__name__)
+
+
+class DeckhandBackend:
+    """Deckhand on Slack (see the module docstring). Implements `DeployBackend`."""
+
+    def __init__(
+        self,
+        config: DeckhandConfig,
+        *,
+        ops: Operations,
+        flow: DeployFlow,
+        usergroups: UserGroups,
+    ) -> None:
+        self._config = config
+        self._ops = ops
+        self._flow = flow
+        self._groups = usergroups
+
+    async def authorize(
+        self, *, user: str, channel: str, env: str, action: Action
+    ) -> Refusal | None:
+        """None when allowed; user groups are looked up only when they can matter."""
+        env_config = self._config.environments[env]
+        deployers = env_config.deployers
+        groups: frozenset[str] = frozenset()
+        if channel in env_config.channels and user not in deployers.users:
+            groups = await self._groups.member_of(user, among=deployers.usergroups)
+        verdict = authorize(
+            user=user,
+            channel=channel,
+            env=env,
+            env_config=env_config,
+            user_groups=groups,
+            action=action,
+        )
+        return verdict if isinstance(verdict, Refusal) else None
+
+    async def handle_command(self, request: CommandContext) -> None:
+        replier = request.replier
+        parsed = parse(request.text)
+        if isinstance(parsed, ParseError):
+            await replier.ephemeral(parsed.text)
+            return
+        if isinstance(parsed, Help):
+            await replier.ephemeral(help_.answer(parsed))
+            return
+        checked = validate(parsed, self._config)
+        if isinstance(checked, Refusal):
+            await replier.ephemeral(checked.text)
+            return
+        user, channel = request.user_id, request.channel_id
+        match checked:
+            case ValidatedDeploy():
+                refusal = await self.authorize(
+                    user=user, channel=channel, env=checked.env, action=Action.DEPLOY
+                )
+                if refusal is not None:
+                    await replier.ephemeral(refusal.text)
+                    return
+                await self._flow.deploy(request, checked)
+            case ValidatedRollback():
+                await self._rollback(replier, user, channel, checked)
+            case ValidatedLock() | ValidatedUnlock():
+                await self._lock(replier, user, channel, checked)
+            case ValidatedStatus() | ValidatedHistory() | ValidatedTags():
+                await self._read(replier, checked)
+            case Cancel():
+                await replier.ephemeral(texts.cancel_not_supported(checked.request_id))
+            case Help():
+                await replier.ephemeral(help_.answer(checked))
+
+    async def handle_action(self, action: ActionContext) -> None:
+        if action.action_id != ROLLBACK_ACTION:
+            log.info("[%s] ignoring action %s", action.correlation_id, action.action_id)
+            return
+        record = await self._ops.record(action.value)
+        if record is None or record.env not in self._config.environments:
+            await action.replier.ephemeral(texts.rollback_button_unknown(action.value))
+            return
+        for service in dict.fromkeys(record.services):
+            if service not in self._config.services:
+                continue
+            request = ValidatedRollback(service, record.env, reason=f"after deploy {record.id}")
+            await self._rollback(action.replier, action.user_id, action.channel_id, request)
+
+    async def _rollback(
+        self, replier: Replier, user: str, channel: str, request: ValidatedRollback
+    ) -> None:
+        refusal = await self.authorize(
+            user=user, channel=channel, env=request.env, action=Action.ROLLBACK
+        )
+        if refusal is not None:
+            await replier.ephemeral(refusal.text)
+            return
+        await self._flow.rollback(replier, user, request)
+
+    async def _lock(
+        self, replier: Replier, user: str, channel: str, request: ValidatedLock | ValidatedUnlock
+    ) -> None:
+        locking = isinstance(request, ValidatedLock)
+        action = Action.LOCK if locking else Action.UNLOCK
+        refusal = await self.authorize(user=user, channel=channel, env=request.env, action=action)
+        if refusal is not None:
+            await replier.ephemeral(refusal.text)
+            return
+        try:
+            if isinstance(request, ValidatedLock):
+                holder = await self._ops.lock(
+                    request.service, request.env, who=user, why=request.reason or ""
+                )
+                if holder is not None:
+                    await replier.ephemeral(holder.sentence() + ".")
+                    return
+                text = texts.locked_now(request.service, request.env, user, request.reason)
+            else:
+                if not await self._ops.unlock(request.service, request.env):
+                    await replier.ephemeral(texts.not_locked(request.service, request.env))
+                    return
+                text = texts.unlocked_now(request.service, request.env, user)
+        except KubeError as e:
+            await replier.ephemeral(texts.backend_unavailable(action.value, e.sentence()))
+            return
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        await replier.start_live(blocks, text=text)
+
+    async def _read(
+        self, replier: Replier, request: ValidatedStatus | ValidatedHistory | ValidatedTags
+    ) -> None:
+        try:
+            match request:
+                case ValidatedStatus():
+                    text = status_text(await self._ops.status(request.services, request.envs))
+                case ValidatedHistory():
+                    records = await self._ops.history(request.service, request.env)
+                    text = history_text(request.service, request.env, records)
+                case ValidatedTags():
+                    repository = self._config.services[request.service].image
+                    text = tags_text(
+                        request.service, repository, await self._ops.tags(request.service)
+                    )
+        except (KubeError, RegistryError) as e:
+            await replier.ephemeral(texts.backend_unavailable("answer", e.sentence()))
+            return
+        await replier.ephemeral(text)

@@ -1,0 +1,146 @@
+"""Open the real deploy backend for `deckhand run`: config, clients, flows, report keeping.
+
+    backend = await open_deploy_backend(settings, stack, supervisor, client)
+
+On `stack` (closed in reverse on shutdown): one Kubernetes client per distinct
+`kube_context` of the config's environments (`DECKHAND_KUBECONFIG`, else in-cluster,
+else the default kubeconfig), and one registry client. The Slack Web API client is the
+runtime's own (opened once by `bot.run`).
+
+Then, when `is_leader()` says so (always, until alerts land leader election): resume
+the deploys a previous Deckhand left rolling out (their recorded messages are updated
+to the verdict), deliver final reports Slack refused earlier, and keep retrying those
+every `report_retry_interval_s` in a supervised task.
+
+A config file that can't be used raises `ValueError` (one line per problem): `deckhand
+run` exits 1 with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from functools import partial
+
+from kubernetes_asyncio.config import ConfigException
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import ConfigError, load_config
+from bot.deploys.deploy_flow import ApprovalGate, ApprovalsDisabled, DeployFlow
+from bot.deploys.operations import Operations
+from bot.deploys.router import DeckhandBackend
+from bot.deploys.usergroups import UserGroups
+from bot.kube.client import KubeClient
+from bot.kube.errors import KubeError
+from bot.lifecycle import Supervisor
+from bot.registry.client import RegistryClient
+from bot.rollout.clock import Clock, SystemClock
+from bot.settings import Settings
+from bot.slack.seam import DeployBackend
+
+log = logging.getLogger(__name__)
+
+USERGROUP_TTL_S = 300.0
+
+
+def _open_kube(settings: Settings, context: str | None) -> AbstractAsyncContextManager[KubeClient]:
+    if settings.kubeconfig is not None or context is not None:
+        return KubeClient.from_kubeconfig(settings.kubeconfig, context=context)
+    return KubeClient.in_cluster()
+
+
+async def _enter_kube(stack: AsyncExitStack, settings: Settings, context: str | None) -> KubeClient:
+    try:
+        try:
+            return await stack.enter_async_context(_open_kube(settings, context))
+        except ConfigException:  # not in a cluster after all: the default kubeconfig
+            return await stack.enter_async_context(
+                KubeClient.from_kubeconfig(None, context=context)
+            )
+    except (KubeError, ConfigException) as e:
+        # `deckhand run` exits 1 with this one line (an operator fixes the kubeconfig).
+        where = f"kube context {context!r}" if context else "the cluster"
+        raise ValueError(f"cannot reach {where}: {e}") from None
+
+
+async def open_deploy_backend(
+    settings: Settings,
+    stack: AsyncExitStack,
+    supervisor: Supervisor,
+    client: AsyncWebClient,
+    *,
+    clock: Clock | None = None,
+    approvals: ApprovalGate | None = None,
+    is_leader: Callable[[], bool] = lambda: True,
+) -> DeployBackend:
+    """The `DeckhandBackend`, its clients on `stack`, report keeping started."""
+    try:
+        config = load_config(settings.config)
+    except ConfigError as e:
+        raise ValueError(str(e)) from None
+    by_context: dict[str | None, KubeClient] = {}
+    kubes: dict[str, KubeClient] = {}
+    for env, env_config in config.environments.items():
+        context = env_config.kube_context
+        if context not in by_context:
+            by_context[context] = await _enter_kube(stack, settings, context)
+        kubes[env] = by_context[context]
+    home = by_context.get(None) or next(iter(by_context.values()))
+    registry_settings = settings.registry()
+    registry = await stack.enter_async_context(RegistryClient(registry_settings))
+    ops = Operations(
+        config=config,
+        kubes=kubes,
+        home=home,
+        registry=registry,
+        registry_settings=registry_settings,
+        clock=clock or SystemClock(),
+    )
+    flow = DeployFlow(
+        ops,
+        approvals=approvals or ApprovalsDisabled(),
+        client=client,
+        supervisor=supervisor,
+        update_interval_s=settings.slack_update_interval_s,
+        finish_timeout_s=settings.slack_finish_timeout_s,
+    )
+    backend = DeckhandBackend(
+        config, ops=ops, flow=flow, usergroups=UserGroups(client, ttl_s=USERGROUP_TTL_S)
+    )
+    supervisor.spawn(
+        keep_reports(flow, interval_s=settings.report_retry_interval_s, is_leader=is_leader),
+        name="deploy-reports",
+    )
+    return backend
+
+
+async def keep_reports(
+    flow: DeployFlow, *, interval_s: float, is_leader: Callable[[], bool]
+) -> None:
+    """Resume in-flight deploys once, then retry undelivered reports every `interval_s`."""
+    resumed = False
+    while True:
+        if is_leader():
+            try:
+                if not resumed:
+                    count = await flow.resume_in_flight()
+                    resumed = True
+                    if count:
+                        log.info("resuming %d deploy(s) left rolling out", count)
+                delivered = await flow.retry_unreported()
+                if delivered:
+                    log.info("delivered %d final deploy report(s) late", delivered)
+            except KubeError as e:
+                log.warning(
+                    "deploy reports: cluster unavailable (%s); retrying later", e.sentence()
+                )
+        await asyncio.sleep(interval_s)
+
+
+def backend_factory(
+    *, clock: Clock | None = None, approvals: ApprovalGate | None = None
+) -> Callable[..., object]:
+    """`open_deploy_backend` with a clock / approval gate bound (tests, the sandbox demo)."""
+    return partial(open_deploy_backend, clock=clock, approvals=approvals)
