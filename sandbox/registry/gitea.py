@@ -15,7 +15,8 @@ Behaviour copied from Gitea's `routers/api/packages/container` (see shared/FACTS
   `Link: rel="next"` on every non-empty page (also the last one).
 - `GET /api/v1/packages/{owner}?type=container&q=` with `created_at` and `X-Total-Count`.
 
-Test controls: `fail_next()` injects 5xx/429 answers, `requests` logs every request,
+Test controls: `fail_next()` injects 5xx/429 answers, `set_down()` refuses connections,
+`requests` logs every request,
 `store` (a `RegistryStore`) seeds content in-process.
 """
 
@@ -87,6 +88,7 @@ class GiteaRegistry:
         self._uploads: dict[str, bytearray] = {}
         self._faults: list[_Fault] = []
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self._port = port
 
     # lifecycle --------------------------------------------------------------------------
@@ -96,10 +98,21 @@ class GiteaRegistry:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._bind[0], self._bind[1])
-        await site.start()
+        self._site = web.TCPSite(self._runner, self._bind[0], self._bind[1])
+        await self._site.start()
         self._port = int(self._runner.addresses[0][1])
         return self
+
+    async def set_down(self, down: bool) -> None:
+        """Stop listening (new connections are refused) or listen again on the same port."""
+        if self._runner is None:
+            raise RuntimeError("the registry is not started")
+        if down and self._site is not None:
+            await self._site.stop()
+            self._site = None
+        elif not down and self._site is None:
+            self._site = web.TCPSite(self._runner, self._bind[0], self._port)
+            await self._site.start()
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None

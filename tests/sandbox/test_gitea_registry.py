@@ -246,3 +246,15 @@ def test_oci_layout_copied_by_skopeo(
     )
     assert result.returncode == 0, result.stderr
     assert ("PUT", "/v2/admin/skopeo/manifests/v1", 201) in reg.requests()
+
+
+async def test_set_down_refuses_connections(
+    gitea_registry: GiteaRegistry, http: aiohttp.ClientSession
+) -> None:
+    await gitea_registry.set_down(True)
+    with pytest.raises(aiohttp.ClientConnectorError):
+        async with http.get(f"{gitea_registry.url}/v2/", headers=ADMIN):
+            pass
+    await gitea_registry.set_down(False)
+    async with http.get(f"{gitea_registry.url}/v2/", headers=ADMIN) as resp:
+        assert resp.status == 200
