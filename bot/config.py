@@ -151,12 +151,18 @@ _EXPECTED = {
 def describe(path: Path, error: ValidationError) -> list[str]:
     """One line per problem in a pydantic `ValidationError` of `DeckhandConfig`."""
     lines: list[str] = []
-    for item in error.errors(include_url=False):
-        loc = tuple(item["loc"])
+    items = error.errors(include_url=False)
+    locs = [tuple(item["loc"]) for item in items]
+    for item, loc in zip(items, locs, strict=True):
         found = item.get("ctx", {}).get("error")
         if isinstance(found, ConfigProblems):
             for problem in found.problems:
                 lines.append(f"{path}: {_path(loc + problem.path)}: {problem.message}")
+            continue
+        if item["type"] == "too_short" and any(o[: len(loc)] == loc != o for o in locs):
+            continue  # a list whose items were all wrong: those errors say more
+        if loc and loc[-1] == "[key]":
+            lines.append(f"{path}: {_path(loc[:-1])}: is not a valid key (expected a name)")
             continue
         lines.append(f"{path}: {_path(loc)}: {_message(item, loc)}")
     return lines
@@ -187,6 +193,19 @@ def _message(item: Any, loc: tuple[Any, ...]) -> str:
         return f"is {shown} (expected {_EXPECTED[kind]})"
     if kind == "literal_error":
         return f"is {shown} (expected {item['ctx']['expected']})"
+    ctx = item.get("ctx", {})
+    if kind == "too_short":
+        least = ctx.get("min_length", 1)
+        return (
+            f"is empty (expected at least {least})"
+            if not value
+            else f"is {shown} (expected ≥ {least} items)"
+        )
+    bounds = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most"),
+              "greater_than": ("gt", "more than"), "less_than": ("lt", "less than")}  # fmt: skip
+    if kind in bounds:
+        key, words = bounds[kind]
+        return f"is {shown} (expected {words} {ctx.get(key)})"
     message = str(item["msg"])
     return f"is {shown}: {message[0].lower()}{message[1:]}"
 

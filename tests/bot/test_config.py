@@ -72,6 +72,11 @@ def test_unreadable(tmp_path: Path) -> None:
         (b"\x7fELF\x02\x01\x01\x00\x00", ": is a binary file (expected YAML text)"),
         (b"services: \xff\xfe\n", ": is not UTF-8 text (byte 0xff at offset 10)"),
         ("", ": is empty (expected a mapping with services and environments)"),
+        ("services: null\nenvironments: {}\n", ": services: is None (expected a mapping)"),
+        (
+            "!!python/object:os.system x\n",
+            ":1:1: YAML syntax error: could not determine a constructor for the tag",
+        ),
         ("# only a comment\n", ": is empty"),
         ("- api\n- worker\n", ": the top level is a list (expected a mapping"),
         ("just words\n", ": the top level is a str"),
@@ -100,7 +105,15 @@ def test_unusable_files(tmp_path: Path, content: str | bytes, expected: str) -> 
         ("    protected: true ", "    protected: maybe ",
          ": environments.production.protected: is 'maybe' (expected true or false)"),
         ("max_replicas: 1", "max_replicas: -1",
-         ": services.worker.max_replicas: is -1: input should be greater than or equal to 1"),
+         ": services.worker.max_replicas: is -1 (expected at least 1)"),
+        ("history_size: 10", "history_size: 1000",
+         ": history_size: is 1000 (expected at most 100)"),
+        ("  - {name: api, container: api}", "  - api",
+         ": services.api.deployments[0]: is 'api' (expected a mapping)"),
+        ("  all: [api, worker, admin]", "  all: [api, worker, admin]\n  7: [api]",
+         ": groups[7]: is not a valid key (expected a name)"),
+        ("aliases: [stage, stg]", "aliases: stage",
+         ": environments.staging.aliases: is 'stage' (expected a list)"),
         ("      windows: []", "      windows: [{days: [friday], start: '16:00', end: '08:00'}]",
          ": environments.production.approvals.windows[0].days[0]: is 'friday' (expected 'mon', "),
         ("      windows: []", "      windows: [{days: [fri], start: '4pm', end: '08:00'}]",
@@ -143,6 +156,11 @@ def test_every_field_problem_at_once(tmp_path: Path) -> None:
     assert any(
         "production.namespace: 'Honey_Due' is not a Kubernetes name" in line for line in lines
     )
+
+
+def test_list_item_errors_are_not_repeated_as_too_short(tmp_path: Path) -> None:
+    lines = _load(tmp_path, _example("  - {name: api, container: api}", "  - api"))
+    assert len(lines) == 1, lines
 
 
 def test_every_relation_problem_at_once(tmp_path: Path) -> None:
