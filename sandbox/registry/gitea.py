@@ -16,8 +16,7 @@ Behaviour copied from Gitea's `routers/api/packages/container` (see shared/FACTS
 - `GET /api/v1/packages/{owner}?type=container&q=` with `created_at` and `X-Total-Count`.
 
 Test controls: `fail_next()` injects 5xx/429 answers, `set_down()` refuses connections,
-`requests` logs every request,
-`store` (a `RegistryStore`) seeds content in-process.
+`requests` logs every request, `store` (a `RegistryStore`) seeds content in-process.
 """
 
 from __future__ import annotations
