@@ -27,18 +27,19 @@ from dataclasses import dataclass, replace
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS, meta
+from bot.rollout import wording
 from bot.rollout.apply import apply_patches, current_image
 from bot.rollout.background import together
 from bot.rollout.clock import Clock
 from bot.rollout.follow import Failure, Follower, FollowResult, FollowTarget, FollowUpdate
 from bot.rollout.locks import LockHeld, Locks
-from bot.rollout.outcome import Outcome, ServiceOutcome, summarize
+from bot.rollout.outcome import Outcome, ServiceOutcome, progress_of, refusal, summarize
 from bot.rollout.records import DeployRecord, RecordPhase, Records, TargetRecord
 from bot.rollout.rollback import RolledBack, rollback
 from commands.diagnosis import Cause
 from commands.plan import DeployPlan, RollbackPlan
 from commands.progress import Phase, Progress
-from commands.rollout_decisions import Counts, UndoRefused, images_of
+from commands.rollout_decisions import CHANGE_CAUSE, Counts, UndoRefused, images_of
 
 log = logging.getLogger(__name__)
 
@@ -69,32 +70,28 @@ class Runner:
         services = [s.service for s in plan.services]
         async with contextlib.AsyncExitStack() as held:
             try:
-                for service in services:
-                    holder = await self.locks.holder(service, plan.env)
-                    if holder and holder.manual and holder.who == plan.requested_by:
-                        continue  # deploying through one's own manual lock (commands.plan)
-                    await held.enter_async_context(
-                        self.locks.holding(
-                            service,
-                            plan.env,
-                            deploy_id=plan.deploy_id,
-                            who=plan.requested_by,
-                            why=f"deploy {plan.tag}",
-                        )
-                    )
+                await self._hold(
+                    held,
+                    services,
+                    plan.env,
+                    plan.deploy_id,
+                    plan.requested_by,
+                    f"deploy {plan.tag}",
+                    through_own_manual_lock=True,
+                )
             except LockHeld as e:
-                return await self._refused(
+                return await refusal(
                     plan.deploy_id, plan.env, plan.tag, services, str(e), on_progress
                 )
-            digests = {s.service: s.image.digest for s in plan.services}
-            owner = {p.deployment: s.service for s in plan.services for p in s.patches}
+            service_of = {p.deployment: s.service for s in plan.services for p in s.patches}
+            digest_of = {s.service: s.image.digest for s in plan.services}
             targets = [
                 TargetRecord(
-                    owner[p.deployment],
+                    service_of[p.deployment],
                     p.deployment,
                     p.container,
                     p.image,
-                    digests[owner[p.deployment]],
+                    digest_of[service_of[p.deployment]],
                     await current_image(self.kube, p),
                 )
                 for p in plan.patches
@@ -116,39 +113,20 @@ class Runner:
             for service in services:
                 await on_progress(self._progress(record, service, Phase.ROLLING_OUT, start))
             applied = await apply_patches(self.kube, plan.patches)
+            generation = {a.patch.deployment: a.generation for a in applied.applied}
             follow = [
-                FollowTarget(
-                    owner[a.patch.deployment],
-                    a.patch.namespace,
-                    a.patch.deployment,
-                    a.patch.container,
-                    a.patch.image,
-                    a.generation,
-                )
-                for a in applied.applied
+                _target(t, plan.namespace, generation[t.deployment])
+                for t in targets
+                if t.deployment in generation
             ]
             results = await self._follow_all(record, follow, start, on_progress)
-            if not applied.ok:
-                assert applied.failed is not None
-                failure = Failure(
-                    Cause.UNKNOWN,
-                    applied.sentence(),
-                    "Fix the Kubernetes permission or object named, then deploy again.",
-                )
+            if applied.failed is not None:
+                failed = next(t for t in targets if t.deployment == applied.failed.deployment)
+                failure = Failure(Cause.UNKNOWN, applied.sentence(), wording.patch_failed_step())
+                elapsed = self.clock.monotonic() - start
                 results.append(
                     FollowResult(
-                        FollowTarget(
-                            owner[applied.failed.deployment],
-                            applied.failed.namespace,
-                            applied.failed.deployment,
-                            applied.failed.container,
-                            applied.failed.image,
-                            0,
-                        ),
-                        False,
-                        Counts(),
-                        self.clock.monotonic() - start,
-                        failure,
+                        _target(failed, plan.namespace, 0), False, Counts(), elapsed, failure
                     )
                 )
             return await self._conclude(record, results, plan.auto_rollback, start, on_progress)
@@ -157,42 +135,26 @@ class Runner:
         self, record: DeployRecord, *, on_progress: OnProgress = drop_progress
     ) -> Outcome:
         """Finish following a deploy a previous Deckhand started (record phase rolling_out)."""
-        elapsed = (self.clock.now() - record.when).total_seconds()
-        start = self.clock.monotonic() - max(0.0, elapsed)
+        elapsed = max(0.0, (self.clock.now() - record.when).total_seconds())
+        start = self.clock.monotonic() - elapsed
         async with contextlib.AsyncExitStack() as held:
             try:
-                for service in dict.fromkeys(record.services):
-                    await held.enter_async_context(
-                        self.locks.holding(
-                            service,
-                            record.env,
-                            deploy_id=record.id,
-                            who=record.who,
-                            why=f"deploy {record.tag}",
-                        )
-                    )
-            except LockHeld as e:
+                await self._hold(
+                    held, record.services, record.env, record.id, record.who, f"deploy {record.tag}"
+                )
+            except LockHeld as e:  # another Deckhand resumed it first
                 log.info("not resuming %s: %s", record.id, e)
                 return Outcome(record.id, record.env, Phase.ROLLING_OUT, (), str(e), reported=False)
             follow: list[FollowTarget] = []
             superseded: list[FollowResult] = []
             for t in record.targets:
                 obj = await self.kube.get(DEPLOYMENTS, t.deployment, namespace=record.namespace)
-                target = FollowTarget(
-                    t.service,
-                    record.namespace,
-                    t.deployment,
-                    t.container,
-                    t.image,
-                    int(meta(obj).get("generation") or 0),
-                )
+                target = _target(t, record.namespace, int(meta(obj).get("generation") or 0))
                 if images_of(obj).get(t.container) == t.image:
                     follow.append(target)
                     continue
                 failure = Failure(
-                    Cause.UNKNOWN,
-                    f"{t.deployment} was changed by someone else while Deckhand was restarting",
-                    "Check `history` for who.",
+                    Cause.UNKNOWN, wording.superseded(t.deployment), wording.superseded_step()
                 )
                 superseded.append(FollowResult(target, False, Counts(), elapsed, failure))
             results = await self._follow_all(record, follow, start, on_progress)
@@ -206,17 +168,16 @@ class Runner:
         start = self.clock.monotonic()
         async with contextlib.AsyncExitStack() as held:
             try:
-                await held.enter_async_context(
-                    self.locks.holding(
-                        plan.service,
-                        plan.env,
-                        deploy_id=plan.deploy_id,
-                        who=plan.requested_by,
-                        why=f"rollback to #{plan.to.number}",
-                    )
+                await self._hold(
+                    held,
+                    [plan.service],
+                    plan.env,
+                    plan.deploy_id,
+                    plan.requested_by,
+                    f"rollback to #{plan.to.number}",
                 )
             except LockHeld as e:
-                return await self._refused(
+                return await refusal(
                     plan.deploy_id, plan.env, plan.to.tag or "", [plan.service], str(e), on_progress
                 )
             targets = [
@@ -243,33 +204,52 @@ class Runner:
             )
             await self.records.create(record)
             await on_progress(self._progress(record, plan.service, Phase.ROLLING_OUT, start))
-            cause = dict(plan.patches[0].annotations).get("kubernetes.io/change-cause")
+            cause = dict(plan.patches[0].annotations).get(CHANGE_CAUSE)
             follow: list[FollowTarget] = []
             results: list[FollowResult] = []
-            for index, patch in enumerate(plan.patches):
-                target = FollowTarget(
-                    plan.service, patch.namespace, patch.deployment, patch.container, patch.image, 0
-                )
-                try:
+            for index, t in enumerate(targets):
+                try:  # revision numbers are the first Deployment's; the others go by tag
                     undone = await rollback(
                         self.kube,
-                        namespace=patch.namespace,
-                        deployment=patch.deployment,
-                        to_revision=plan.to.number if index == 0 else None,
+                        namespace=plan.namespace,
+                        deployment=t.deployment,
+                        to_revision=None if index else plan.to.number,
                         to_tag=plan.to.tag if index else None,
                         change_cause=cause,
                     )
                 except KubeError as e:
                     undone = UndoRefused("error", e.sentence())
                 if isinstance(undone, UndoRefused):
-                    failure = Failure(Cause.UNKNOWN, undone.text, "Nothing was changed.")
+                    failure = Failure(Cause.UNKNOWN, undone.text, wording.nothing_changed())
+                    target = _target(t, plan.namespace, 0)
                     results.append(FollowResult(target, False, Counts(), 0.0, failure))
                     continue
-                follow.append(replace(target, generation=undone.generation))
+                follow.append(_target(t, plan.namespace, undone.generation))
             results += await self._follow_all(record, follow, start, on_progress)
             return await self._conclude(record, results, False, start, on_progress)
 
     # ---- shared steps ----
+
+    async def _hold(
+        self,
+        held: contextlib.AsyncExitStack,
+        services: Sequence[str],
+        env: str,
+        deploy_id: str,
+        who: str,
+        why: str,
+        *,
+        through_own_manual_lock: bool = False,
+    ) -> None:
+        """Take every service's lock for the life of `held`; `LockHeld` if one is taken."""
+        for service in dict.fromkeys(services):
+            if through_own_manual_lock:
+                holder = await self.locks.holder(service, env)
+                if holder and holder.manual and holder.who == who:
+                    continue  # one's own manual lock doesn't stop one (commands.plan)
+            await held.enter_async_context(
+                self.locks.holding(service, env, deploy_id=deploy_id, who=who, why=why)
+            )
 
     async def _follow_all(
         self,
@@ -364,7 +344,7 @@ class Runner:
             t = result.target
             if not t.generation:
                 continue  # never patched: nothing to undo
-            cause = f"deckhand: automatic rollback after deploy {record.id} failed"
+            cause = wording.auto_rollback_cause(record.id)
             try:
                 undone = await rollback(
                     self.kube, namespace=t.namespace, deployment=t.deployment, change_cause=cause
@@ -376,7 +356,7 @@ class Runner:
             after = await self._follow_rollback(record, t, undone, start, on_progress)
             if not after.succeeded:
                 why = after.failure.sentence if after.failure else "it did not complete"
-                return replace(outcome, rollback_problem=f"the rollback did not finish: {why}")
+                return replace(outcome, rollback_problem=wording.rollback_unfinished(why))
             restored.append(undone.images.get(t.container, ""))
         if not restored:
             return outcome
@@ -396,44 +376,20 @@ class Runner:
         (result,) = await self._follow_all(record, [back], start, on_progress)
         return result
 
-    async def _refused(
-        self,
-        deploy_id: str,
-        env: str,
-        tag: str,
-        services: Sequence[str],
-        why: str,
-        on_progress: OnProgress,
-    ) -> Outcome:
-        for service in services:
-            await on_progress(Progress(deploy_id, Phase.REFUSED, service, env, tag, detail=why))
-        outcomes = tuple(ServiceOutcome(s, Phase.REFUSED) for s in services)
-        return Outcome(deploy_id, env, Phase.REFUSED, outcomes, why)
-
     def _progress(
         self,
         record: DeployRecord,
         service: str,
         phase: Phase,
         start: float,
-        counts: Counts = Counts(),
+        counts: Counts | None = None,
         *,
         detail: str = "",
         cause: Cause | None = None,
     ) -> Progress:
-        digest = next((t.digest for t in record.targets if t.service == service), "") or None
-        return Progress(
-            record.id,
-            phase,
-            service,
-            record.env,
-            record.tag,
-            digest,
-            counts.updated,
-            counts.ready,
-            counts.available,
-            counts.desired,
-            max(0.0, self.clock.monotonic() - start),
-            detail,
-            cause,
-        )
+        elapsed = max(0.0, self.clock.monotonic() - start)
+        return progress_of(record, service, phase, elapsed, counts, detail=detail, cause=cause)
+
+
+def _target(t: TargetRecord, namespace: str, generation: int) -> FollowTarget:
+    return FollowTarget(t.service, namespace, t.deployment, t.container, t.image, generation)

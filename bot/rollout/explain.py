@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS
+from bot.rollout import wording
 from bot.rollout.follow import Failure, FollowTarget
 from bot.rollout.recheck import PullRecheck, RecheckResult, pull_secret_of, recheck_pull
 from bot.settings import RegistrySettings
@@ -34,20 +35,16 @@ PULL_CAUSES = frozenset({Cause.TAG_NOT_FOUND, Cause.PULL_AUTH, Cause.INVALID_IMA
 
 def recheck_verdict(result: RecheckResult, cause: Cause) -> tuple[Cause, str]:
     """The cause after the registry re-check, and a sentence to lead with (pure)."""
-    secret = f"`{result.secret}`" if result.secret else ""
     if result.outcome is PullRecheck.SECRET_REJECTED:
-        return Cause.PULL_AUTH, f"The cluster's pull secret {secret} was rejected by the registry"
+        return Cause.PULL_AUTH, wording.secret_rejected(result.secret)
     if result.outcome is PullRecheck.TAG_GONE:
-        return Cause.TAG_NOT_FOUND, "The tag is gone from the registry since Deckhand checked it"
+        return Cause.TAG_NOT_FOUND, wording.tag_gone()
     if result.outcome is PullRecheck.PLATFORM_MISSING:
         return Cause.PLATFORM_MISMATCH, ""
     if result.outcome is PullRecheck.SECRET_MISSING and cause is Cause.PULL_AUTH:
-        return cause, f"The cluster has no usable pull secret ({result.detail})"
+        return cause, wording.no_usable_secret(result.detail)
     if result.outcome is PullRecheck.IMAGE_OK:
-        return cause, (
-            "The registry serves this image with the cluster's pull secret, so the nodes "
-            "reach a different registry or mirror"
-        )
+        return cause, wording.nodes_see_another_registry()
     return cause, ""
 
 

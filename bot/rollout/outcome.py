@@ -8,12 +8,14 @@ front-end can show as they are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot.rollout import wording
 from bot.rollout.follow import Failure
 from bot.rollout.records import DeployRecord
-from commands.progress import Phase
+from commands.diagnosis import Cause
+from commands.progress import Phase, Progress
 from commands.rollout_decisions import Counts
 
 
@@ -46,20 +48,65 @@ def summarize(
     record: DeployRecord, outcomes: Sequence[ServiceOutcome], phase: Phase, duration_s: float
 ) -> str:
     """One line per service: what happened, the cause and next step, the rollback."""
+    what = record.tag or "rollback"
     lines = []
     for o in outcomes:
-        head = f"{o.service}: {record.tag or 'rollback'} in {record.env}"
-        if o.phase is Phase.SUCCEEDED:
+        if o.failure is None:
+            c = o.counts
             lines.append(
-                f"{head} is live ({o.counts.available}/{o.counts.desired} available, "
-                f"{duration_s:.0f} s)."
+                wording.live(o.service, what, record.env, c.available, c.desired, duration_s)
             )
             continue
-        assert o.failure is not None
-        text = f"{head} failed: {o.failure.sentence} Next step: {o.failure.next_step}"
+        f = o.failure
+        text = wording.failed(o.service, what, record.env, f.sentence, f.next_step)
         if o.rolled_back_to:
-            text += f" Deckhand rolled it back automatically to {o.rolled_back_to}."
+            text += wording.rolled_back(o.rolled_back_to)
         elif o.rollback_problem:
-            text += f" The automatic rollback did not happen: {o.rollback_problem}"
+            text += wording.rollback_skipped(o.rollback_problem)
         lines.append(text)
     return "\n".join(lines)
+
+
+def progress_of(
+    record: DeployRecord,
+    service: str,
+    phase: Phase,
+    elapsed_s: float,
+    counts: Counts | None = None,
+    *,
+    detail: str = "",
+    cause: Cause | None = None,
+) -> Progress:
+    """The `Progress` event of `service` within the recorded deploy."""
+    c = counts or Counts()
+    digest = next((t.digest for t in record.targets if t.service == service), "") or None
+    return Progress(
+        record.id,
+        phase,
+        service,
+        record.env,
+        record.tag,
+        digest,
+        updated=c.updated,
+        ready=c.ready,
+        available=c.available,
+        total=c.desired,
+        elapsed_s=elapsed_s,
+        detail=detail,
+        cause=cause,
+    )
+
+
+async def refusal(
+    deploy_id: str,
+    env: str,
+    tag: str,
+    services: Sequence[str],
+    why: str,
+    on_progress: Callable[[Progress], Awaitable[None]],
+) -> Outcome:
+    """A deploy refused at the last moment (a lock): told as REFUSED progress too."""
+    for service in services:
+        await on_progress(Progress(deploy_id, Phase.REFUSED, service, env, tag, detail=why))
+    outcomes = tuple(ServiceOutcome(s, Phase.REFUSED) for s in services)
+    return Outcome(deploy_id, env, Phase.REFUSED, outcomes, why)

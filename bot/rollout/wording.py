@@ -1,0 +1,67 @@
+"""The rollout engine's own sentences for people, in one place.
+
+TODO(lead): these belong in `commands/texts.py` (helper D's module, which this
+helper may not edit); they are kept together here so the move is one cut and paste.
+"""
+
+from __future__ import annotations
+
+
+def patch_failed_step() -> str:
+    return "Fix the Kubernetes permission or object named above, then deploy again."
+
+
+def superseded(deployment: str) -> str:
+    return f"{deployment} was changed by someone else while Deckhand was restarting"
+
+
+def superseded_step() -> str:
+    return "See `history` for what changed it."
+
+
+def nothing_changed() -> str:
+    return "Nothing was changed."
+
+
+def auto_rollback_cause(deploy_id: str) -> str:
+    return f"deckhand: automatic rollback after deploy {deploy_id} failed"
+
+
+def rollback_unfinished(why: str) -> str:
+    return f"the rollback did not finish: {why}"
+
+
+def secret_rejected(secret: str | None) -> str:
+    named = f" `{secret}`" if secret else ""
+    return f"The cluster's pull secret{named} was rejected by the registry"
+
+
+def tag_gone() -> str:
+    return "The tag is gone from the registry since Deckhand checked it"
+
+
+def no_usable_secret(detail: str) -> str:
+    return f"The cluster has no usable pull secret ({detail})"
+
+
+def nodes_see_another_registry() -> str:
+    return (
+        "The registry serves this image with the cluster's pull secret, so the nodes "
+        "reach a different registry or mirror"
+    )
+
+
+def live(service: str, what: str, env: str, available: int, desired: int, seconds: float) -> str:
+    return f"{service}: {what} in {env} is live ({available}/{desired} available, {seconds:.0f} s)."
+
+
+def failed(service: str, what: str, env: str, sentence: str, next_step: str) -> str:
+    return f"{service}: {what} in {env} failed: {sentence} Next step: {next_step}"
+
+
+def rolled_back(image: str) -> str:
+    return f" Deckhand rolled it back automatically to {image}."
+
+
+def rollback_skipped(problem: str) -> str:
+    return f" The automatic rollback did not happen: {problem}"
