@@ -6,7 +6,7 @@ Table-driven: each row is one input and the value (or the error) it must give.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commands.images import ImageReference, InvalidReference, Platform, parse, suggest_tags
@@ -168,6 +168,7 @@ _component = st.from_regex(r"[a-z0-9]{1,6}(?:[._-][a-z0-9]{1,6}){0,2}", fullmatc
 _host = st.sampled_from(["gitea.example.com", "127.0.0.1:5000", "localhost", "reg.io:443"])
 
 
+@settings(max_examples=40, deadline=None)
 @given(
     registry=_host,
     parts=st.lists(_component, min_size=1, max_size=3),
