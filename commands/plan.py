@@ -23,12 +23,12 @@ missing, Deployment paused, `max_replicas` exceeded or a rolling update that wou
 surge past it; and "nothing to do" when every service already runs that digest
 (services that do are listed in `DeployPlan.unchanged` and left alone).
 
+The observed-state types live in `commands.observed` and are re-exported here.
 Both planners are purely computational functions with no side-effects.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,93 +37,42 @@ from typing import Any
 from commands import texts
 from commands.config import DeckhandConfig, ServiceConfig
 from commands.images import ImageReference, InvalidReference
+from commands.observed import (
+    CHANGE_CAUSE,
+    DeploymentState,
+    ImageCheck,
+    ImageProblem,
+    LockInfo,
+    Revision,
+    peak_pods,
+)
 from commands.requests import Refusal, RefusalCode
 from commands.validate import ValidatedDeploy, ValidatedRollback
 
-CHANGE_CAUSE = "kubernetes.io/change-cause"
+__all__ = [  # the observed-state types are re-exported: callers plan with one import
+    "CHANGE_CAUSE",
+    "DEPLOY_ID",
+    "REQUESTED_AT",
+    "REQUESTED_BY",
+    "TAG",
+    "DeployPlan",
+    "DeploymentState",
+    "ImageCheck",
+    "ImageProblem",
+    "LockInfo",
+    "Patch",
+    "Revision",
+    "RollbackPlan",
+    "ServicePlan",
+    "peak_pods",
+    "plan_deploy",
+    "plan_rollback",
+]
+
 REQUESTED_BY = "deckhand.dev/requested-by"
 TAG = "deckhand.dev/tag"
 DEPLOY_ID = "deckhand.dev/deploy-id"
 REQUESTED_AT = "deckhand.dev/requested-at"
-
-
-@dataclass(frozen=True)
-class DeploymentState:
-    """What the cluster says about one Deployment right now."""
-
-    namespace: str
-    name: str
-    container: str
-    """The configured container's name."""
-    image: str | None
-    """That container's image; None when the Deployment has no such container."""
-    replicas: int
-    revision: int | None = None
-    paused: bool = False
-    strategy: str = "RollingUpdate"
-    max_surge: int | str = "25%"
-    """`spec.strategy.rollingUpdate.maxSurge` (an int or a percentage string)."""
-    containers: tuple[str, ...] = ()
-    """Every container name, to say which exist when `image` is None."""
-
-    @classmethod
-    def from_dict(cls, deployment: Mapping[str, Any], container: str) -> DeploymentState:
-        """Read an `apps/v1 Deployment` as the API returns it, for `container`.
-
-        Kubernetes' defaults apply to absent fields: 1 replica, RollingUpdate, 25% surge.
-        """
-        meta = deployment.get("metadata") or {}
-        spec = deployment.get("spec") or {}
-        strategy = spec.get("strategy") or {}
-        pod = (spec.get("template") or {}).get("spec") or {}
-        images = {c.get("name"): c.get("image") for c in pod.get("containers") or []}
-        revision = (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision")
-        return cls(
-            namespace=str(meta.get("namespace", "")),
-            name=str(meta.get("name", "")),
-            container=container,
-            image=images.get(container),
-            replicas=int(1 if spec.get("replicas") is None else spec["replicas"]),
-            revision=int(str(revision)) if str(revision).isdigit() else None,
-            paused=bool(spec.get("paused", False)),
-            strategy=str(strategy.get("type") or "RollingUpdate"),
-            max_surge=(strategy.get("rollingUpdate") or {}).get("maxSurge", "25%"),
-            containers=tuple(str(name) for name in images),
-        )
-
-
-@dataclass(frozen=True)
-class ImageCheck:
-    """The registry says the nodes can pull this image (tag exists, platform matches)."""
-
-    reference: str
-    """`registry/repo:tag@sha256:…`"""
-    digest: str
-    platform: str
-    size: int | None = None
-    created: datetime | None = None
-    revision_label: str | None = None
-    """The image's `org.opencontainers.image.revision` label (the git commit), if any."""
-
-
-@dataclass(frozen=True)
-class ImageProblem:
-    """The registry says no; `sentence` (from the registry layer) says why, for people."""
-
-    sentence: str
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    """A lock on deploys of a service to an env."""
-
-    holder: str
-    since: datetime
-    reason: str | None = None
-    expires_at: datetime | None = None
-
-    def active(self, now: datetime) -> bool:
-        return self.expires_at is None or now < self.expires_at
 
 
 @dataclass(frozen=True)
@@ -180,41 +129,6 @@ class DeployPlan:
 
 
 @dataclass(frozen=True)
-class Revision:
-    """One revision of a Deployment (a ReplicaSet): the configured container's image."""
-
-    number: int
-    image: str
-    change_cause: str | None = None
-    created_at: datetime | None = None
-
-    @property
-    def tag(self) -> str | None:
-        try:
-            return ImageReference.parse(self.image).tag
-        except InvalidReference:
-            return None
-
-    @classmethod
-    def from_replicaset(cls, replicaset: Mapping[str, Any], container: str) -> Revision | None:
-        """A ReplicaSet's revision and `container`'s image (None: no revision or container)."""
-        meta = replicaset.get("metadata") or {}
-        annotations = meta.get("annotations") or {}
-        number = str(annotations.get("deployment.kubernetes.io/revision", ""))
-        pod = ((replicaset.get("spec") or {}).get("template") or {}).get("spec") or {}
-        images = {c.get("name"): c.get("image") for c in pod.get("containers") or []}
-        if not number.isdigit() or not images.get(container):
-            return None
-        created = meta.get("creationTimestamp")
-        return cls(
-            number=int(number),
-            image=str(images[container]),
-            change_cause=annotations.get(CHANGE_CAUSE),
-            created_at=datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
-        )
-
-
-@dataclass(frozen=True)
 class RollbackPlan:
     """Roll `service` in `env` back from `from_revision` to `to`."""
 
@@ -251,16 +165,6 @@ def _digest_of(image: str | None) -> str | None:
         return ImageReference.parse(image).digest
     except InvalidReference:
         return None
-
-
-def peak_pods(state: DeploymentState) -> int:
-    """Most pods a rollout of `state` runs at once (maxSurge percentages round up)."""
-    if state.strategy == "Recreate":
-        return state.replicas
-    surge = state.max_surge
-    if isinstance(surge, str):
-        surge = math.ceil(state.replicas * float(surge.rstrip("%")) / 100)
-    return state.replicas + surge
 
 
 def _state_problems(
