@@ -36,9 +36,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sandbox.cluster import discovery, openapi, tables
+from sandbox.cluster import discovery, openapi, protobuf, tables
 from sandbox.cluster.clock import Clock
-from sandbox.cluster.errors import ApiError
+from sandbox.cluster.errors import ApiError, FieldError
 from sandbox.cluster.jsonerrors import go_json_error
 from sandbox.cluster.patch import PatchError, json_patch, merge_patch, strategic_merge
 from sandbox.cluster.resources import PODS, RESOURCES, Resource
@@ -53,6 +53,7 @@ PATCH_TYPES = (
     "application/strategic-merge-patch+json",
 )
 BODY_TYPES = ("application/json", "application/yaml")
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 DEFAULT_WATCH_TIMEOUT = 1800.0  # wall seconds, like the apiserver's --min-request-timeout
 _TRUE = ("1", "true", "True")
 
@@ -417,8 +418,18 @@ class ApiServer:
     async def _body(self, request: web.Request, resource: Resource) -> Obj:
         content_type = request.content_type or "application/json"
         raw = await request.read()
+        if content_type == PROTOBUF:
+            try:
+                return protobuf.decode(raw)
+            except (protobuf.ProtobufUnsupported, ValueError, UnicodeDecodeError) as error:
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the sandbox apiserver cannot decode this protobuf body ({error}); send "
+                    "application/json",
+                ) from None
         if content_type not in BODY_TYPES:
-            raise ApiError.unsupported_media_type(list(BODY_TYPES))
+            raise ApiError.unsupported_media_type([*BODY_TYPES, PROTOBUF])
         if content_type == "application/yaml":
             try:
                 data = yaml.safe_load(raw.decode())
@@ -676,8 +687,6 @@ class ApiServer:
     ) -> Obj:
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            from sandbox.cluster.errors import FieldError
-
             raise ApiError.invalid(
                 "Scale.autoscaling",
                 target.name or "",
@@ -764,8 +773,6 @@ class ApiServer:
         review = {**review, "apiVersion": target.resource.api_version, "kind": target.resource.kind}
         review.setdefault("metadata", {})["creationTimestamp"] = None
         review["status"] = {"allowed": allowed}
-        if not allowed:
-            review["status"]["reason"] = "denied by the sandbox (ApiServer.deny)"
         return _json_response(review, 201)
 
 

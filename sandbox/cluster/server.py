@@ -42,12 +42,15 @@ class SandboxCluster:
         host: str = "127.0.0.1",
         port: int = 0,
         history_limit: int = 10_000,
+        controllers: bool = True,
     ) -> None:
-        """`history_limit`: how many changes watches can resume from (older: 410 Expired)."""
+        """`history_limit`: how many changes watches can resume from (older: 410 Expired).
+        `controllers=False`: serve the API only (nothing reacts to the objects)."""
         self.clock = Clock(speed)
         self.store = Store(self.clock, history_limit=history_limit)
         self.api = ApiServer(self.store, self.clock)
         self.controllers = Controllers(self.store, self.clock)
+        self._run_controllers = controllers
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -76,12 +79,14 @@ class SandboxCluster:
         port = sockets[0].getsockname()[1] if sockets else self._port
         host = f"[{self._host}]" if ":" in self._host else self._host
         self.url = f"http://{host}:{port}"
-        await self.controllers.start()
+        if self._run_controllers:
+            await self.controllers.start()
         log.info("sandbox cluster serving at %s (speed %sx)", self.url, self.clock.speed)
 
     async def stop(self) -> None:
         try:
-            await self.controllers.stop()
+            if self._run_controllers:
+                await self.controllers.stop()
         finally:
             self.api.close()
             if self._runner is not None:

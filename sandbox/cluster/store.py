@@ -50,7 +50,7 @@ from typing import Any, TypeVar, cast
 from sandbox.cluster import validation
 from sandbox.cluster.clock import Clock
 from sandbox.cluster.errors import ApiError
-from sandbox.cluster.resources import EVENTS, NAMESPACES, PODS, RESOURCES, Resource
+from sandbox.cluster.resources import EVENTS, NAMESPACES, PODS, RESOURCES, SERVICES, Resource
 from sandbox.cluster.selectors import Matcher, matcher
 
 Obj = dict[str, Any]
@@ -60,6 +60,8 @@ Change = tuple[str, Resource, Obj]
 _T = TypeVar("_T")
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # as apimachinery's utilrand.String
 _NO_GENERATION = frozenset({"namespaces", "nodes"})
+# Resources whose create ignores the status sent (the real strategies' PrepareForCreate).
+_STATUS_SET_BY_SERVER = frozenset({"deployments", "replicasets", "pods", "services", "namespaces"})
 
 
 def clone(value: _T) -> _T:
@@ -237,8 +239,12 @@ class Store:
             meta["name"] = self._generate_name(resource, namespace, meta["generateName"])
         new = _typed(resource, new)
         meta = new["metadata"]
+        if resource.plural in _STATUS_SET_BY_SERVER:
+            new.pop("status", None)
         validation.default(resource, new)
         validation.validate(resource, new, None)
+        if resource == SERVICES:
+            self._allocate_cluster_ip(new)
         name = meta["name"]
         if resource.namespaced and namespace not in self._namespaces():
             raise ApiError.not_found(NAMESPACES.group_resource, namespace)
@@ -441,6 +447,20 @@ class Store:
                             current["metadata"].get("namespace"),
                             current["metadata"]["name"],
                         )
+
+    def _allocate_cluster_ip(self, service: Obj) -> None:
+        """Give a ClusterIP/NodePort/LoadBalancer Service a free 10.96.0.0/16 address."""
+        spec = service.setdefault("spec", {})
+        if spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None":
+            return
+        if not spec.get("clusterIP"):
+            used = {s.get("spec", {}).get("clusterIP") for s in self._objects[SERVICES].values()}
+            for n in range(1, 65535):
+                ip = f"10.96.{n // 256}.{n % 256}"
+                if ip not in used and n % 256 != 0:
+                    spec["clusterIP"] = ip
+                    break
+        spec["clusterIPs"] = [spec["clusterIP"]]
 
     def _namespaces(self) -> set[str]:
         return {name for _, name in self._objects[NAMESPACES]}

@@ -113,7 +113,8 @@ def default(resource: Resource, obj: Obj) -> None:
         spec.setdefault("sessionAffinity", "None")
         for port in spec.get("ports") or []:
             port.setdefault("protocol", "TCP")
-            port.setdefault("targetPort", port.get("port"))
+            if port.get("targetPort") in (None, 0, ""):
+                port["targetPort"] = port.get("port")
 
 
 def _default_template(spec: Obj) -> None:

@@ -26,6 +26,12 @@ DEPLOY = "/apis/apps/v1/namespaces/default/deployments"
 API = DEPLOY + "/api"
 
 
+@pytest.fixture
+def sandbox_controllers() -> bool:
+    """API only: no controller changes the store behind the test's back."""
+    return False
+
+
 def deployment(name: str = "api", labels: Obj | None = None) -> Obj:
     labels = labels or {"app": name}
     return {
@@ -379,7 +385,7 @@ async def test_error_answers_match_the_real_apiserver(
 
 
 async def test_watch_from_a_too_old_resource_version_sends_an_error_event() -> None:
-    async with SandboxCluster(history_limit=3) as cluster:
+    async with SandboxCluster(history_limit=3, controllers=False) as cluster:
         first = cluster.store.create(CONFIGMAPS, {"metadata": {"name": "a"}}, namespace="default")
         for i in range(5):
             cluster.store.mutate(
@@ -439,3 +445,42 @@ async def test_denied_requests_are_forbidden_and_reviews_say_so(
         review["spec"]["resourceAttributes"]["namespace"] = "prod"
         async with session.post(url, json=review) as response:
             assert (await response.json())["status"]["allowed"] is True
+
+
+def _pb_field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (numbers and sizes below 128)."""
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        # a ConfigMap whose field 9 (unknown to the decoder) is set: refused, not dropped
+        (
+            _pb_field(1, _pb_field(1, b"v1") + _pb_field(2, b"ConfigMap"))
+            + _pb_field(2, _pb_field(1, _pb_field(1, b"cm")) + _pb_field(9, b"x")),
+            "field 9 of ConfigMap",
+        ),
+        # a kind the decoder has no table for
+        (
+            _pb_field(1, _pb_field(1, b"v1") + _pb_field(2, b"Endpoints")) + _pb_field(2, b""),
+            "kind Endpoints in v1",
+        ),
+    ],
+    ids=["unknown-field", "unknown-kind"],
+)
+async def test_protobuf_bodies_the_sandbox_cannot_decode_are_415(
+    sandbox_cluster: SandboxCluster, raw: bytes, fragment: str
+) -> None:
+    before = snapshot(sandbox_cluster)
+    headers = {"Content-Type": "application/vnd.kubernetes.protobuf"}
+    url = sandbox_cluster.url + "/api/v1/namespaces/default/configmaps"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=b"k8s\x00" + raw, headers=headers) as response,
+    ):
+        assert response.status == 415
+        answer = await response.json()
+    assert answer["reason"] == "UnsupportedMediaType"
+    assert fragment in answer["message"]
+    assert snapshot(sandbox_cluster) == before

@@ -23,6 +23,12 @@ from sandbox.cluster.resources import CONFIGMAPS, DEPLOYMENTS, PODS
 from sandbox.cluster.server import SandboxCluster
 
 
+@pytest.fixture
+def sandbox_controllers() -> bool:
+    """API only: no controller changes the store behind the test's back."""
+    return False
+
+
 def deployment_body(name: str = "api") -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
@@ -217,7 +223,7 @@ async def test_watch_resumes_from_the_last_resource_version(
 async def test_watch_from_an_expired_resource_version_raises_410_then_relists(
     tmp_path: Path,
 ) -> None:
-    async with SandboxCluster(history_limit=5) as cluster:
+    async with SandboxCluster(history_limit=5, controllers=False) as cluster:
         path = cluster.write_kubeconfig(tmp_path / "small-history")
         async with await api_client(path) as api:
             core = client.CoreV1Api(api)

@@ -14,6 +14,7 @@ namespaces of their own (the store checks are skipped there).
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -362,3 +363,63 @@ async def test_diff_and_server_dry_run_change_nothing(
     (live,) = after["items"]
     assert live["spec"] == before["spec"]
     assert live["metadata"]["generation"] == before["metadata"]["generation"]
+
+
+async def test_imperative_creates_send_protobuf_and_work(kubeconfig: Path) -> None:
+    """kubectl's typed clients POST protobuf bodies: the sandbox decodes them."""
+    name = f"deckhand-pb-{uuid.uuid4().hex[:8]}"
+    try:
+        created = await run_kubectl(kubeconfig, "create", "namespace", name, check=True)
+        assert created.stdout.strip() == f"namespace/{name} created"
+        steps = [
+            ("create", "configmap", "settings", "--from-literal=LOG_LEVEL=debug"),
+            (
+                "create",
+                "secret",
+                "docker-registry",
+                "regcred",
+                "--docker-server=reg.example",
+                "--docker-username=deploy",
+                "--docker-password=s3cret",
+            ),
+            (
+                "create",
+                "deployment",
+                "web",
+                "--image=reg.example/team/web:1.0",
+                "--port=8080",
+                "--replicas=2",
+            ),
+            ("create", "service", "clusterip", "web", "--tcp=80:8080"),
+        ]
+        for step in steps:
+            await run_kubectl(kubeconfig, "-n", name, *step, check=True)
+        secret = await kubectl_json(kubeconfig, "-n", name, "get", "secret", "regcred")
+        assert secret["type"] == "kubernetes.io/dockerconfigjson"
+        assert base64.b64decode(secret["data"][".dockerconfigjson"]).startswith(b'{"auths"')
+        deployment = await kubectl_json(kubeconfig, "-n", name, "get", "deploy", "web")
+        assert deployment["spec"]["replicas"] == 2
+        assert deployment["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert (container["image"], container["ports"][0]["containerPort"]) == (
+            "reg.example/team/web:1.0",
+            8080,
+        )
+        service = await kubectl_json(kubeconfig, "-n", name, "get", "svc", "web")
+        assert service["spec"]["ports"][0]["targetPort"] == 8080
+        assert service["spec"]["clusterIP"]
+        config = await kubectl_json(kubeconfig, "-n", name, "get", "cm", "settings")
+        assert config["data"] == {"LOG_LEVEL": "debug"}
+        can = await run_kubectl(kubeconfig, "auth", "can-i", "patch", "deployments", "-n", name)
+        assert can.stdout.strip() == "yes"
+    finally:
+        await run_kubectl(kubeconfig, "delete", "namespace", name, "--wait=false")
+
+
+@pytest.mark.skipif(real_cluster() is not None, reason="configures the sandbox's denials")
+async def test_auth_can_i_follows_the_sandbox_denials(sandbox_cluster, kubeconfig: Path) -> None:
+    sandbox_cluster.deny("patch", "deployments", "default")
+    denied = await run_kubectl(kubeconfig, "auth", "can-i", "patch", "deployments")
+    assert (denied.returncode, denied.stdout.strip()) == (1, "no")
+    other = await run_kubectl(kubeconfig, "auth", "can-i", "get", "deployments")
+    assert other.stdout.strip() == "yes"
