@@ -18,9 +18,12 @@ failures leave as `KubeError` / `RegistryError` for the front-end's one handler.
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from bot.kube.client import KubeClient
+from bot.kube.client import KubeClient, KubeOptions
 from bot.registry.client import RegistryClient
 from bot.registry.errors import RegistryError
 from bot.rollout.background import together
@@ -80,6 +83,9 @@ class RolloutEngine:
     kube: KubeClient
     registry: RegistrySettings
     clock: Clock = field(default_factory=SystemClock)
+    clusters: Mapping[str, KubeClient] = field(default_factory=dict)
+    """Clients by kubeconfig context, for environments with a `kube_context`; `kube` is
+    Deckhand's own cluster (its locks and records) and serves every other environment."""
 
     def __post_init__(self) -> None:
         home = self.config.deckhand
@@ -104,7 +110,9 @@ class RolloutEngine:
             return Refusal(RefusalCode.INVALID_REQUEST, "not a deploy request")
         verdicts, current, locks = await together(
             self._inspect(valid.services, valid.tag),
-            read_current(self.kube, self.config, services=valid.services, env=valid.env),
+            read_current(
+                self.cluster(valid.env), self.config, services=valid.services, env=valid.env
+            ),
             self._locks(valid.services, valid.env),
         )
         return plan_deploy(
@@ -153,9 +161,14 @@ class RolloutEngine:
         namespace = self.config.environments[valid.env].namespace
         first = service.deployments[0]
         current, history, locks = await together(
-            read_current(self.kube, self.config, services=(valid.service,), env=valid.env),
+            read_current(
+                self.cluster(valid.env), self.config, services=(valid.service,), env=valid.env
+            ),
             read_revisions(
-                self.kube, namespace=namespace, deployment=first.name, container=first.container
+                self.cluster(valid.env),
+                namespace=namespace,
+                deployment=first.name,
+                container=first.container,
             ),
             self._locks((valid.service,), valid.env),
         )
@@ -174,7 +187,7 @@ class RolloutEngine:
         return await self._runner(valid.env).roll_back(plan, on_progress=on_progress)
 
     async def status(self, service: str, env: str) -> ServiceStatus:
-        current = await read_current(self.kube, self.config, services=(service,), env=env)
+        current = await read_current(self.cluster(env), self.config, services=(service,), env=env)
         holder = await self.locks.holder(service, env)
         return ServiceStatus(
             service, env, tuple(current.values()), lock_info(holder) if holder else None
@@ -191,7 +204,7 @@ class RolloutEngine:
         records, revisions = await together(
             self.records.history(valid.service, valid.env, size),
             read_revisions(
-                self.kube,
+                self.cluster(valid.env),
                 namespace=self.config.environments[valid.env].namespace,
                 deployment=first.name,
                 container=first.container,
@@ -226,14 +239,20 @@ class RolloutEngine:
 
     def _runner(self, env: str) -> Runner:
         policy = self.config.tag_policy
+        kube = self.cluster(env)
         explainer = Explainer(
-            self.kube,
+            kube,
             self.registry,
             policy.node_platform(),
             pull_secret=self.config.environments[env].pull_secret,
         )
-        follower = Follower(self.kube, self.clock, self.config.rollout, explainer)
-        return Runner(self.kube, self.locks, self.records, follower, self.clock)
+        follower = Follower(kube, self.clock, self.config.rollout, explainer)
+        return Runner(kube, self.locks, self.records, follower, self.clock)
+
+    def cluster(self, env: str) -> KubeClient:
+        """The client for `env`'s `kube_context` (Deckhand's own cluster when None)."""
+        context = self.config.environments[env].kube_context
+        return self.clusters.get(context, self.kube) if context else self.kube
 
     async def _inspect(
         self, services: tuple[str, ...], tag: str
@@ -261,3 +280,35 @@ class RolloutEngine:
     async def _locks(self, services: tuple[str, ...], env: str) -> dict[tuple[str, str], LockInfo]:
         holders = await together(*(self.locks.holder(s, env) for s in services))
         return {(s, env): lock_info(h) for s, h in zip(services, holders, strict=True) if h}
+
+
+@asynccontextmanager
+async def open_engine(
+    config: DeckhandConfig,
+    registry: RegistrySettings,
+    *,
+    kubeconfig: Path | None = None,
+    clock: Clock | None = None,
+    options: KubeOptions | None = None,
+) -> AsyncIterator[RolloutEngine]:
+    """An engine with one client per cluster, all closed on exit.
+
+    Deckhand's own cluster is in-cluster (the service account) without `kubeconfig`,
+    else the kubeconfig's current context; each distinct env `kube_context` gets a
+    client of its own from `kubeconfig` (or `~/.kube/config`).
+    """
+    async with AsyncExitStack() as stack:
+        if kubeconfig is None:
+            home = await stack.enter_async_context(KubeClient.in_cluster(options=options))
+        else:
+            home = await stack.enter_async_context(
+                KubeClient.from_kubeconfig(kubeconfig, options=options)
+            )
+        clusters: dict[str, KubeClient] = {}
+        for env in config.environments.values():
+            context = env.kube_context
+            if context and context not in clusters:
+                clusters[context] = await stack.enter_async_context(
+                    KubeClient.from_kubeconfig(kubeconfig, context=context, options=options)
+                )
+        yield RolloutEngine(config, home, registry, clock or SystemClock(), clusters)

@@ -2,12 +2,14 @@
 
 Covers: a deploy refused before any patch, the cluster unchanged (missing tag,
 arm64-only image, `latest`, a tag outside the pattern, an unknown service); a manual
-lock refusing deploys until unlocked; an unreachable API server named with its URL.
+lock refusing deploys until unlocked; an unreachable API server named with its URL;
+`open_engine` giving an env with a `kube_context` its own client.
 """
 
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
@@ -15,7 +17,7 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from bot.kube.client import KubeClient, KubeOptions
 from bot.kube.errors import Unreachable
 from bot.kube.kinds import CONFIGMAPS, DEPLOYMENTS
-from bot.rollout.engine import RolloutEngine
+from bot.rollout.engine import RolloutEngine, open_engine
 from commands.images import Platform
 from commands.plan import DeployPlan
 from commands.requests import Deploy, Lock, Refusal, RefusalCode, Unlock
@@ -100,3 +102,15 @@ async def test_unreachable_api_server_is_named(stage: Stage) -> None:
     assert caught.value.sentence().startswith(
         f"can't reach the Kubernetes API at http://127.0.0.1:{port}: "
     )
+
+
+async def test_open_engine_uses_the_env_context(stage: Stage, tmp_path: Path) -> None:
+    path = stage.cluster.write_kubeconfig(tmp_path / "kubeconfig", context="sandbox")
+    await stage.deployment(stage.push("1111111"), wait=False)
+    stage.push("2222222")
+    config = deck_config(stage.registry.host, kube_context="sandbox")
+    async with open_engine(config, stage.settings, kubeconfig=path) as engine:
+        assert set(engine.clusters) == {"sandbox"}
+        assert engine.cluster("prod") is engine.clusters["sandbox"]
+        plan = await engine.check(Deploy(("api",), "2222222", "prod"), user="U1")
+        assert isinstance(plan, DeployPlan), plan
