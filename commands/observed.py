@@ -146,6 +146,8 @@ def peak_pods(state: DeploymentState) -> int:
     if state.strategy == "Recreate":
         return state.replicas
     surge = state.max_surge
-    if isinstance(surge, str):
-        surge = math.ceil(state.replicas * float(surge.rstrip("%")) / 100)
+    if isinstance(surge, str) and surge.endswith("%"):
+        surge = math.ceil(state.replicas * float(surge[:-1]) / 100)
+    elif isinstance(surge, str):
+        surge = int(surge) if surge.isdigit() else state.replicas  # unreadable: assume the worst
     return state.replicas + surge

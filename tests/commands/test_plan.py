@@ -207,7 +207,8 @@ def test_locks(lock: LockInfo, user: str, refused: bool) -> None:
 @pytest.mark.parametrize(
     ("replicas", "strategy", "surge", "peak"),
     [(3, "RollingUpdate", "25%", 4), (4, "RollingUpdate", "25%", 5), (1, "RollingUpdate", "0%", 1),
-     (10, "RollingUpdate", 2, 12), (3, "Recreate", "25%", 3), (0, "RollingUpdate", "25%", 0)],
+     (10, "RollingUpdate", 2, 12), (3, "Recreate", "25%", 3), (0, "RollingUpdate", "25%", 0),
+     (1, "RollingUpdate", "1", 2), (1, "RollingUpdate", "x", 2)],
 )  # fmt: skip
 def test_peak_pods(replicas: int, strategy: str, surge: int | str, peak: int) -> None:
     assert peak_pods(state("api", replicas=replicas, strategy=strategy, max_surge=surge)) == peak
