@@ -4,7 +4,9 @@ Start-up, in order, each piece entered into one `AsyncExitStack` (closed in reve
 1. the Slack Web API client (one HTTP session), token checked with `auth.test`;
 2. the deploy backend (`open_backend`, given the Slack client; it opens its own
    cluster/registry clients on the same stack): `deckhand run` uses
-   `bot.deploys.runtime.open_deploy_backend`; `run()`/`start()` default to the
+   `bot.alerts.runtime.open_backend_with_leader` (leader election, leader-only image-pull
+   alerts, then `bot.deploys.runtime.open_deploy_backend` gated on leadership);
+   `run()`/`start()` default to the
    help-only stand-in (`open_help_only_backend`) so the plumbing runs without a cluster;
 3. the Bolt app;
 4. the HTTP server on `DECKHAND_HTTP_LISTEN` (`/healthz`, `/readyz`, and in HTTP mode
@@ -27,7 +29,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deploys.runtime import open_deploy_backend
+from bot.alerts.runtime import open_backend_with_leader
 from bot.http import build_http_app, parse_listen, serve_http
 from bot.lifecycle import ReadinessState, Supervisor, run_until_signal
 from bot.settings import Settings
@@ -144,7 +146,7 @@ def main(argv: Sequence[str]) -> int:
     if args.config is not None:
         settings = settings.model_copy(update={"config": args.config})
     try:
-        asyncio.run(run(settings, open_backend=open_deploy_backend))
+        asyncio.run(run(settings, open_backend=open_backend_with_leader))
     except (SlackError, ValueError) as e:
         # Start-up problems an operator fixes in the configuration: one line, no traceback.
         logger.error("deckhand cannot start: %s", e)
