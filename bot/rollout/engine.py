@@ -17,6 +17,7 @@ failures leave as `KubeError` / `RegistryError` for the front-end's one handler.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.kube.client import KubeClient, KubeOptions
+from bot.kube.errors import KubeError
 from bot.registry.client import RegistryClient
 from bot.registry.errors import RegistryError
 from bot.rollout.background import together
@@ -57,6 +59,8 @@ from commands.validate import (
     ValidatedUnlock,
     validate,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -142,10 +146,16 @@ class RolloutEngine:
     async def resume_in_flight(self, on_progress: OnProgress = drop_progress) -> list[Outcome]:
         """Finish following every deploy recorded as rolling out (after a restart)."""
         in_flight = [r for r in await self.records.in_flight() if not r.reported]
-        outcomes = await together(
-            *(self._runner(r.env).resume(r, on_progress=on_progress) for r in in_flight)
-        )
-        return list(outcomes)
+
+        async def resume(record: DeployRecord) -> Outcome | None:
+            try:
+                return await self._runner(record.env).resume(record, on_progress=on_progress)
+            except KubeError as e:  # it stays in flight: the next start tries again
+                log.warning("could not resume deploy %s: %s", record.id, e.sentence())
+                return None
+
+        outcomes = await together(*(resume(r) for r in in_flight))
+        return [o for o in outcomes if o is not None]
 
     # ---- other commands ----
 

@@ -19,6 +19,7 @@ naming the holder.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -145,17 +146,29 @@ class Locks:
     async def holding(
         self, service: str, env: str, *, deploy_id: str, who: str, why: str
     ) -> AsyncIterator[None]:
-        """Hold the deploy lock for the body, renewing it; released however the body ends."""
+        """Hold the deploy lock for the body, renewing it; released when the body ends —
+        except when it is cancelled (Deckhand shutting down mid-rollout): the lease then
+        stays with the deploy, for the Deckhand that resumes it (or until it expires)."""
         await self.acquire(service, env, deploy_id=deploy_id, who=who, why=why)
         renewer = {f"renew-{lock_name(service, env)}": self._keep_renewed(service, env, deploy_id)}
+        cancelled = False
         try:
             async with background(renewer):
                 yield
+        except asyncio.CancelledError:
+            cancelled = True
+            log.info(
+                "keeping %s for deploy %s: cancelled mid-rollout",
+                lock_name(service, env),
+                deploy_id,
+            )
+            raise
         finally:
-            try:
-                await self.release(service, env, holder=deploy_id)
-            except KubeError as e:  # it expires on its own; say so and carry on
-                log.warning("could not release %s: %s", lock_name(service, env), e.sentence())
+            if not cancelled:
+                try:
+                    await self.release(service, env, holder=deploy_id)
+                except KubeError as e:  # it expires on its own; say so and carry on
+                    log.warning("could not release %s: %s", lock_name(service, env), e.sentence())
 
     async def _keep_renewed(self, service: str, env: str, deploy_id: str) -> None:
         while True:

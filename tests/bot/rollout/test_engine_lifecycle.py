@@ -83,6 +83,9 @@ async def test_restart_resumes_and_reports_exactly_once(stage: Stage) -> None:
     await asyncio.gather(first, return_exceptions=True)
     (in_flight,) = await stage.engine.records.in_flight()
     assert in_flight.id == plan.deploy_id
+    holder = await stage.engine.locks.holder("api", "prod")  # kept for the resumer
+    assert holder is not None
+    assert holder.holder == plan.deploy_id
 
     restarted = RolloutEngine(stage.engine.config, stage.kube, stage.settings, stage.cluster.clock)
     outcomes: list[Outcome] = await restarted.resume_in_flight(watch)
