@@ -177,6 +177,30 @@ async def test_pod_logs(api: client.ApiClient, sandbox_cluster: SandboxCluster) 
     assert sandbox_cluster.store.get(PODS, "default", "api-1")["status"]["phase"] == "Pending"
 
 
+async def test_pod_logs_follow_streams_new_lines_until_the_pod_goes(
+    api: client.ApiClient, sandbox_cluster: SandboxCluster
+) -> None:
+    core = client.CoreV1Api(api)
+    store = sandbox_cluster.store
+    await core.create_namespaced_pod(
+        "default",
+        {"metadata": {"name": "api-1"}, "spec": {"containers": [{"name": "api", "image": "a"}]}},
+    )
+    store.append_log("default", "api-1", "api", "first")
+    response = await core.read_namespaced_pod_log(
+        "api-1", "default", follow=True, _preload_content=False
+    )
+    try:
+        async with asyncio.timeout(5):
+            assert await response.content.readline() == b"first\n"
+            store.append_log("default", "api-1", "api", "second")
+            assert await response.content.readline() == b"second\n"
+            store.delete(PODS, "default", "api-1")
+            assert await response.content.read() == b""  # the stream ends with the pod
+    finally:
+        response.release()
+
+
 async def collect(
     api: client.ApiClient, rv: str, server_timeout: int, want: int | None = None
 ) -> tuple[list[tuple[str, str]], str]:
