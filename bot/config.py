@@ -8,8 +8,8 @@ syntax), and `str(error)` is all of them, one per line: every problem in the fil
 once, never a traceback. It covers a missing, unreadable, binary or empty file, YAML
 syntax errors, duplicate keys, wrong types, unknown keys and the relations checked by
 the models (unknown group members, alias collisions, approvals without approvers…).
-Pydantic checks relations only once every field is valid, so those show up on the
-next run after the field errors are fixed.
+Pydantic checks relations only once every field is valid, so the loader also runs
+them on the raw YAML when fields failed (`commands.config_checks`).
 
 Why not pydantic-settings' `YamlConfigSettingsSource`: it treats a missing file as an
 empty config, lets a duplicated key silently win, and reads `16:00` as the integer
@@ -26,7 +26,8 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from commands.config import REFUSED_KEYS, ConfigProblems, DeckhandConfig
+from commands.config import DeckhandConfig
+from commands.config_checks import REFUSED_KEYS, ConfigProblems, ConfigShape, relation_problems
 
 MAX_BYTES = 1_000_000
 
@@ -46,7 +47,17 @@ def load_config(path: Path | str) -> DeckhandConfig:
     try:
         return DeckhandConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(describe(path, error)) from None
+        lines = describe(path, error)
+        if not any(_is_relations(item) for item in error.errors()):
+            # Field errors stop pydantic before the relation checks: run them on the raw
+            # mapping so the first run already lists every problem.
+            problems = relation_problems(ConfigShape.from_raw(data))
+            lines += [f"{path}: {_path(p.path)}: {p.message}" for p in problems]
+        raise ConfigError(lines) from None
+
+
+def _is_relations(item: Any) -> bool:
+    return not item["loc"] and isinstance(item.get("ctx", {}).get("error"), ConfigProblems)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

@@ -11,9 +11,10 @@
 
 Every model is frozen and forbids unknown keys, so a typo (`namspace:`) is an error,
 not a silently ignored setting. Field validators check single values; the model
-validators check relations (unknown group members, alias collisions, approvals with
-no approvers…) and raise `ConfigProblems`, whose entries carry a key path relative to
-the model, so `bot.config.load_config` can report `FILE: key.path: what is wrong`.
+validators check relations (`commands.config_checks`: unknown group members, alias
+collisions, approvals with no approvers…) and raise `ConfigProblems`, whose entries
+carry a key path relative to the model, so `bot.config.load_config` can report
+`FILE: key.path: what is wrong`.
 
 Names (services, groups, environments, aliases) are lowercase words that the chat
 grammar can't confuse with its own words (`commands.grammar.RESERVED_WORDS`, verb typos).
@@ -25,8 +26,7 @@ time zone database is read through `zoneinfo` to check `timezone`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,9 +41,14 @@ from pydantic import (
     model_validator,
 )
 
-from commands.grammar import RESERVED_WORDS, verb_typo
+from commands.config_checks import (
+    ConfigProblems,
+    ConfigShape,
+    Problem,
+    check_name,
+    relation_problems,
+)
 from commands.images import ImageReference, InvalidReference, Platform
-from commands.suggest import did_you_mean
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -77,40 +82,6 @@ ChannelId = Annotated[
     _matching(r"[CGD][A-Z0-9]{2,}", "a Slack channel id (expected e.g. C0123ABCD, not a #name)"),
 ]
 LATEST = "latest"
-
-REFUSED_KEYS = {
-    "allow_self_approval": "is not configurable: the requester never approves their own deploy",
-}
-"""Keys people may expect but that are refused on purpose, with the reason."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in the config: `path` relative to the model that found it."""
-
-    path: tuple[str | int, ...]
-    message: str
-
-
-class ConfigProblems(ValueError):
-    """Raised by model validators; pydantic keeps it in the error's `ctx["error"]`."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(f"{'.'.join(map(str, p.path))}: {p.message}" for p in problems))
-        self.problems = tuple(problems)
-
-
-def _check_name(value: str, kind: str) -> str:
-    if not _NAME.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a valid {kind} name "
-            "(expected lowercase letters, digits and '-', starting with a letter, ≤ 40)"
-        )
-    if value in RESERVED_WORDS:
-        raise ValueError(f"{value!r} is a Deckhand command word and can't name a {kind}")
-    if (verb := verb_typo(value)) is not None:
-        raise ValueError(f"{value!r} is too close to the command {verb!r} to name a {kind}")
-    return value
 
 
 class _Model(BaseModel):
@@ -272,7 +243,7 @@ class EnvironmentConfig(_Model):
     @classmethod
     def _aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for alias in value:
-            _check_name(alias, "environment alias")
+            check_name(alias, "environment alias")
         return value
 
     @model_validator(mode="after")
@@ -366,54 +337,19 @@ class DeckhandConfig(_Model):
 
     @model_validator(mode="after")
     def _relations(self) -> DeckhandConfig:
-        problems = list(self._problems())
+        problems = relation_problems(self.shape())
         if problems:
             raise ConfigProblems(problems)
         return self
 
-    def _problems(self) -> Iterator[Problem]:
-        for name in self.services:
-            yield from _name_problem(("services", name), name, "service")
-        for name, members in self.groups.items():
-            yield from _name_problem(("groups", name), name, "group")
-            if name in self.services:
-                yield Problem(("groups", name), "has the name of a service (expected a new name)")
-            if not members:
-                yield Problem(("groups", name), "is empty (expected at least one service)")
-            for index, member in enumerate(members):
-                if member not in self.services:
-                    near = _near(member, self.services)
-                    yield Problem(("groups", name, index), f"unknown service {member!r}{near}")
-        owner: dict[str, str] = {}
-        for env_name, env in self.environments.items():
-            yield from _name_problem(("environments", env_name), env_name, "environment")
-            for word in (env_name, *env.aliases):
-                path: tuple[str | int, ...] = ("environments", env_name)
-                if word != env_name:
-                    path = (*path, "aliases")
-                if word in owner and owner[word] != env_name:
-                    yield Problem(path, f"{word!r} already names environment {owner[word]!r}")
-                elif word in self.services or word in self.groups:
-                    yield Problem(path, f"{word!r} is also a service or group name")
-                owner.setdefault(word, env_name)
-        namespaces: dict[str, str] = {}
-        for env_name, env in self.environments.items():
-            if env.namespace in namespaces:
-                other = namespaces[env.namespace]
-                yield Problem(
-                    ("environments", env_name, "namespace"),
-                    f"{env.namespace!r} is also environment {other!r}'s namespace",
-                )
-            namespaces.setdefault(env.namespace, env_name)
-        if self.default_environment is not None and self.default_environment not in owner:
-            near = _near(self.default_environment, owner)
-            yield Problem(
-                ("default_environment",), f"unknown environment {self.default_environment!r}{near}"
-            )
-        for name, service in self.services.items():
-            deployments = [d.name for d in service.deployments]
-            if len(set(deployments)) != len(deployments):
-                yield Problem(("services", name, "deployments"), "lists a Deployment twice")
+    def shape(self) -> ConfigShape:
+        """The names `commands.config_checks.relation_problems` checks."""
+        return ConfigShape(
+            services={n: tuple(d.name for d in s.deployments) for n, s in self.services.items()},
+            groups=dict(self.groups),
+            environments={n: (e.aliases, e.namespace) for n, e in self.environments.items()},
+            default_environment=self.default_environment,
+        )
 
     def resolve_env(self, word: str | None) -> str | None:
         """The canonical environment for a name or alias (None: the default), or None."""
@@ -443,17 +379,3 @@ class DeckhandConfig(_Model):
         if self.alerts.namespaces is not None:
             return self.alerts.namespaces
         return tuple(dict.fromkeys(env.namespace for env in self.environments.values()))
-
-
-def _name_problem(path: tuple[str | int, ...], name: str, kind: str) -> Iterator[Problem]:
-    try:
-        _check_name(name, kind)
-    except ValueError as error:
-        yield Problem(path, str(error))
-
-
-def _near(word: str, known: Mapping[str, object]) -> str:
-    expected = ", ".join(map(repr, known))
-    found = did_you_mean(word, list(known), n=1)
-    hint = f"; did you mean {found[0]!r}?" if found else ""
-    return f" (expected one of {expected}{hint})"

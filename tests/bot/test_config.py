@@ -170,6 +170,30 @@ def test_every_relation_problem_at_once(tmp_path: Path) -> None:
     assert len(lines) == 3, lines
 
 
+def test_field_and_relation_problems_at_once(tmp_path: Path) -> None:
+    content = _example("history_size: 10", "history_size: ten")
+    content = content.replace("  all: [api, worker, admin]", "  all: [api, wrker, admin]")
+    content = content.replace("aliases: [prod, prd]", "aliases: [stage, prd]")
+    lines = _load(tmp_path, content)
+    assert lines == [
+        ": history_size: is 'ten' (expected an integer)",
+        ": groups.all[1]: unknown service 'wrker' (expected one of 'api', 'worker', 'admin'; "
+        "did you mean 'worker'?)",
+        ": environments.production.aliases: 'stage' already names environment 'staging'",
+    ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["services: 1\ngroups: {all: [x]}\n", "environments: [a]\ndefault_environment: x\n",
+     "services: {api: 1}\ngroups: {all: api}\nenvironments: {x: 1}\n",
+     "groups: {all: [1, {a: b}]}\nenvironments: {prod: {aliases: 3}}\n"],
+)  # fmt: skip
+def test_relations_on_broken_shapes_add_no_noise(tmp_path: Path, content: str) -> None:
+    lines = _load(tmp_path, content)
+    assert not any("unknown service" in line or "unknown environment" in line for line in lines)
+
+
 def test_quoted_and_unquoted_times_agree(tmp_path: Path) -> None:
     window = "{days: [fri], start: %s, end: %s, timezone: Europe/Berlin}"
     for start, end in (("16:00", "08:00"), ('"16:00"', "'08:00'")):

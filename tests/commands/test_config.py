@@ -15,11 +15,11 @@ from pydantic import ValidationError
 from commands.config import (
     Approvals,
     ApprovalWindow,
-    ConfigProblems,
     DeckhandConfig,
     Principals,
     TagPolicy,
 )
+from commands.config_checks import ConfigProblems
 
 BASE: dict[str, Any] = {
     "services": {
