@@ -5,7 +5,8 @@ on the new ReplicaSet, pods running the pinned digest, progress events, the reco
 a pull secret revoked after the pre-check (fails long before the deadline with "the
 cluster's pull secret was rejected", auto-rollback restores the image and says so);
 CrashLoopBackOff with exit code and logs; ProgressDeadlineExceeded; readiness
-timeout; a 403 on the patch naming verb, resource and namespace; a tag deleted after
+timeout; an unschedulable pod (after the readiness timeout); a 403 on the patch naming
+verb, resource and namespace; a tag deleted after
 the check (the pinned digest still deploys).
 """
 
@@ -153,3 +154,14 @@ async def test_tag_deleted_after_the_check_still_deploys_the_pinned_digest(stage
     assert outcome.phase is Phase.SUCCEEDED, outcome.summary
     d = await stage.kube.get(DEPLOYMENTS, "api", namespace="honeydue")
     assert images_of(d) == {"api": new}
+
+
+async def test_unschedulable_fails_after_the_readiness_timeout(stage: Stage) -> None:
+    await stage.deployment(stage.push("1111111"), node_selector={"disk": "nowhere"}, wait=False)
+    stage.push("2222222")
+    outcome = await deploy(stage, "2222222", [])
+    assert outcome.phase is Phase.FAILED, outcome.summary
+    failure = outcome.services[0].failure
+    assert failure is not None
+    assert failure.cause is Cause.UNSCHEDULABLE
+    assert 120 <= outcome.duration_s < 300
