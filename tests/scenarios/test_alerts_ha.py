@@ -1,0 +1,82 @@
+"""Two Deckhand replicas (two alert services, each under its own `LeaderElector`, one
+sandbox cluster, one LocalSlack): a failing pull is alerted once, by the leader. The
+leader is killed (its tasks cancelled, the Lease not released): the other replica takes
+over within the lease duration, does not repeat the open alert, alerts the next
+incident, and resolves the first one on its original message."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from bot.leader import LeaderElector
+from bot.rollout.background import background
+from sandbox.env import ALERT_CHANNEL, SERVICES
+from tests.bot.alerts.harness import GRACE_S, AlertWorld, alert_world, text_of, wait_until
+
+__all__ = ["alert_world"]
+
+LEASE_S = 3.0
+RETRY_S = 0.3
+
+
+async def kill(name: str) -> None:
+    """A replica dying: its task is cancelled from outside; it releases nothing."""
+    for task in asyncio.all_tasks():
+        if task.get_name() == name:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_two_replicas_one_alert_and_take_over(alert_world: AlertWorld) -> None:
+    world = alert_world
+    electors = {
+        name: LeaderElector(
+            world.kube,
+            world.config.deckhand.namespace,
+            name,
+            lease_duration_s=LEASE_S,
+            renew_deadline_s=2.0,
+            retry_period_s=RETRY_S,
+            release_on_exit=False,  # a killed replica doesn't get to release
+        )
+        for name in ("deckhand-0", "deckhand-1")
+    }
+    replicas = {
+        f"replica-{name}": elector.run({"alerts": world.service().run})
+        for name, elector in electors.items()
+    }
+    async with background(replicas):
+        await wait_until(
+            lambda: any(e.is_leader for e in electors.values()), within_s=5, what="a leader"
+        )
+        await world.set_image("honeydue", "api", world.image("api", "deadbee"))
+        await wait_until(lambda: bool(world.alerts()), within_s=GRACE_S + 10, what="the alert")
+        await asyncio.sleep(GRACE_S + 1)
+        assert len(world.alerts()) == 1
+        first = world.alerts()[0]
+
+        leader = next(n for n, e in electors.items() if e.is_leader)
+        follower = next(e for n, e in electors.items() if n != leader)
+        await kill(f"replica-{leader}")
+        killed = time.monotonic()
+        await wait_until(
+            lambda: follower.is_leader, within_s=LEASE_S + RETRY_S + 2, what="the take-over"
+        )
+        assert time.monotonic() - killed <= LEASE_S + RETRY_S + 0.5
+
+        await world.set_image("honeydue", "admin", world.image("admin", "deadbee"))
+        await wait_until(
+            lambda: len(world.alerts()) == 2, within_s=GRACE_S + 10, what="the follower's alert"
+        )
+        assert "honeydue/admin" in text_of(world.alerts()[1])
+
+        await world.set_image("honeydue", "api", world.image("api", SERVICES[0].good[1]))
+        await wait_until(
+            lambda: bool(world.slack.message(ALERT_CHANNEL, first.ts).replies),
+            within_s=30,
+            what="the first incident resolved by the new leader",
+        )
+    assert len(world.alerts()) == 2
