@@ -658,9 +658,10 @@ def cancel_not_supported(request_id: str) -> str:
     )
 
 
-def status_line(service: str, env: str, tag: str, ready: int, total: int, lock: str | None) -> str:
+def status_line(service: str, env: str, tag: str, replicas: int, lock: str | None) -> str:
     locked_note = f" · :lock: {lock}" if lock else ""
-    return f"{_code(service)} in {_code(env)}: {_code(tag)} · {ready}/{total} ready{locked_note}"
+    pods = f"{replicas} replica{'s' if replicas != 1 else ''}"
+    return f"{_code(service)} in {_code(env)}: {_code(tag)} · {pods}{locked_note}"
 
 
 def status_missing(service: str, env: str) -> str:
@@ -674,6 +675,11 @@ def history_header(service: str, env: str) -> str:
 def history_line(when: str, tag: str, who: str, result: str, deploy_id: str) -> str:
     by = f" by {user(who)}" if who else ""
     return f"{when} · {_code(tag)}{by} · {result} · {_code(deploy_id)}"
+
+
+def revision_line(number: int, tag: str, cause: str | None) -> str:
+    why = f" · {cause}" if cause else ""
+    return f"revision #{number} · {_code(tag)}{why}"
 
 
 def history_empty(service: str, env: str) -> str:

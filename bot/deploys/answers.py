@@ -1,48 +1,54 @@
 """The compact answers to `status`, `history` and `tags`, as mrkdwn text. Pure.
 
     status_text(statuses) -> str      one line per service and env, with its lock
-    history_text(service, env, records) -> str
+    history_text(view) -> str         Deckhand's deploys, else the Deployment's revisions
     tags_text(service, repository, tags) -> str
 
-The sentences come from `commands.texts`; this module only orders and joins them.
+The sentences come from `commands.texts`; this module only picks, orders and joins.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.deploys.operations import ServiceStatus
-from bot.rollout.records import DeployRecord
+from bot.rollout.engine import HistoryView, ServiceStatus
+from bot.rollout.records import DeployRecord, RecordPhase
 from commands import texts
+from commands.images import ImageReference, InvalidReference
+
+HISTORY_SHOWN = 10
 
 
-def _lock_note(status: ServiceStatus) -> str | None:
-    lock = status.lock
-    if lock is None:
-        return None
-    if lock.manual:
-        why = f": {lock.why}" if lock.why else ""
-        return f"locked by {texts.user(lock.who)}{why}"
-    return f"deploy `{lock.holder}` in progress"
+def tag_of(image: str | None) -> str:
+    """The tag of an image reference (the whole text when it has none)."""
+    if not image:
+        return "?"
+    try:
+        return ImageReference.parse(image).tag or image
+    except InvalidReference:
+        return image
 
 
 def status_text(statuses: Sequence[ServiceStatus]) -> str:
-    """What runs where, one line each (envs in the order asked)."""
+    """What runs where, one line per service and env (in the order asked)."""
     lines = []
     for s in statuses:
-        if s.tag is None:
+        if not s.deployments:
             lines.append(texts.status_missing(s.service, s.env))
-        else:
-            lines.append(
-                texts.status_line(s.service, s.env, s.tag, s.ready, s.total, _lock_note(s))
-            )
+            continue
+        first = s.deployments[0]
+        lock = None
+        if s.lock is not None:
+            why = f": {s.lock.reason}" if s.lock.reason else ""
+            lock = f"locked by {texts.user(s.lock.holder)}{why}"
+        lines.append(texts.status_line(s.service, s.env, tag_of(first.image), first.replicas, lock))
     return "\n".join(lines)
 
 
 def _result(record: DeployRecord) -> str:
-    if record.phase.value == "rolling_out":
+    if record.phase is RecordPhase.ROLLING_OUT:
         return "rolling out"
-    verdict = "succeeded" if record.phase.value == "succeeded" else "failed"
+    verdict = "succeeded" if record.phase is RecordPhase.SUCCEEDED else "failed"
     if record.rolled_back:
         verdict = "failed, rolled back"
     if record.duration_s is not None:
@@ -50,14 +56,18 @@ def _result(record: DeployRecord) -> str:
     return verdict
 
 
-def history_text(service: str, env: str, records: Sequence[DeployRecord]) -> str:
-    """The last deploys of `service` in `env`, newest first."""
-    if not records:
-        return texts.history_empty(service, env)
-    lines = [texts.history_header(service, env)]
-    for r in records:
+def history_text(view: HistoryView) -> str:
+    """The last deploys of a service in an env, newest first; without any Deckhand
+    record, the Deployment's own revisions (deploys made by other tools)."""
+    if not view.records and not view.revisions:
+        return texts.history_empty(view.service, view.env)
+    lines = [texts.history_header(view.service, view.env)]
+    for r in view.records[:HISTORY_SHOWN]:
         when = r.when.strftime("%Y-%m-%d %H:%M UTC")
         lines.append(texts.history_line(when, r.tag or "?", r.who, _result(r), r.id))
+    if not view.records:
+        for rev in view.revisions[:HISTORY_SHOWN]:
+            lines.append(texts.revision_line(rev.number, tag_of(rev.image), rev.change_cause))
     return "\n".join(lines)
 
 

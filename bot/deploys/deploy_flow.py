@@ -29,6 +29,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -44,10 +45,13 @@ from bot.slack.seam import CommandContext, Replier
 from commands import texts
 from commands.plan import DeployPlan
 from commands.progress import Phase, Progress
-from commands.requests import Refusal
+from commands.requests import Refusal, RefusalCode
 from commands.validate import ValidatedDeploy, ValidatedRollback
 
 log = logging.getLogger(__name__)
+
+NEWEST_TAGS = 5
+"""Tags suggested under a refusal for a tag the registry doesn't have."""
 
 
 def new_deploy_id() -> str:
@@ -183,7 +187,7 @@ class DeployFlow:
             request, requested_by=ctx.user_id, deploy_id=card.deploy_id
         )
         if isinstance(plan, Refusal):
-            await self._finish(live, card.refused(plan.text))
+            await self._finish(live, card.refused(await self._with_tags(plan, request)))
             return
         card = card.checked(facts_of(plan), unchanged=plan.unchanged)
         if plan.approvals_required > 0:
@@ -196,71 +200,81 @@ class DeployFlow:
         _show(live, card)
         tracker = _Tracker(live, card)
         async with self._finish_on_error(live, tracker):
-            outcome = await self._ops.runner(plan.env).deploy(
+            outcome = await self._ops.execute(
                 plan, on_progress=tracker, slack_channel=live.channel, slack_ts=live.ts
             )
         images = {s.service: s.image.reference for s in plan.services}
         await self._report(live, tracker.card, outcome, images)
 
     async def rollback(self, replier: Replier, user: str, request: ValidatedRollback) -> None:
-        """Roll one service back (a command or the button), in its own message."""
-        what = f"to {request.to}" if request.to else ("to the previous revision")
-        if request.revision is not None:
+        """Roll one service back (a command or the button), in its own message.
+
+        A protected environment's rollback needs approvals like a deploy: refused until
+        they land (the env's `auto_rollback` still undoes a failed deploy by itself).
+        """
+        if request.to:
+            what = f"to {request.to}"
+        elif request.revision is not None:
             what = f"to revision #{request.revision}"
+        else:
+            what = "to the previous revision"
         card = DeployCard(
             kind="rollback",
-            deploy_id=new_deploy_id(),
+            deploy_id="…",
             env=request.env,
             what=what,
             services=(request.service,),
             requested_by=user,
             reason=request.reason,
         )
+        approvals = self._ops.config.environments[request.env].approvals
+        if approvals.required_at(self._ops.engine.clock.now()) > 0 and not self._approvals.enabled:
+            await replier.ephemeral(texts.approvals_not_enabled(request.env))
+            return
         live = await self._post(replier, card)
-        plan = await self._ops.check_rollback(request, requested_by=user, deploy_id=card.deploy_id)
-        if isinstance(plan, Refusal):
-            await self._finish(live, card.refused(plan.text))
-            return
-        if plan.approvals_required > 0 and not self._approvals.enabled:
-            await self._finish(live, card.refused(texts.approvals_not_enabled(plan.env)))
-            return
-        label = plan.to.tag or plan.to.image
-        card = DeployCard(
-            kind="rollback",
-            deploy_id=card.deploy_id,
-            env=card.env,
-            what=f"to {label} (revision #{plan.to.number})",
-            services=card.services,
-            requested_by=user,
-            reason=request.reason,
-            phase=Phase.CHECKED,
-        )
-        _show(live, card)
         tracker = _Tracker(live, card)
         async with self._finish_on_error(live, tracker):
-            outcome = await self._ops.runner(plan.env).roll_back(plan, on_progress=tracker)
-        await self._report(live, tracker.card, outcome, {plan.service: plan.to.image})
+            result = await self._ops.rollback(request, requested_by=user, on_progress=tracker)
+        if isinstance(result, Refusal):
+            await self._finish(live, tracker.card.refused(result.text))
+            return
+        await self._report(live, tracker.card, result, {})
+
+    async def _with_tags(self, refusal: Refusal, request: ValidatedDeploy) -> str:
+        """A missing tag's refusal, plus the newest tags of each service that lacks it."""
+        if refusal.code is not RefusalCode.IMAGE_PROBLEM:
+            return refusal.text
+        lines = [refusal.text]
+        for service in request.services:
+            tags = await self._ops.tags(service)
+            if not isinstance(tags, Refusal) and tags and request.tag.lower() not in tags:
+                repository = self._ops.config.services[service].image
+                lines.append(texts.tags_answer(service, repository, tags[:NEWEST_TAGS]))
+        return "\n".join(lines)
 
     # ---- resume and report retries ----
 
     async def resume_in_flight(self) -> int:
-        """Follow every deploy a previous Deckhand left rolling out; returns how many."""
-        records = await self._ops.records.in_flight()
-        for record in records:
-            name = f"resume:{record.id}"
-            self._supervisor.spawn(self._resume(record), name=name)
-        return len(records)
+        """Follow every deploy a previous Deckhand left rolling out, to its recorded message.
 
-    async def _resume(self, record: DeployRecord) -> None:
-        if not record.slack_ts:
-            await self._ops.runner(record.env).resume(record)
-            return
-        live = self._attach(record)
-        tracker = _Tracker(live, card_of_record(record))
-        async with self._finish_on_error(live, tracker):
-            outcome = await self._ops.runner(record.env).resume(record, on_progress=tracker)
-        if outcome.reported and outcome.phase.is_final:
-            await self._report(live, tracker.card, outcome, {})
+        Returns how many were finished (their reports delivered or kept for a retry).
+        """
+        records = [r for r in await self._ops.records.in_flight() if not r.reported]
+        trackers = {
+            r.id: _Tracker(self._attach(r), card_of_record(r)) for r in records if r.slack_ts
+        }
+
+        async def route(progress: Progress) -> None:
+            tracker = trackers.get(progress.deploy_id)
+            if tracker is not None:
+                await tracker(progress)
+
+        outcomes = await self._ops.resume_in_flight(route)
+        for outcome in outcomes:
+            tracker = trackers.get(outcome.deploy_id)
+            if tracker is not None and outcome.reported and outcome.phase.is_final:
+                await self._report(tracker.live, tracker.card, outcome, {})
+        return len(outcomes)
 
     async def retry_unreported(self) -> int:
         """Deliver final reports Slack refused earlier; returns how many were delivered."""
@@ -342,6 +356,8 @@ class _Tracker:
         self.card = card
 
     async def __call__(self, progress: Progress) -> None:
+        if self.card.deploy_id != progress.deploy_id:  # the engine named it (rollbacks)
+            self.card = replace(self.card, deploy_id=progress.deploy_id)
         self.card = self.card.with_progress(progress)
         if not self.card.phase.is_final and not self.live.finished:
             _show(self.live, self.card)

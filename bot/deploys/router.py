@@ -27,8 +27,6 @@ from bot.deploys.deploy_flow import DeployFlow
 from bot.deploys.operations import Operations
 from bot.deploys.render import ROLLBACK_ACTION
 from bot.deploys.usergroups import UserGroups
-from bot.kube.errors import KubeError
-from bot.registry.errors import RegistryError
 from bot.slack.seam import ActionContext, CommandContext, Replier
 from commands import help as help_
 from commands import texts
@@ -153,42 +151,35 @@ class DeckhandBackend:
         if refusal is not None:
             await replier.ephemeral(refusal.text)
             return
-        try:
-            if isinstance(request, ValidatedLock):
-                holder = await self._ops.lock(
-                    request.service, request.env, who=user, why=request.reason or ""
-                )
-                if holder is not None:
-                    await replier.ephemeral(holder.sentence() + ".")
-                    return
-                text = texts.locked_now(request.service, request.env, user, request.reason)
-            else:
-                if not await self._ops.unlock(request.service, request.env):
-                    await replier.ephemeral(texts.not_locked(request.service, request.env))
-                    return
-                text = texts.unlocked_now(request.service, request.env, user)
-        except KubeError as e:
-            await replier.ephemeral(texts.backend_unavailable(action.value, e.sentence()))
+        if isinstance(request, ValidatedLock):
+            said = await self._ops.lock(request, user=user)
+        else:
+            said = await self._ops.unlock(request, user=user)
+        if isinstance(said, Refusal):
+            await replier.ephemeral(said.text)
             return
+        text = said
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
         await replier.start_live(blocks, text=text)
 
     async def _read(
         self, replier: Replier, request: ValidatedStatus | ValidatedHistory | ValidatedTags
     ) -> None:
-        try:
-            match request:
-                case ValidatedStatus():
-                    text = status_text(await self._ops.status(request.services, request.envs))
-                case ValidatedHistory():
-                    records = await self._ops.history(request.service, request.env)
-                    text = history_text(request.service, request.env, records)
-                case ValidatedTags():
-                    repository = self._config.services[request.service].image
-                    text = tags_text(
-                        request.service, repository, await self._ops.tags(request.service)
-                    )
-        except (KubeError, RegistryError) as e:
-            await replier.ephemeral(texts.backend_unavailable("answer", e.sentence()))
-            return
+        answer: str | Refusal
+        match request:
+            case ValidatedStatus():
+                statuses = await self._ops.status(request.services, request.envs)
+                answer = statuses if isinstance(statuses, Refusal) else status_text(statuses)
+            case ValidatedHistory():
+                view = await self._ops.history(request.service, request.env)
+                answer = view if isinstance(view, Refusal) else history_text(view)
+            case ValidatedTags():
+                tags = await self._ops.tags(request.service)
+                repository = self._config.services[request.service].image
+                answer = (
+                    tags
+                    if isinstance(tags, Refusal)
+                    else tags_text(request.service, repository, tags)
+                )
+        text = answer.text if isinstance(answer, Refusal) else answer
         await replier.ephemeral(text)

@@ -2,10 +2,10 @@
 
     backend = await open_deploy_backend(settings, stack, supervisor, client)
 
-On `stack` (closed in reverse on shutdown): one Kubernetes client per distinct
-`kube_context` of the config's environments (`DECKHAND_KUBECONFIG`, else in-cluster,
-else the default kubeconfig), and one registry client. The Slack Web API client is the
-runtime's own (opened once by `bot.run`).
+On `stack` (closed in reverse on shutdown): the rollout engine with its Kubernetes
+clients (`bot.rollout.engine.open_engine`: `DECKHAND_KUBECONFIG`, else in-cluster; one
+client per distinct `kube_context`) and one registry client (for `tags`). The Slack
+Web API client is the runtime's own (opened once by `bot.run`).
 
 Then, when `is_leader()` says so (always, until alerts land leader election): resume
 the deploys a previous Deckhand left rolling out (their recorded messages are updated
@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AsyncExitStack
 from functools import partial
 
 from kubernetes_asyncio.config import ConfigException
@@ -36,7 +36,8 @@ from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.lifecycle import Supervisor
 from bot.registry.client import RegistryClient
-from bot.rollout.clock import Clock, SystemClock
+from bot.rollout.clock import Clock
+from bot.rollout.engine import open_engine
 from bot.settings import Settings
 from bot.slack.seam import DeployBackend
 
@@ -45,24 +46,23 @@ log = logging.getLogger(__name__)
 USERGROUP_TTL_S = 300.0
 
 
-def _open_kube(settings: Settings, context: str | None) -> AbstractAsyncContextManager[KubeClient]:
-    if settings.kubeconfig is not None or context is not None:
-        return KubeClient.from_kubeconfig(settings.kubeconfig, context=context)
-    return KubeClient.in_cluster()
-
-
-async def _enter_kube(stack: AsyncExitStack, settings: Settings, context: str | None) -> KubeClient:
+async def enter_kube(stack: AsyncExitStack, settings: Settings, context: str | None) -> KubeClient:
+    """A Kubernetes client on `stack`: `DECKHAND_KUBECONFIG` (or a named context), else
+    in-cluster, else the default kubeconfig. `ValueError` (one line) when unreachable."""
     try:
+        if settings.kubeconfig is not None or context is not None:
+            opened = KubeClient.from_kubeconfig(settings.kubeconfig, context=context)
+            return await stack.enter_async_context(opened)
         try:
-            return await stack.enter_async_context(_open_kube(settings, context))
-        except ConfigException:  # not in a cluster after all: the default kubeconfig
-            return await stack.enter_async_context(
-                KubeClient.from_kubeconfig(None, context=context)
-            )
+            return await stack.enter_async_context(KubeClient.in_cluster())
+        except ConfigException:  # not in a cluster: the default kubeconfig
+            return await stack.enter_async_context(KubeClient.from_kubeconfig(None))
     except (KubeError, ConfigException) as e:
-        # `deckhand run` exits 1 with this one line (an operator fixes the kubeconfig).
         where = f"kube context {context!r}" if context else "the cluster"
         raise ValueError(f"cannot reach {where}: {e}") from None
+
+
+_enter_kube = enter_kube  # the name bot.alerts.runtime imports
 
 
 async def open_deploy_backend(
@@ -80,24 +80,16 @@ async def open_deploy_backend(
         config = load_config(settings.config)
     except ConfigError as e:
         raise ValueError(str(e)) from None
-    by_context: dict[str | None, KubeClient] = {}
-    kubes: dict[str, KubeClient] = {}
-    for env, env_config in config.environments.items():
-        context = env_config.kube_context
-        if context not in by_context:
-            by_context[context] = await _enter_kube(stack, settings, context)
-        kubes[env] = by_context[context]
-    home = by_context.get(None) or next(iter(by_context.values()))
     registry_settings = settings.registry()
+    try:
+        engine = await stack.enter_async_context(
+            open_engine(config, registry_settings, kubeconfig=settings.kubeconfig, clock=clock)
+        )
+    except (KubeError, ConfigException) as e:
+        # `deckhand run` exits 1 with this one line (an operator fixes the kubeconfig).
+        raise ValueError(f"cannot reach the cluster: {e}") from None
     registry = await stack.enter_async_context(RegistryClient(registry_settings))
-    ops = Operations(
-        config=config,
-        kubes=kubes,
-        home=home,
-        registry=registry,
-        registry_settings=registry_settings,
-        clock=clock or SystemClock(),
-    )
+    ops = Operations(engine, registry)
     flow = DeployFlow(
         ops,
         approvals=approvals or ApprovalsDisabled(),

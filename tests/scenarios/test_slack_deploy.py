@@ -10,13 +10,15 @@ Roll back button, which rolls back); `api,worker` in one message; 429 on chat.up
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from sandbox.env import SERVICES
+from sandbox.env import AMD64, CHANNEL, REQUESTER, SERVICES
+from sandbox.registry.images import BuiltImage, build_image
 from tests.bot.deploys.harness import DeployStack, buttons, deploy_stack
 
 API = SERVICES[0]
@@ -58,3 +60,104 @@ async def test_good_tag_is_one_message_edited_to_success(stack: DeployStack) -> 
     assert not buttons(message)
     calls = _deploy_calls(stack)
     assert len(calls) <= SLACK_CALL_BUDGET, calls
+
+
+async def test_missing_tag_is_named_with_suggestions_and_changes_nothing(
+    stack: DeployStack,
+) -> None:
+    before = stack.image_of("api")
+    await stack.command("api 0000000")
+    message = await stack.wait_message()
+    text = await stack.wait_final(message)
+    assert "Refused" in text
+    assert "0000000" in text
+    assert any(tag in text for tag in API.good), text  # existing tags suggested
+    assert stack.image_of("api") == before
+    assert not buttons(message)
+
+
+async def test_arm64_only_image_is_refused_before_any_patch(stack: DeployStack) -> None:
+    before = stack.image_of("api")
+    await stack.command(f"api {API.arm64_only}")
+    text = await stack.wait_final(await stack.wait_message())
+    assert "Refused" in text
+    assert "amd64" in text, text
+    assert stack.image_of("api") == before
+
+
+async def test_two_services_share_one_message(stack: DeployStack) -> None:
+    # The seed tags each service differently: push one tag to both, as a monorepo CI would.
+    tag = "abcdef1"
+    for service in (API, WORKER):
+        repo = f"admin/honeydue-{service.name}"
+        stack.env.registry.seed(repo, tag, _image(repo + tag))
+    await stack.command(f"api,worker {tag}")
+    message = await stack.wait_message()
+    text = await stack.wait_final(message)
+    assert "Succeeded" in text, text
+    assert len(stack.deploy_messages()) == 1
+    assert "`api`" in text
+    assert "`worker`" in text
+    assert tag in stack.image_of("api")
+    assert tag in stack.image_of("worker")
+
+
+async def test_rate_limited_updates_still_deliver_the_final_state(stack: DeployStack) -> None:
+    stack.slack.fail_next("chat.update", status=429, retry_after=1, times=2)
+    await stack.command(f"api {API.good[1]}")
+    message = await stack.wait_message()
+    text = await stack.wait_final(message)
+    assert "Succeeded" in text
+    assert API.good[1] in stack.image_of("api")
+
+
+async def test_tag_deleted_after_the_check_fails_with_cause_and_rollback(
+    stack: DeployStack,
+) -> None:
+    tag = "badc0de"
+    repo = "admin/honeydue-api"
+    stack.env.registry.seed(repo, tag, _image(repo + tag))
+    before = stack.image_of("api")
+    changes = stack.env.cluster.store.subscribe()
+    try:
+        await stack.command(f"api {tag}")
+        async with asyncio.timeout(20):
+            while tag not in stack.image_of("api"):  # patched: the check is behind us
+                await changes.get()
+    finally:
+        stack.env.cluster.store.unsubscribe(changes)
+    _forget_tag(stack, repo, tag)
+
+    message = await stack.wait_message()
+    text = await stack.wait_final(message)
+    assert "Failed" in text, text
+    assert "What to do" in text
+    (button,) = buttons(message)
+    assert button["action_id"] == "deckhand:rollback"
+    await stack.until(lambda: bool(message.replies), within_s=5)
+
+    deploy_id = button["value"]
+    await stack.sender.block_action(
+        user_id=REQUESTER,
+        channel_id=CHANNEL,
+        message_ts=message.ts,
+        action_id="deckhand:rollback",
+        value=deploy_id,
+    )
+    rollback = await stack.wait_message(count=2)
+    rolled = await stack.wait_final(rollback)
+    assert "Succeeded" in rolled, rolled
+    assert stack.image_of("api") == before
+
+
+def _image(salt: str) -> BuiltImage:
+    return build_image(platforms=[AMD64], labels={}, salt=salt)
+
+
+def _forget_tag(stack: DeployStack, repo: str, tag: str) -> None:
+    """Delete the tag AND its manifest (a pinned digest would still pull otherwise)."""
+    stored = stack.env.registry.store.repo(repo)
+    assert stored is not None
+    digest = stored.tags.pop(tag)
+    stored.tag_created.pop(tag, None)
+    stored.manifests.pop(digest, None)

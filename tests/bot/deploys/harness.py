@@ -150,14 +150,17 @@ async def deploy_stack(
         config = make_slack_settings(slack, **values)
         supervisor = Supervisor(name="deploy-scenario")
         readiness = ReadinessState()
-        stack.push_async_callback(supervisor.close, grace_s=3.0)
-        runtime = await start(
-            config,
-            stack=stack,
-            supervisor=supervisor,
-            readiness=readiness,
-            open_backend=backend_factory(clock=env.cluster.clock),  # type: ignore[arg-type]
-        )
+        try:
+            runtime = await start(
+                config,
+                stack=stack,
+                supervisor=supervisor,
+                readiness=readiness,
+                open_backend=backend_factory(clock=env.cluster.clock),  # type: ignore[arg-type]
+            )
+        finally:
+            # Closed first on the way out: the tasks stop before the clients they use.
+            stack.push_async_callback(supervisor.close, grace_s=3.0)
         sender = await stack.enter_async_context(
             SlackSender(runtime.http_url + EVENTS_PATH, SIGNING_SECRET, slack=slack)
         )
