@@ -31,6 +31,7 @@ import re
 from commands import texts
 from commands.images import TAG_PATTERN
 from commands.requests import (
+    MAX_REASON,
     NAME_PATTERN,
     REQUEST_ID_PATTERN,
     Cancel,
@@ -208,8 +209,6 @@ def _split_reason(tokens: list[str]) -> tuple[list[str], str | None]:
 
 
 def _reason(words: list[str]) -> str | None:
-    from commands.requests import MAX_REASON
-
     reason = " ".join(words).strip()
     return reason[:MAX_REASON].strip() or None
 
@@ -340,9 +339,8 @@ def _rollback(tokens: list[str]) -> Request:
         else:
             kept.append(tokens[i])
         i += 1
-    service, env = _service_and_env(
-        kept, "rollback", need_service=True
-    )  # `to` was consumed above, so only in/on/at/--env name the env here
+    # `to` was consumed above, so only a bare word, in/on/at or --env name the env here.
+    service, env = _service_and_env(kept, "rollback", need_service=True)
     assert service is not None
     if to is not None and revision is not None:
         raise _fail(texts.tag_and_revision(), "rollback")
