@@ -10,7 +10,9 @@ namespace, the deploy records still rolling out. Contract:
 - `streams()` are the coroutines that keep it current, each watching from its list's
   resourceVersion through `bot.kube.watch` (reconnects, 410 re-lists, read timeout). A
   stream whose watch gives up lists again (replacing its part of the view, so pods
-  deleted meanwhile are forgotten) and watches on. Every change sets `changed`.
+  deleted meanwhile are forgotten) and watches on. A pod ADDED twice means the watch
+  re-listed after a 410: the namespace's pods are listed once more and the ones gone
+  are forgotten. Every change sets `changed`.
 - `failures()`: the containers failing to pull, except pods of rollouts Deckhand is
   following (their ReplicaSet's `deckhand.dev/deploy-id` is in flight, or namespace,
   Deployment and image match an in-flight record's target): those report in their
@@ -96,6 +98,7 @@ class ClusterView:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     _owners: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     _versions: dict[str, str] = field(default_factory=dict)
+    _relisted: set[str] = field(default_factory=set)
 
     # ---- reading the cluster ----
 
@@ -160,6 +163,8 @@ class ClusterView:
                 async with contextlib.aclosing(events):
                     async for event in events:
                         await handle(event.type, event.object)
+                        if kind is PODS and namespace in self._relisted:
+                            await self._prune(namespace)
                         self.changed.set()
             except KubeError as e:
                 log.warning("alerts: watching %s failed (%s); listing again", source, e.sentence())
@@ -192,6 +197,15 @@ class ClusterView:
 
     # ---- changes ----
 
+    async def _prune(self, namespace: str) -> None:
+        """Forget pods deleted while the watch was away (it re-listed after a 410)."""
+        self._relisted.discard(namespace)
+        listed = await self.kube.list(PODS, namespace=namespace)
+        alive = {uid_of(o) for o in listed.items}
+        for uid in [u for u, p in self.pods.items() if p.pulls.namespace == namespace]:
+            if uid not in alive:
+                del self.pods[uid]
+
     async def _on_pod(self, kind: str, obj: KubeObject) -> None:
         uid = uid_of(obj)
         if kind == "DELETED":
@@ -199,6 +213,10 @@ class ClusterView:
             return
         pulls = read_pod(obj)
         old = self.pods.get(uid)
+        if kind == "ADDED" and old is not None:
+            # A watch never adds a pod twice: this is `bot.kube.watch` re-listing after
+            # a 410, which can't tell us about pods deleted meanwhile. Check once.
+            self._relisted.add(pulls.namespace)
         if old is None:
             workload, deploy_id = await self._owner(pulls)
             old = WatchedPod(pulls, workload, deploy_id)
