@@ -10,12 +10,20 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="deckhand sandbox")
+    parser = argparse.ArgumentParser(
+        prog="deckhand sandbox",
+        description="Without WHAT: try Deckhand in a browser (sandbox cluster and registry, "
+        "a local Slack and Deckhand, in one process on loopback); prints the page's URL.",
+    )
+    parser.add_argument("--listen", default="127.0.0.1:8080", help="default: 127.0.0.1:8080")
+    parser.add_argument("--dir", type=Path, default=Path(".sandbox"), help="default: .sandbox")
+    parser.add_argument("--speed", type=float, default=10.0, help="sandbox time scale")
     sub = parser.add_subparsers(dest="what", metavar="WHAT")
     env = sub.add_parser(
         "env",
@@ -106,12 +114,27 @@ async def _run_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_demo(args: argparse.Namespace) -> int:
+    import logging
+
+    from sandbox.demo.run import DemoError, serve_demo
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(serve_demo(args.dir.resolve(), listen=args.listen, speed=args.speed))
+    except (DemoError, OSError) as e:  # OSError: --listen address in use
+        print(f"deckhand sandbox: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv))
     if args.what is None:
-        # Plain `deckhand sandbox` (the README's quick start): the seeded environment.
-        args = parser.parse_args(["env", *argv])
+        # Plain `deckhand sandbox` (the README's quick start): the browser demo.
+        return _run_demo(args)
     if args.what == "env":
         with contextlib.suppress(KeyboardInterrupt):
             return asyncio.run(_run_env(args))

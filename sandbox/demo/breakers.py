@@ -1,0 +1,124 @@
+"""The side panel's "break it" buttons: failures a visitor stages to watch Deckhand react.
+
+`Breakers` acts on a running `SandboxEnv` directly (in-process, like an operator with
+admin rights would): revoke or rotate the registry token the pods pull with, delete an
+image tag, stage a crash in a Deployment's pods, delete a pod so its ReplicaSet starts a
+new one (which pulls again). Every method returns a one-line description of what it did
+for the page to show, and raises `BreakError` (a short, user-facing message) on a bad
+request: unknown namespace, deployment, pod or tag.
+
+Deckhand has its own registry token (see `sandbox.demo.run`): revoking the pods' token
+breaks pulls, not Deckhand's own registry checks — as when a pull secret goes stale.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sandbox.cluster.controllers.staging import CRASH
+from sandbox.cluster.errors import ApiError
+from sandbox.cluster.resources import DEPLOYMENTS, PODS, SECRETS
+from sandbox.env import ENVIRONMENTS, OWNER, PULL_SECRET, SERVICES, SandboxEnv
+from sandbox.registry.store import StoreError
+
+CRASH_KNOB = "exit-code=1,after=1,message=panic: demo crash staged from the sandbox panel"
+
+
+class BreakError(ValueError):
+    """The request names something that does not exist (message shown to the visitor)."""
+
+
+def repository_name(service: str) -> str:
+    """The registry repository (owner/name) of a seeded service."""
+    return f"{OWNER}/honeydue-{service}"
+
+
+class Breakers:
+    """Staged failures on one `SandboxEnv` (see the module docstring)."""
+
+    def __init__(self, env: SandboxEnv) -> None:
+        self._env = env
+        self.token_revoked = False
+        self.changes = 0  # bumped by every action (the page's feed watches it)
+
+    def _namespace(self, namespace: str) -> str:
+        if namespace not in ENVIRONMENTS.values():
+            raise BreakError(f"no namespace {namespace!r} in the sandbox")
+        return namespace
+
+    def revoke_token(self) -> str:
+        """Revoke the token in the pods' pull secret (pulls then fail with 401)."""
+        self._env.registry.revoke_token(self._env.token)
+        self.token_revoked = True
+        self.changes += 1
+        return f"revoked the registry token in the pull secret `{PULL_SECRET}`"
+
+    def restore_token(self) -> str:
+        """Issue a new token, put it in every pull secret, revoke the old one."""
+        old, new = self._env.token, "gta_" + secrets.token_hex(20)
+        self._env.registry.add_user(OWNER, new)
+        self._env.token = new
+        data = self._env.pull_secret()["data"]
+        for namespace in ENVIRONMENTS.values():
+            self._env.cluster.store.mutate(
+                SECRETS, namespace, PULL_SECRET, lambda obj: obj.update(data=data)
+            )
+        self._env.registry.revoke_token(old)
+        self.token_revoked = False
+        self.changes += 1
+        return f"issued a new registry token and updated `{PULL_SECRET}` in every namespace"
+
+    def delete_tag(self, service: str, tag: str) -> str:
+        """Delete `tag` from the service's repository (the registry keeps the blobs)."""
+        if service not in {s.name for s in SERVICES}:
+            raise BreakError(f"no service {service!r} in the sandbox")
+        if tag.lower() not in self._tags(service):
+            raise BreakError(f"no tag {tag!r} in {repository_name(service)}")
+        self._env.registry.delete_tag(repository_name(service), tag)
+        self.changes += 1
+        return f"deleted tag `{tag}` from `{repository_name(service)}`"
+
+    def stage_crash(self, namespace: str, deployment: str, *, crash: bool) -> str:
+        """Annotate (or un-annotate) the pod template so new pods crash (a rollout starts)."""
+
+        def edit(obj: dict[str, Any]) -> None:
+            meta = obj["spec"]["template"].setdefault("metadata", {})
+            notes = meta.setdefault("annotations", {})
+            if crash:
+                notes[CRASH] = CRASH_KNOB
+            else:
+                notes.pop(CRASH, None)
+
+        try:
+            self._env.cluster.store.mutate(
+                DEPLOYMENTS, self._namespace(namespace), deployment, edit
+            )
+        except ApiError as e:
+            raise BreakError(f"no deployment {deployment!r} in {namespace}") from e
+        if crash:
+            return f"{namespace}/{deployment}: new pods will crash (CrashLoopBackOff)"
+        return f"{namespace}/{deployment}: crash removed; new pods start normally"
+
+    def restart_pod(self, namespace: str, pod: str) -> str:
+        """Delete one pod; its ReplicaSet creates a replacement, which pulls the image."""
+        try:
+            self._env.cluster.store.delete(PODS, self._namespace(namespace), pod)
+        except ApiError as e:
+            raise BreakError(f"no pod {pod!r} in {namespace}") from e
+        return f"deleted pod {namespace}/{pod}; its ReplicaSet starts a new one"
+
+    def registry_view(self) -> dict[str, Any]:
+        """The registry side of the panel: token state and each service's tags."""
+        repositories = []
+        for service in SERVICES:
+            name = repository_name(service.name)
+            tags = self._tags(service.name)
+            repositories.append({"service": service.name, "repository": name, "tags": tags})
+        return {"token_revoked": self.token_revoked, "repositories": repositories}
+
+    def _tags(self, service: str) -> list[str]:
+        try:
+            return self._env.registry.store.tag_list(repository_name(service), n=None, last="")
+        except StoreError:
+            return []
