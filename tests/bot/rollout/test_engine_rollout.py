@@ -5,9 +5,9 @@ on the new ReplicaSet, pods running the pinned digest, progress events, the reco
 a pull secret revoked after the pre-check (fails long before the deadline with "the
 cluster's pull secret was rejected", auto-rollback restores the image and says so);
 CrashLoopBackOff with exit code and logs; ProgressDeadlineExceeded; readiness
-timeout; an unschedulable pod (after the readiness timeout); a 403 on the patch naming
-verb, resource and namespace; a tag deleted after
-the check (the pinned digest still deploys).
+timeout; an unschedulable pod (after the readiness timeout); a 403 on the patch
+naming verb, resource and namespace; a tag deleted after the check (the pinned
+digest still deploys).
 """
 
 from __future__ import annotations
