@@ -11,6 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bot.deploy_cli import VERBS as ENGINE_VERBS
+from bot.deploy_cli import add_parsers as add_engine_parsers
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -31,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         "image", help="check that the nodes will be able to pull an image", add_help=False
     )
     image.add_argument("rest", nargs=argparse.REMAINDER)
+    add_engine_parsers(sub)
     return parser
 
 
@@ -49,5 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return image_main(args_list[1:])
     parser = build_parser()
-    parser.parse_args(args_list)
+    args = parser.parse_args(args_list)
+    if args.command in ENGINE_VERBS:
+        from bot.deploy_cli import run as run_engine_command
+
+        return run_engine_command(args)
     return 2

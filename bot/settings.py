@@ -17,7 +17,7 @@ import socket
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -125,8 +125,9 @@ class Settings(BaseSettings):
     )
     kubeconfig: Path | None = Field(
         None,
+        validation_alias=AliasChoices("DECKHAND_KUBECONFIG", "KUBECONFIG", "kubeconfig"),
         description="kubeconfig file; unset: in-cluster, else the default kubeconfig"
-        " (env DECKHAND_KUBECONFIG)",
+        " (env DECKHAND_KUBECONFIG, or kubectl's KUBECONFIG)",
     )
     report_retry_interval_s: float = Field(
         60.0,

@@ -1,0 +1,307 @@
+"""The terminal front-end of the rollout engine: the same commands and policy as chat.
+
+    deckhand deploy SERVICE[,SERVICE] TAG [--env ENV] [--no-wait] [--json] [--break-glass WHY]
+    deckhand status [SERVICE] [--env ENV]
+    deckhand history SERVICE [--env ENV]
+    deckhand rollback SERVICE [--env ENV] [--to TAG|REVISION]
+    deckhand lock SERVICE --env ENV [--reason TEXT]      deckhand unlock SERVICE --env ENV
+
+Exit codes: 0 done (the rollout succeeded), 1 the rollout failed (or the cluster or
+registry could not be reached while acting), 2 refused before anything changed, or a
+usage error. Output: a live line on a terminal, plain lines when piped, one JSON
+document with `--json`.
+
+Policy is the chat's: an environment that needs approvals refuses a CLI deploy unless
+`--break-glass REASON` is given; such a deploy carries who and why in its change-cause
+and deploy record, and is announced in the environment's channel when Slack is
+configured (`SLACK_BOT_TOKEN`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.config import ConfigError, load_config
+from bot.kube.errors import KubeError
+from bot.registry.errors import RegistryError
+from bot.rollout.engine import HistoryView, RolloutEngine, ServiceStatus, open_engine
+from bot.rollout.outcome import Outcome
+from bot.settings import Settings
+from commands import texts
+from commands.config import DeckhandConfig
+from commands.plan import DeployPlan
+from commands.progress import Phase, Progress
+from commands.requests import Deploy, History, Lock, Refusal, Rollback, Unlock
+
+log = logging.getLogger(__name__)
+
+OK, FAILED, REFUSED = 0, 1, 2
+VERBS = ("deploy", "status", "history", "rollback", "lock", "unlock")
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the engine's sub-commands on the `deckhand` parser."""
+
+    def common(p: argparse.ArgumentParser, *, env_required: bool = False) -> None:
+        p.add_argument("--env", required=env_required, help="environment (or alias)")
+        p.add_argument("--config", type=Path, help="config file (default: DECKHAND_CONFIG)")
+        p.add_argument("--kubeconfig", type=Path, help="default: KUBECONFIG, else in-cluster")
+        p.add_argument("--as", dest="user", help="who you are, for records (default: $USER)")
+        p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = sub.add_parser("deploy", help="check an image, roll it out and follow it")
+    p.add_argument("services", help="service, group, or a comma-separated list")
+    p.add_argument("tag")
+    p.add_argument("--no-wait", action="store_true", help="return once the rollout started")
+    p.add_argument("--break-glass", metavar="REASON", help="deploy without approval (recorded)")
+    common(p)
+    p = sub.add_parser("status", help="what runs where, and any lock")
+    p.add_argument("service", nargs="?")
+    common(p)
+    p = sub.add_parser("history", help="the last deploys and revisions of a service")
+    p.add_argument("service")
+    common(p)
+    p = sub.add_parser("rollback", help="roll back to the previous revision, a tag or revision")
+    p.add_argument("service")
+    p.add_argument("--to", help="a tag, or a revision number")
+    common(p)
+    p = sub.add_parser("lock", help="refuse deploys of a service in an environment")
+    p.add_argument("service")
+    p.add_argument("--reason", default="")
+    common(p, env_required=True)
+    p = sub.add_parser("unlock", help="lift a manual lock")
+    p.add_argument("service")
+    common(p, env_required=True)
+
+
+class Output:
+    """Where progress and answers go: a live line, plain lines, or one JSON document."""
+
+    def __init__(self, *, as_json: bool, stream: TextIO) -> None:
+        self.as_json = as_json
+        self.stream = stream
+        self.live = stream.isatty() and not as_json
+        self._last: dict[str, str] = {}
+
+    def progress(self, p: Progress) -> None:
+        if self.as_json:
+            return
+        line = texts.cli_progress(p)
+        if self._last.get(p.service) == line:
+            return
+        self._last[p.service] = line
+        if self.live and not p.is_final:
+            self.stream.write("\r\033[K" + line)
+        else:
+            self.stream.write(("\r\033[K" if self.live else "") + line + "\n")
+        self.stream.flush()
+
+    def say(self, text: str, document: dict[str, Any] | None = None) -> None:
+        if self.as_json:
+            self.stream.write(json.dumps(document or {"message": text}, default=str) + "\n")
+        else:
+            self.stream.write(("\r\033[K" if self.live else "") + text + "\n")
+        self.stream.flush()
+
+
+@asynccontextmanager
+async def _engine(args: argparse.Namespace, settings: Settings) -> AsyncIterator[RolloutEngine]:
+    config = load_config(args.config or settings.config)
+    kubeconfig = args.kubeconfig or settings.kubeconfig
+    async with open_engine(config, settings.registry(), kubeconfig=kubeconfig) as engine:
+        yield engine
+
+
+def _env_of(config: DeckhandConfig, env: str | None) -> str | None:
+    """The canonical name of `env` (aliases resolved), or None when unknown."""
+    wanted = env or config.default_environment
+    for name, c in config.environments.items():
+        if wanted == name or wanted in c.aliases:
+            return name
+    return None
+
+
+async def _deploy(engine: RolloutEngine, args: argparse.Namespace, out: Output) -> int:
+    targets = tuple(s.strip() for s in args.services.split(",") if s.strip())
+    reason = f"break-glass: {args.break_glass}" if args.break_glass else "deckhand CLI"
+    plan = await engine.check(Deploy(targets, args.tag, args.env, reason), user=args.user)
+    if isinstance(plan, Refusal):
+        out.say(plan.text, {"phase": Phase.REFUSED, "refusal": plan.code, "message": plan.text})
+        return REFUSED
+    env = engine.config.environments[plan.env]
+    if env.approvals.required > 0 and not args.break_glass:
+        text = texts.cli_needs_approval(plan.env)
+        out.say(text, {"phase": Phase.REFUSED, "refusal": "approval_required", "message": text})
+        return REFUSED
+    if args.break_glass:
+        log.warning("break-glass deploy %s by %s: %s", plan.deploy_id, args.user, args.break_glass)
+    return await _execute(engine, plan, args, out)
+
+
+async def _execute(
+    engine: RolloutEngine, plan: DeployPlan, args: argparse.Namespace, out: Output
+) -> int:
+    started = asyncio.Event()
+
+    async def on_progress(p: Progress) -> None:
+        out.progress(p)
+        if p.phase is Phase.ROLLING_OUT:
+            started.set()
+
+    run = asyncio.ensure_future(engine.execute(plan, on_progress=on_progress))
+    if args.no_wait:
+        # Wait until the patches are in, then leave: the record stays "rolling out" and
+        # the Deckhand in the cluster (or `deckhand status`) takes it from there.
+        waiter = asyncio.ensure_future(started.wait())
+        done, _ = await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if run not in done:
+            run.cancel()
+            waiter.cancel()
+            await asyncio.gather(run, waiter, return_exceptions=True)
+            out.say(texts.cli_started(plan.deploy_id, plan.env), {"deploy_id": plan.deploy_id})
+            return OK
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+    outcome = await run
+    return _verdict(outcome, out)
+
+
+def _verdict(outcome: Outcome, out: Output) -> int:
+    out.say(outcome.summary, _outcome_document(outcome))
+    if outcome.phase is Phase.SUCCEEDED:
+        return OK
+    return REFUSED if outcome.phase is Phase.REFUSED else FAILED
+
+
+def _outcome_document(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "deploy_id": outcome.deploy_id,
+        "env": outcome.env,
+        "phase": outcome.phase,
+        "duration_s": round(outcome.duration_s, 3),
+        "summary": outcome.summary,
+        "services": [
+            {
+                "service": s.service,
+                "phase": s.phase,
+                "counts": asdict(s.counts),
+                "cause": s.failure.cause if s.failure else None,
+                "sentence": s.failure.sentence if s.failure else None,
+                "next_step": s.failure.next_step if s.failure else None,
+                "rolled_back_to": s.rolled_back_to,
+            }
+            for s in outcome.services
+        ],
+    }
+
+
+async def _status(engine: RolloutEngine, args: argparse.Namespace, out: Output) -> int:
+    env = _env_of(engine.config, args.env)
+    if env is None:
+        out.say(texts.cli_unknown_env(args.env, sorted(engine.config.environments)))
+        return REFUSED
+    services = [args.service] if args.service else sorted(engine.config.services)
+    if args.service and args.service not in engine.config.services:
+        out.say(texts.cli_unknown_service(args.service, sorted(engine.config.services)))
+        return REFUSED
+    views: list[ServiceStatus] = [await engine.status(s, env) for s in services]
+    lines = [texts.cli_status_line(v.service, v.env, v.deployments, v.lock) for v in views]
+    out.say("\n".join(lines), {"status": [asdict(v) for v in views]})
+    return OK
+
+
+async def _history(engine: RolloutEngine, args: argparse.Namespace, out: Output) -> int:
+    view = await engine.history(History(args.service, args.env))
+    if isinstance(view, Refusal):
+        out.say(view.text, {"refusal": view.code, "message": view.text})
+        return REFUSED
+    assert isinstance(view, HistoryView)
+    lines = [f"{view.service} ({view.env}): last deploys"]
+    lines += [
+        texts.cli_history_line(f"{r.when:%Y-%m-%d %H:%M}", r.who, r.tag, r.result, r.duration_s)
+        for r in view.records
+    ] or ["(no deploys recorded)"]
+    lines += ["revisions:"]
+    lines += [texts.cli_revision_line(v.number, v.image, v.change_cause) for v in view.revisions]
+    out.say("\n".join(lines), asdict(view))
+    return OK
+
+
+async def _rollback(engine: RolloutEngine, args: argparse.Namespace, out: Output) -> int:
+    to, revision = (None, int(args.to)) if (args.to or "").isdigit() else (args.to, None)
+    request = Rollback(args.service, args.env, to, revision, "deckhand CLI")
+    result = await engine.rollback(request, user=args.user, on_progress=_as_async(out))
+    if isinstance(result, Refusal):
+        out.say(result.text, {"refusal": result.code, "message": result.text})
+        return REFUSED
+    return _verdict(result, out)
+
+
+def _as_async(out: Output) -> Any:
+    async def on_progress(p: Progress) -> None:
+        out.progress(p)
+
+    return on_progress
+
+
+async def _lock(engine: RolloutEngine, args: argparse.Namespace, out: Output) -> int:
+    if args.command == "lock":
+        result = await engine.lock(Lock(args.service, args.env, args.reason), user=args.user)
+    else:
+        result = await engine.unlock(Unlock(args.service, args.env), user=args.user)
+    if isinstance(result, Refusal):
+        out.say(result.text, {"refusal": result.code, "message": result.text})
+        return REFUSED
+    out.say(result)
+    return OK
+
+
+HANDLERS = {
+    "deploy": _deploy,
+    "status": _status,
+    "history": _history,
+    "rollback": _rollback,
+    "lock": _lock,
+    "unlock": _lock,
+}
+
+
+async def _run(args: argparse.Namespace, out: Output) -> int:
+    settings = Settings.from_env()
+    args.user = args.user or f"cli:{getpass.getuser()}"
+    try:
+        async with _engine(args, settings) as engine:
+            return await HANDLERS[args.command](engine, args, out)
+    except ConfigError as e:
+        out.say(str(e), {"error": "config", "message": str(e)})
+        return REFUSED
+    except (KubeError, RegistryError) as e:
+        out.say(e.sentence(), {"error": type(e).__name__, "message": e.sentence()})
+        return FAILED
+
+
+def run(args: argparse.Namespace, *, stream: TextIO | None = None) -> int:
+    """Run one parsed engine sub-command; returns the exit code (see the module docstring)."""
+    out = Output(as_json=args.json, stream=stream or sys.stdout)
+    try:
+        return asyncio.run(_run(args, out))
+    except KeyboardInterrupt:
+        out.say(texts.cli_interrupted())
+        return FAILED
+
+
+def main(argv: Sequence[str]) -> int:
+    """`deckhand deploy|status|…` parsed on its own (tests); `bot.cli` wires the same."""
+    parser = argparse.ArgumentParser(prog="deckhand")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    return run(parser.parse_args(list(argv)))

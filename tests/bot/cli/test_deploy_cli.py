@@ -1,0 +1,179 @@
+"""`deckhand deploy|status|history|rollback|lock|unlock` against the seeded sandbox.
+
+Covers: exit codes (0 succeeded, 1 failed or unreachable, 2 refused/usage), the
+pinned image and change-cause a CLI deploy leaves, refusals leaving the cluster
+untouched, the approval policy (prod refuses without --break-glass; break-glass is
+recorded), another user's manual lock, `--json` as one document, a garbage config.
+The CLI runs in a worker thread (it owns its event loop) while the sandbox serves on
+the test's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli import main
+from sandbox.cluster.resources import DEPLOYMENTS
+from sandbox.env import SandboxEnv
+
+
+@pytest.fixture
+async def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SandboxEnv]:
+    async with SandboxEnv(tmp_path / "sandbox", speed=50) as env:
+        monkeypatch.setenv("DECKHAND_REGISTRY_USERNAME", "admin")
+        monkeypatch.setenv("DECKHAND_REGISTRY_TOKEN", env.token)
+        monkeypatch.delenv("KUBECONFIG", raising=False)
+        yield env
+
+
+async def deckhand(env: SandboxEnv, *args: str) -> tuple[int, str]:
+    """Run the CLI (in a thread) with the sandbox's config and kubeconfig."""
+    out = io.StringIO()
+    argv = [*args, "--config", str(env.config_path), "--kubeconfig", str(env.kubeconfig)]
+
+    def call() -> int:
+        from bot import deploy_cli
+
+        parser_args = _parse(argv)
+        return deploy_cli.run(parser_args, stream=out)
+
+    code = await asyncio.wait_for(asyncio.to_thread(call), timeout=60)
+    return code, out.getvalue()
+
+
+def _parse(argv: list[str]) -> Any:
+    from bot.cli import build_parser
+
+    return build_parser().parse_args(argv)
+
+
+def image_of(env: SandboxEnv, namespace: str, name: str = "api") -> str:
+    obj = env.cluster.store.get(DEPLOYMENTS, namespace, name)
+    return str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def seed(env: SandboxEnv) -> dict[str, Any]:
+    return dict(json.loads(env.seed_path.read_text())["services"])
+
+
+async def test_deploy_succeeds_pins_the_digest_and_records_the_change_cause(
+    env: SandboxEnv,
+) -> None:
+    tag = seed(env)["api"]["good"][1]
+    code, out = await deckhand(env, "deploy", "api", tag, "--as", "alice")
+    assert code == 0, out
+    assert f"{tag} in staging is live" in out
+    image = image_of(env, "honeydue-staging")
+    assert f":{tag}@sha256:" in image
+    obj = env.cluster.store.get(DEPLOYMENTS, "honeydue-staging", "api")
+    assert "alice" in obj["metadata"]["annotations"]["kubernetes.io/change-cause"]
+
+
+@pytest.mark.parametrize(
+    ("which", "expected"),
+    [
+        ("arm64_only", "not built for linux/amd64"),
+        ("latest", "never deployed"),
+        ("missing", "no tag"),
+    ],
+)
+async def test_refusals_exit_2_and_leave_the_cluster_untouched(
+    env: SandboxEnv, which: str, expected: str
+) -> None:
+    api = seed(env)["api"]
+    tag = {"arm64_only": api["arm64_only"], "latest": "latest", "missing": "0000000"}[which]
+    before = image_of(env, "honeydue-staging")
+    code, out = await deckhand(env, "deploy", "api", tag)
+    assert code == 2
+    assert expected in out
+    assert image_of(env, "honeydue-staging") == before
+
+
+async def test_unknown_service_suggests_the_closest(env: SandboxEnv) -> None:
+    code, out = await deckhand(env, "deploy", "apy", seed(env)["api"]["good"][1])
+    assert code == 2
+    assert "Did you mean `api`" in out
+
+
+async def test_prod_needs_approval_unless_break_glass_which_is_recorded(env: SandboxEnv) -> None:
+    tag = seed(env)["api"]["good"][2]
+    before = image_of(env, "honeydue")
+    code, out = await deckhand(env, "deploy", "api", tag, "--env", "prod")
+    assert code == 2
+    assert "--break-glass" in out
+    assert image_of(env, "honeydue") == before
+
+    code, out = await deckhand(
+        env, "deploy", "api", tag, "--env", "prod", "--break-glass", "site down", "--as", "bob"
+    )
+    assert code == 0, out
+    cause = env.cluster.store.get(DEPLOYMENTS, "honeydue", "api")["metadata"]["annotations"][
+        "kubernetes.io/change-cause"
+    ]
+    assert "break-glass: site down" in cause
+    assert "bob" in cause
+
+
+async def test_another_users_manual_lock_refuses_until_unlocked(env: SandboxEnv) -> None:
+    tag = seed(env)["api"]["good"][1]
+    code, out = await deckhand(
+        env, "lock", "api", "--env", "staging", "--reason", "incident 42", "--as", "carol"
+    )
+    assert code == 0, out
+    code, out = await deckhand(env, "deploy", "api", tag, "--as", "alice")
+    assert code == 2
+    assert "carol" in out
+    assert "incident 42" in out
+    code, out = await deckhand(env, "unlock", "api", "--env", "staging", "--as", "carol")
+    assert code == 0, out
+    code, out = await deckhand(env, "deploy", "api", tag, "--as", "alice")
+    assert code == 0, out
+
+
+async def test_json_is_one_document_and_status_history_rollback_answer(env: SandboxEnv) -> None:
+    tag = seed(env)["api"]["good"][1]
+    code, out = await deckhand(env, "deploy", "api", tag, "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["phase"] == "succeeded"
+    assert document["services"][0]["service"] == "api"
+
+    code, out = await deckhand(env, "status", "api")
+    assert code == 0
+    assert f":{tag}@sha256:" in out
+    code, out = await deckhand(env, "history", "api")
+    assert code == 0
+    assert tag in out
+    code, out = await deckhand(env, "rollback", "api")
+    assert code == 0, out
+    assert image_of(env, "honeydue-staging").endswith(":" + seed(env)["api"]["current"])
+
+
+async def test_unreachable_api_server_is_a_clear_failure(env: SandboxEnv, tmp_path: Path) -> None:
+    dead = tmp_path / "dead-kubeconfig"
+    dead.write_text(env.kubeconfig.read_text().replace(env.cluster.url, "http://127.0.0.1:9"))
+    out = io.StringIO()
+    args = _parse(["status", "--config", str(env.config_path), "--kubeconfig", str(dead)])
+
+    def call() -> int:
+        from bot import deploy_cli
+
+        return deploy_cli.run(args, stream=out)
+
+    code = await asyncio.wait_for(asyncio.to_thread(call), timeout=60)
+    assert code == 1
+    assert "127.0.0.1:9" in out.getvalue()
+
+
+def test_garbage_config_is_refused_with_its_problems(tmp_path: Path) -> None:
+    config = tmp_path / "deckhand.yaml"
+    config.write_text("services: [this is: not {valid\n")
+    code = main(["status", "--config", str(config), "--kubeconfig", str(tmp_path / "none")])
+    assert code == 2
