@@ -139,7 +139,8 @@ class Principals(_Model):
 
 
 class ApprovalWindow(_Model):
-    """When approvals are required. Starts on each of `days` at `start` (local time in
+    """A deploy freeze: inside it a deploy is refused unless an approver forces it with a
+    reason ("Force (freeze window)"). Starts on each of `days` at `start` (local time in
     `timezone`) and ends at `end` the same day, or the next day when `end <= start`."""
 
     days: tuple[Weekday, ...] = Field(min_length=1)
@@ -188,17 +189,18 @@ class Approvals(_Model):
     approvers: Principals = Principals()
     expiry_minutes: int = Field(30, ge=1, le=24 * 60, description="an approval request expires")
     windows: tuple[ApprovalWindow, ...] = Field(
-        (), description="when approvals are required; empty = always"
+        (), description="deploy freeze windows (an approver must force, with a reason)"
     )
 
     @model_validator(mode="after")
     def _approvers_exist(self) -> Approvals:
-        if self.required > 0 and self.approvers.empty:
+        needed = max(self.required, 1 if self.windows else 0)  # a freeze needs a forcer
+        if needed > 0 and self.approvers.empty:
             raise ConfigProblems(
                 [
                     Problem(
                         ("approvers",),
-                        f"{self.required} approval(s) required but nobody can approve "
+                        f"{needed} approval(s) required but nobody can approve "
                         "(expected approvers.users or approvers.usergroups)",
                     )
                 ]
@@ -206,10 +208,11 @@ class Approvals(_Model):
         return self
 
     def required_at(self, at: datetime) -> int:
-        """Approvals needed for a deploy requested at `at` (0 outside every window)."""
-        if not self.windows or any(w.contains(at) for w in self.windows):
-            return self.required
-        return 0
+        """Approvals needed for a deploy requested at `at`: `required`, and at least 1
+        inside a freeze window (an approver must force it; `commands.approvals`)."""
+        if any(w.contains(at) for w in self.windows):
+            return max(self.required, 1)
+        return self.required
 
 
 class EnvironmentConfig(_Model):

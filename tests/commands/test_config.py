@@ -256,15 +256,15 @@ def test_window_timezone() -> None:
         )
 
 
-def test_required_at_respects_windows() -> None:
+def test_required_at_respects_freeze_windows() -> None:
     approvals = Approvals(
-        required=1,
+        required=0,
         approvers=Principals(users=("U0ALICE",)),
         windows=(
             ApprovalWindow.model_validate({"days": ["fri"], "start": "16:00", "end": "23:00"}),
         ),
     )
-    assert approvals.required_at(datetime(2026, 11, 27, 17, tzinfo=UTC)) == 1
+    assert approvals.required_at(datetime(2026, 11, 27, 17, tzinfo=UTC)) == 1  # frozen
     assert approvals.required_at(datetime(2026, 11, 26, 17, tzinfo=UTC)) == 0
     always = Approvals(required=2, approvers=Principals(usergroups=("S0OPS",)))
     assert always.required_at(datetime(2026, 11, 26, 17, tzinfo=UTC)) == 2
