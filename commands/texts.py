@@ -12,11 +12,13 @@ purely computational functions with no side-effects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from commands.observed import DeploymentState, LockInfo
+    from commands.progress import Progress
     from commands.requests import ParseError
 
 
@@ -798,3 +800,200 @@ def pull_summary_line(
 def pull_tag_confirmed_missing() -> str:
     """The lead of a tag-not-found diagnosis the registry re-check confirmed."""
     return "The registry, asked with the namespace's pull secret, has no such tag"
+
+
+# --- command line (bot.deploy_cli) ------------------------------------------------------
+
+
+def cli_progress(p: Progress) -> str:
+    """One line for one service's progress on a terminal."""
+    head = f"{p.service} → {p.tag or 'rollback'} ({p.env})"
+    counts = f"{p.updated}/{p.total} updated, {p.ready} ready, {p.available} available"
+    detail = f" · {p.detail}" if p.detail else ""
+    if p.phase.is_final or p.total == 0:
+        return f"{head}: {p.phase.value.replace('_', ' ')}{detail}"
+    return f"{head}: {p.phase.value.replace('_', ' ')} · {counts} · {p.elapsed_s:.1f}s{detail}"
+
+
+def cli_needs_approval(env: str) -> str:
+    return (
+        f"{env} needs an approval: ask in Slack with `/deploy … to {env}`, or, in an "
+        'emergency, repeat this with `--break-glass "why"` (recorded and announced).'
+    )
+
+
+def cli_started(deploy_id: str, env: str) -> str:
+    return (
+        f"Deploy {deploy_id} to {env} is rolling out; not waiting (--no-wait). "
+        f"`deckhand status --env {env}` shows where it is."
+    )
+
+
+def cli_unknown_env(env: str | None, known: list[str]) -> str:
+    return f"No environment {env!r}; known: {', '.join(known)}."
+
+
+def cli_unknown_service(service: str, known: list[str]) -> str:
+    return f"No service {service!r}; known: {', '.join(known)}."
+
+
+def cli_status_line(
+    service: str, env: str, deployments: Sequence[DeploymentState], lock: LockInfo | None
+) -> str:
+    """`api (staging): api runs repo:tag@sha256:… ×3, revision 4 · locked by …`."""
+    parts = [
+        f"{d.name} runs {d.image or '(no such container)'} ×{d.replicas}"
+        + (f", revision {d.revision}" if d.revision is not None else "")
+        + (" (paused)" if d.paused else "")
+        for d in deployments
+    ] or ["no Deployment found"]
+    locked = f" · locked by {lock.holder}: {lock.reason}" if lock else ""
+    return f"{service} ({env}): " + "; ".join(parts) + locked
+
+
+def cli_history_line(when: str, who: str, tag: str, result: str, duration_s: float | None) -> str:
+    took = f" in {duration_s:.0f}s" if duration_s is not None else ""
+    return f"{when}  {tag or '(rollback)':<12} {who:<14} {result or 'rolling out'}{took}"
+
+
+def cli_revision_line(number: int, image: str, change_cause: str | None) -> str:
+    return f"revision {number:<4} {image}" + (f"  ({change_cause})" if change_cause else "")
+
+
+def cli_interrupted() -> str:
+    return (
+        "Interrupted. A rollout already started keeps going in the cluster; "
+        "`deckhand status` shows it."
+    )
+
+
+# --- approvals (commands.approvals, bot.approvals; helper H) ---------------------------
+
+APPROVE_LABEL = "Approve"
+REJECT_LABEL = "Reject"
+FORCE_LABEL = "Force (freeze window)"
+REASON_LABEL = "Reason"
+REJECT_MODAL_TITLE = "Reject deploy"
+FORCE_MODAL_TITLE = "Force through freeze"
+SUBMIT_LABEL = "Submit"
+
+_CLOSED = {
+    "approved": "already approved (its rollout started)",
+    "rejected": "rejected",
+    "expired": "expired",
+    "cancelled": "cancelled",
+    "void": "void (its tag moved to another image)",
+}
+
+
+def approval_closed(request_id: str, state: str) -> str:
+    return f"Deploy {_code(request_id)} is {_CLOSED.get(state, state)}: nothing to decide."
+
+
+def approval_expired(request_id: str) -> str:
+    return (
+        f"The approval request for {_code(request_id)} expired: nothing was deployed. "
+        "The requester can ask again with the same `/deploy` command."
+    )
+
+
+def approval_already_counted(request_id: str) -> str:
+    return f"Your approval of {_code(request_id)} is already counted; it needs someone else's."
+
+
+def approval_needs_force(env: str) -> str:
+    return (
+        f"{_code(env)} is in a deploy freeze: only an approver's *{FORCE_LABEL}*, with a "
+        "reason, lets this deploy through."
+    )
+
+
+def approval_cancel_forbidden(request_id: str) -> str:
+    return f"Only the requester or an approver can cancel {_code(request_id)}."
+
+
+def approval_unknown(request_id: str) -> str:
+    return f"Deckhand has no deploy {_code(request_id)} waiting for approval."
+
+
+def approval_void_note(tag: str, services: Sequence[str]) -> str:
+    return (
+        f"{_code(tag)} now points at another image for {_list(services)}: the approval is "
+        "void and nothing was deployed. Request the deploy again to approve the new image."
+    )
+
+
+def approval_recheck_refused(request_id: str, why: str) -> str:
+    return (
+        f"Deploy {_code(request_id)} can't start now: {why}\n"
+        "The request stays open until it expires."
+    )
+
+
+def approval_title(services: Sequence[str], tag: str, env: str) -> str:
+    return f"Approval needed: deploy {_list(services)} {_code(tag)} to {_code(env)}"
+
+
+def approval_asks(requester: str, request_id: str, reason: str) -> str:
+    why = f" · reason: {reason}" if reason else ""
+    return f"{user(requester)} asks · {_code(request_id)}{why}"
+
+
+def approval_change_line(service: str, current: str, new: str, digest: str, link: str) -> str:
+    compare = f" · <{link}|compare>" if link else ""
+    return (
+        f"{_code(service)}: {_code(current or '(none)')} → {_code(new)}\n"
+        f"digest {_code(digest)}{compare}"
+    )
+
+
+def approval_pending_line(required: int, voters: Sequence[str], expires: str) -> str:
+    got = f" · approved by {', '.join(user(v) for v in voters)}" if voters else ""
+    return f":hourglass: {len(voters)} of {required} approval(s){got} · expires {expires}"
+
+
+def approval_freeze_notice(env: str) -> str:
+    return (
+        f":snowflake: {_code(env)} is in a deploy freeze: it deploys only if an approver "
+        f"forces it with a reason (*{FORCE_LABEL}*)."
+    )
+
+
+def approval_done_line(state: str, who: Sequence[str], note: str, when: str) -> str:
+    people = ", ".join(user(w) for w in who if w)
+    by = f" by {people}" if people else ""
+    why = f": {note}" if note else ""
+    icons = {
+        "approved": ":white_check_mark: Approved",
+        "rejected": ":no_entry: Rejected",
+        "expired": ":alarm_clock: Expired, not approved in time",
+        "cancelled": ":wastebasket: Cancelled",
+        "void": ":warning: Approval void",
+    }
+    return f"{icons.get(state, state)}{by} at {when}{why}"
+
+
+def approval_counted(request_id: str, remaining: int) -> str:
+    return f"Approval of {_code(request_id)} counted; {remaining} more needed."
+
+
+def approval_cancelled(request_id: str) -> str:
+    return f"Deploy {_code(request_id)} withdrawn: nothing was deployed."
+
+
+def approval_reason_hint() -> str:
+    return "Why? (one line; it is recorded and shown in the channel)"
+
+
+def approval_history_header() -> str:
+    return "Approval requests:"
+
+
+def approval_history_line(when: str, request_id: str, tag: str, state: str, trail: str) -> str:
+    return f"{when} · {_code(tag)} · {_code(request_id)} · {state}: {trail}"
+
+
+def approval_event(kind: str, who: str, when: str, note: str) -> str:
+    by = f" {user(who)}" if who else ""
+    why = f" ({note})" if note else ""
+    return f"{kind}{by} {when}{why}"
