@@ -4,10 +4,10 @@ Covers: the happy path (3 replicas, verdict within a second of completion, chang
 on the new ReplicaSet, pods running the pinned digest, progress events, the record);
 a pull secret revoked after the pre-check (fails long before the deadline with "the
 cluster's pull secret was rejected", auto-rollback restores the image and says so);
-CrashLoopBackOff with exit code and logs; ProgressDeadlineExceeded; readiness
-timeout; an unschedulable pod (after the readiness timeout); a 403 on the patch
-naming verb, resource and namespace; a tag deleted after the check (the pinned
-digest still deploys).
+CrashLoopBackOff with exit code and logs; CreateContainerConfigError;
+ProgressDeadlineExceeded; readiness timeout; an unschedulable pod (after the readiness
+timeout); a 403 on the patch naming verb, resource and namespace; a tag deleted after
+the check (the pinned digest still deploys).
 """
 
 from __future__ import annotations
@@ -165,3 +165,16 @@ async def test_unschedulable_fails_after_the_readiness_timeout(stage: Stage) -> 
     assert failure is not None
     assert failure.cause is Cause.UNSCHEDULABLE
     assert 120 <= outcome.duration_s < 300
+
+
+async def test_create_container_config_error_fails_at_once(stage: Stage) -> None:
+    broken = {"sandbox.deckhand.dev/config-error": 'secret "api-env" not found'}
+    await stage.deployment(stage.push("1111111"), template_annotations=broken, wait=False)
+    stage.push("2222222")
+    outcome = await deploy(stage, "2222222", [])
+    assert outcome.phase is Phase.FAILED, outcome.summary
+    failure = outcome.services[0].failure
+    assert failure is not None
+    assert failure.cause is Cause.CONFIG_ERROR
+    assert 'secret "api-env" not found' in failure.sentence
+    assert outcome.duration_s < 60
