@@ -30,7 +30,14 @@ import aiohttp
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
-from bot.kube.errors import Conflict, KubeError, Request, Unreachable, from_status
+from bot.kube.errors import (
+    BadKubeconfig,
+    Conflict,
+    KubeError,
+    Request,
+    Unreachable,
+    from_status,
+)
 from bot.kube.kinds import ACCESS_REVIEWS, PODS, Kind, KubeObject, meta
 
 log = logging.getLogger(__name__)
@@ -89,9 +96,7 @@ class KubeClient:
                 persist_config=False,
             )
         except (kube_config.ConfigException, OSError) as e:
-            raise Unreachable(
-                Request("load", "kubeconfig"), url=str(path or "~/.kube/config"), cause=str(e)
-            ) from e
+            raise BadKubeconfig(str(path or "~/.kube/config"), str(e)) from e
         async with ApiClient(configuration) as api:
             yield cls(api, options or KubeOptions())
 
@@ -99,7 +104,10 @@ class KubeClient:
     @asynccontextmanager
     async def in_cluster(cls, *, options: KubeOptions | None = None) -> AsyncIterator[KubeClient]:
         configuration = type.__call__(Configuration)
-        kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        try:
+            kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except kube_config.ConfigException as e:
+            raise BadKubeconfig("the in-cluster service account", str(e)) from e
         async with ApiClient(configuration) as api:
             yield cls(api, options or KubeOptions())
 

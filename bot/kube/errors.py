@@ -13,7 +13,8 @@ namespace, name) so its `sentence()` names them:
     ├── Gone            410       a watch's resourceVersion is too old (handled inside `watch`)
     ├── Invalid         400/422   the server refused the object (its message is kept)
     ├── ServerError     5xx, other statuses
-    └── Unreachable     no answer: connection refused, DNS, TLS, timeout
+    ├── Unreachable     no answer: connection refused, DNS, TLS, timeout
+    └── BadKubeconfig   the kubeconfig / in-cluster credentials could not be loaded
 
 A response body is never copied into a message: only the `message` field of the
 server's `Status` object (the apiserver's own summary), trimmed.
@@ -134,3 +135,15 @@ def from_status(request: Request, status: int, body: bytes | str | None) -> Kube
         422: Invalid,
     }
     return kinds.get(status, ServerError)(request, status=status, message=message)
+
+
+class BadKubeconfig(KubeError):
+    """The client could not even be built: a missing or invalid kubeconfig / context."""
+
+    def __init__(self, source: str, cause: str) -> None:
+        self.source = source
+        self.cause = cause
+        super().__init__(Request("load", "kubeconfig"), message=cause)
+
+    def sentence(self) -> str:
+        return f"Deckhand can't load its Kubernetes credentials from {self.source}: {self.cause}"

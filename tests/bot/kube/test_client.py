@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.kube.client import KubeClient, KubeOptions
-from bot.kube.errors import Forbidden, NotFound, Unreachable
+from bot.kube.errors import BadKubeconfig, Forbidden, NotFound, Unreachable
 from bot.kube.kinds import CONFIGMAPS, DEPLOYMENTS, KubeObject
 from bot.kube.watch import WatchEvent, watch
 from sandbox.cluster import resources
@@ -139,3 +139,13 @@ async def test_watch_relists_after_410(kube: KubeClient, kube_cluster: SandboxCl
     async with asyncio.timeout(10):
         await _collect(events, 6, seen)
     assert {e.object["metadata"]["name"] for e in seen} == {"g", *(f"filler{n}" for n in range(5))}
+
+
+async def test_missing_kubeconfig_is_named(tmp_path: Any) -> None:
+    path = tmp_path / "nope"
+    with pytest.raises(BadKubeconfig) as caught:
+        async with KubeClient.from_kubeconfig(path):
+            pass
+    assert caught.value.sentence().startswith(
+        f"Deckhand can't load its Kubernetes credentials from {path}: "
+    )
