@@ -154,7 +154,10 @@ class KubeClient:
                 raise from_status(request, response.status, text)
             yield response
         finally:
-            response.release()
+            if response.content.is_eof():
+                response.release()  # fully read: the connection goes back to the pool
+            else:
+                response.close()  # a watch left mid-stream: that connection is done
 
     async def _call(
         self,
