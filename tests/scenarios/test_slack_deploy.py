@@ -5,7 +5,8 @@ Covers: a good deploy (ack within 3 s, ONE message edited to success, details in
 thread, the Deployment pinned to `repo:tag@sha256:…`, the Slack call budget); a
 missing tag (named, existing tags suggested, cluster untouched); an arm64-only image
 refused before any patch; a tag deleted after the check (pull failure: cause and a
-Roll back button, which rolls back); `api,worker` in one message; 429 on chat.update.
+Roll back button: refused to an outsider, rolls back for a deployer); `api,worker` in
+one message; 429 on chat.update still delivers the final state.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.env import AMD64, CHANNEL, REQUESTER, SERVICES
+from sandbox.env import AMD64, CHANNEL, OUTSIDER, REQUESTER, SERVICES
 from sandbox.registry.images import BuiltImage, build_image
 from tests.bot.deploys.harness import DeployStack, buttons, deploy_stack
 
@@ -137,6 +138,15 @@ async def test_tag_deleted_after_the_check_fails_with_cause_and_rollback(
     await stack.until(lambda: bool(message.replies), within_s=5)
 
     deploy_id = button["value"]
+    await stack.sender.block_action(  # an outsider's click: refused, nothing happens
+        user_id=OUTSIDER,
+        channel_id=CHANNEL,
+        message_ts=message.ts,
+        action_id="deckhand:rollback",
+        value=deploy_id,
+    )
+    assert "can't roll back" in await stack.wait_ephemeral(OUTSIDER)
+    assert len(stack.deploy_messages()) == 1
     await stack.sender.block_action(
         user_id=REQUESTER,
         channel_id=CHANNEL,

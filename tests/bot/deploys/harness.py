@@ -16,7 +16,7 @@ deploy message to reach a final phase.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +123,13 @@ def buttons(message: StoredMessage) -> list[dict[str, Any]]:
 
 @asynccontextmanager
 async def deploy_stack(
-    directory: Path, *, speed: float = 30.0, **settings: Any
+    directory: Path,
+    *,
+    speed: float = 30.0,
+    prepare: Callable[[SandboxEnv, LocalSlack], Awaitable[None]] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[DeployStack]:
+    """The stack (see the module docstring); `prepare` runs before Deckhand starts."""
     async with AsyncExitStack() as stack:
         env = await stack.enter_async_context(SandboxEnv(directory, speed=speed))
         slack = await stack.enter_async_context(LocalSlack())
@@ -138,6 +143,8 @@ async def deploy_stack(
         slack.add_usergroup(DEVS_GROUP, "devs", [CAROL])
         slack.add_channel(CHANNEL, "deploys")
         slack.add_channel(OTHER_CHANNEL, "random")
+        if prepare is not None:
+            await prepare(env, slack)
         values: dict[str, Any] = {
             "config": env.config_path,
             "kubeconfig": env.kubeconfig,
