@@ -270,10 +270,15 @@ class Runner:
                 )
             )
 
-        followed = await together(
-            *(self.follower.follow(t, on_update=update, started_at=start) for t in targets)
-        )
-        return list(followed)
+        async def follow(target: FollowTarget) -> FollowResult:
+            try:
+                return await self.follower.follow(target, on_update=update, started_at=start)
+            except KubeError as e:  # Deckhand lost sight of it: say so, don't guess
+                failure = Failure(Cause.UNKNOWN, e.sentence(), wording.lost_sight_step())
+                elapsed = self.clock.monotonic() - start
+                return FollowResult(target, False, Counts(), elapsed, failure)
+
+        return list(await together(*(follow(t) for t in targets)))
 
     async def _conclude(
         self,

@@ -56,7 +56,8 @@ def live(service: str, what: str, env: str, available: int, desired: int, second
 
 
 def failed(service: str, what: str, env: str, sentence: str, next_step: str) -> str:
-    return f"{service}: {what} in {env} failed: {sentence} Next step: {next_step}"
+    stop = "" if sentence.endswith((".", "!", "?")) else "."
+    return f"{service}: {what} in {env} failed: {sentence}{stop} Next step: {next_step}"
 
 
 def rolled_back(image: str) -> str:
@@ -65,3 +66,10 @@ def rolled_back(image: str) -> str:
 
 def rollback_skipped(problem: str) -> str:
     return f" The automatic rollback did not happen: {problem}"
+
+
+def lost_sight_step() -> str:
+    return (
+        "Deckhand could not follow the rollout to the end; check it with "
+        "`kubectl rollout status` and fix the access named."
+    )

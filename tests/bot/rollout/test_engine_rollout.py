@@ -178,3 +178,12 @@ async def test_create_container_config_error_fails_at_once(stage: Stage) -> None
     assert failure.cause is Cause.CONFIG_ERROR
     assert 'secret "api-env" not found' in failure.sentence
     assert outcome.duration_s < 60
+
+
+async def test_forbidden_watch_is_a_failure_naming_it(stage: Stage) -> None:
+    await stage.deployment(stage.push("1111111"))
+    stage.push("2222222")
+    stage.cluster.deny("watch", "pods", "honeydue")
+    outcome = await deploy(stage, "2222222", [])
+    assert outcome.phase is Phase.FAILED
+    assert "Deckhand's service account may not watch pods in honeydue." in outcome.summary
