@@ -63,13 +63,15 @@ class ApprovalGate(Protocol):
     """Where a checked plan goes when its environment needs approvals.
 
     `request` owns what happens next (asking approvers, running the plan once approved,
-    updating the deploy's message). `enabled` False: approvals are not available, and
-    the flow refuses the deploy instead of calling `request`.
+    updating the deploy's message): `live` is the deploy's message, which the gate turns
+    into the approval request (and `DeployFlow.run_approved` later into the rollout's).
+    `enabled` False: approvals are not available, and the flow refuses the deploy
+    instead of calling `request`.
     """
 
     enabled: bool
 
-    async def request(self, plan: DeployPlan, ctx: CommandContext) -> None: ...
+    async def request(self, plan: DeployPlan, ctx: CommandContext, live: LiveMessage) -> None: ...
 
 
 class ApprovalsDisabled:
@@ -77,7 +79,7 @@ class ApprovalsDisabled:
 
     enabled = False
 
-    async def request(self, plan: DeployPlan, ctx: CommandContext) -> None:
+    async def request(self, plan: DeployPlan, ctx: CommandContext, live: LiveMessage) -> None:
         await ctx.replier.ephemeral(texts.approvals_not_enabled(plan.env))
 
 
@@ -195,13 +197,43 @@ class DeployFlow:
                 await self._finish(live, card.refused(texts.approvals_not_enabled(plan.env)))
                 return
             _show(live, card.finished(Phase.AWAITING_APPROVAL))
-            await self._approvals.request(plan, ctx)
+            await self._approvals.request(plan, ctx, live)
             return
         _show(live, card)
         tracker = _Tracker(live, card)
         async with self._finish_on_error(live, tracker):
             outcome = await self._ops.execute(
                 plan, on_progress=tracker, slack_channel=live.channel, slack_ts=live.ts
+            )
+        images = {s.service: s.image.reference for s in plan.services}
+        await self._report(live, tracker.card, outcome, images)
+
+    async def run_approved(self, plan: DeployPlan, *, channel: str, ts: str, note: str) -> None:
+        """Roll out an approved `plan` on the approval request's message (channel, ts):
+        that message becomes the rollout's live message; `note` says who approved."""
+        live = LiveMessage(
+            self._client,
+            channel=channel,
+            ts=ts,
+            supervisor=self._supervisor,
+            interval_s=self._interval_s,
+            finish_timeout_s=self._finish_timeout_s,
+        )
+        card = DeployCard(
+            kind="deploy",
+            deploy_id=plan.deploy_id,
+            env=plan.env,
+            what=plan.tag,
+            services=(*(s.service for s in plan.services), *plan.unchanged),
+            requested_by=plan.requested_by,
+            reason=plan.reason,
+            note=note,
+        ).checked(facts_of(plan), unchanged=plan.unchanged)
+        _show(live, card)
+        tracker = _Tracker(live, card)
+        async with self._finish_on_error(live, tracker):
+            outcome = await self._ops.execute(
+                plan, on_progress=tracker, slack_channel=channel, slack_ts=ts
             )
         images = {s.service: s.image.reference for s in plan.services}
         await self._report(live, tracker.card, outcome, images)

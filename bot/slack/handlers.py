@@ -12,6 +12,7 @@ For `/deploy` and for `deckhand:*` button clicks the sequence is always:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -24,7 +25,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.lifecycle import Supervisor, SupervisorClosed
 from bot.settings import Settings
 from bot.slack.client import SlackError
-from bot.slack.seam import ActionContext, CommandContext, DeployBackend, Replier
+from bot.slack.seam import (
+    ActionContext,
+    CommandContext,
+    DeployBackend,
+    Replier,
+    ViewBackend,
+    ViewContext,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +54,26 @@ def _str_or_none(value: Any) -> str | None:
     return str(value) if value else None
 
 
+def _metadata_channel(metadata: str) -> str:
+    """The `channel_id` a modal's JSON `private_metadata` names, or ''."""
+    try:
+        found = json.loads(metadata)
+    except ValueError:
+        return ""
+    return str(found.get("channel_id") or "") if isinstance(found, dict) else ""
+
+
+def _view_values(view: dict[str, Any]) -> dict[str, str]:
+    """block_id → the value of its (first) input, from a submitted view's state."""
+    values: dict[str, str] = {}
+    for block_id, inputs in ((view.get("state") or {}).get("values") or {}).items():
+        if isinstance(inputs, dict) and inputs:
+            first = next(iter(inputs.values()))
+            if isinstance(first, dict):
+                values[str(block_id)] = str(first.get("value") or "")
+    return values
+
+
 class SlackHandlers:
     """The listeners, bound to one backend, supervisor and Web API client."""
 
@@ -65,6 +93,7 @@ class SlackHandlers:
     def register(self, app: AsyncApp, *, command: str = "/deploy") -> None:
         app.command(command)(self.on_command)
         app.action(ACTION_ID_PATTERN)(self.on_action)
+        app.view(ACTION_ID_PATTERN)(self.on_view)
 
     def _replier(self, *, channel_id: str, user_id: str, response_url: str | None) -> Replier:
         return Replier(
@@ -148,6 +177,33 @@ class SlackHandlers:
         self._spawn(
             self._backend.handle_action(context),
             name=f"action:{context.correlation_id}",
+            correlation_id=context.correlation_id,
+            replier=replier,
+        )
+
+    async def on_view(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
+        """A modal submitted: ack (closes it), then `handle_view` if the backend takes views."""
+        await ack()
+        if not self._supervisor.accepting or not isinstance(self._backend, ViewBackend):
+            return
+        view = body.get("view") or {}
+        metadata = str(view.get("private_metadata") or "")
+        channel_id = _metadata_channel(metadata)
+        user_id = str((body.get("user") or {}).get("id", ""))
+        replier = self._replier(channel_id=channel_id, user_id=user_id, response_url=None)
+        context = ViewContext(
+            correlation_id=new_correlation_id(),
+            callback_id=str(view.get("callback_id", "")),
+            private_metadata=metadata,
+            values=_view_values(view),
+            user_id=user_id,
+            channel_id=channel_id,
+            replier=replier,
+        )
+        logger.info("[%s] view %s from %s", context.correlation_id, context.callback_id, user_id)
+        self._spawn(
+            self._backend.handle_view(context),
+            name=f"view:{context.correlation_id}",
             correlation_id=context.correlation_id,
             replier=replier,
         )

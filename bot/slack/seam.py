@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -138,6 +138,31 @@ class ActionContext:
     response_url: str | None
     trigger_id: str | None
     replier: Replier
+
+
+@dataclass(frozen=True)
+class ViewContext:
+    """One modal submitted (`view_submission`, callback_id `deckhand:*`).
+
+    `values` maps each input block's `block_id` to its (plain text) value. A modal's
+    `private_metadata` is the backend's own; when it is a JSON object with a
+    `channel_id`, replies go to that channel.
+    """
+
+    correlation_id: str
+    callback_id: str
+    private_metadata: str
+    values: Mapping[str, str]
+    user_id: str
+    channel_id: str
+    replier: Replier
+
+
+@runtime_checkable
+class ViewBackend(Protocol):
+    """A backend that also takes modal submissions (optional: the handlers check)."""
+
+    async def handle_view(self, view: ViewContext) -> None: ...
 
 
 class DeployBackend(Protocol):
