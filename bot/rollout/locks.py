@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from bot.kube.client import KubeClient
 from bot.kube.errors import Conflict, KubeError, NotFound
 from bot.kube.kinds import LEASES, KubeObject, annotations_of
+from bot.rollout import wording
 from bot.rollout.background import background
 from bot.rollout.clock import Clock, micro_time, parse_time
 
@@ -64,13 +65,14 @@ class LockHolder:
         return self.holder == MANUAL
 
     def sentence(self) -> str:
-        since = f" since {self.since:%H:%M} UTC" if self.since else ""
-        if self.manual:
-            why = f": {self.why}" if self.why else ""
-            return f"{self.service} in {self.env} is locked by {self.who}{why}{since}"
-        return (
-            f"{self.service} in {self.env} is being deployed by {self.who} "
-            f"(deploy {self.holder}){since}"
+        return wording.lock_holder(
+            self.service,
+            self.env,
+            manual=self.manual,
+            who=self.who,
+            why=self.why,
+            deploy_id=self.holder,
+            since=self.since,
         )
 
 

@@ -6,6 +6,8 @@ helper may not edit); they are kept together here so the move is one cut and pas
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 def patch_failed_step() -> str:
     return "Fix the Kubernetes permission or object named above, then deploy again."
@@ -73,3 +75,20 @@ def lost_sight_step() -> str:
         "Deckhand could not follow the rollout to the end; check it with "
         "`kubectl rollout status` and fix the access named."
     )
+
+
+def lock_holder(
+    service: str,
+    env: str,
+    *,
+    manual: bool,
+    who: str,
+    why: str,
+    deploy_id: str,
+    since: datetime | None,
+) -> str:
+    when = f" since {since:%H:%M} UTC" if since else ""
+    if manual:
+        reason = f": {why}" if why else ""
+        return f"{service} in {env} is locked by {who}{reason}{when}"
+    return f"{service} in {env} is being deployed by {who} (deploy {deploy_id}){when}"
