@@ -410,15 +410,16 @@ class Kubelet:
         c.state, c.reason, c.message, c.ready = "running", "", None, False
         c.started_at = self.clock.timestamp()
         c.backoff_wait = 0.0
-        self._log_start(rt, c)
-        if c.init:
-            c.complete_at = now + INIT_RUN_SECONDS
-            return
         assert c.pulled is not None
         if not c.pulled.platform.matches(rt.node.platform):
+            # The binary is for another architecture: the process never runs.
             entry = (c.spec.get("command") or list(c.pulled.command) or ["/entrypoint"])[0]
             c.crash = (255, f"exec {entry}: exec format error")
             c.crash_at = now + 0.1
+            return
+        self._log_start(rt, c)
+        if c.init:
+            c.complete_at = now + INIT_RUN_SECONDS
             return
         crash = rt.staging.crash
         if crash is not None and crash.applies_to(c.name):
