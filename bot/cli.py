@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         "image", help="check that the nodes will be able to pull an image", add_help=False
     )
     image.add_argument("rest", nargs=argparse.REMAINDER)
+    check = sub.add_parser("check", help="the doctor: check config, Slack, RBAC, registry")
+    check.add_argument("rest", nargs=argparse.REMAINDER)
     add_engine_parsers(sub)
     return parser
 
@@ -48,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.run import main as run_main
 
         return run_main(args_list[1:])
+    if args_list and args_list[0] == "check":
+        from bot.doctor import main as doctor_main
+
+        return doctor_main(args_list[1:])
     if args_list and args_list[0] == "image":
         from bot.image_cli import main as image_main
 

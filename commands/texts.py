@@ -997,3 +997,51 @@ def approval_event(kind: str, who: str, when: str, note: str) -> str:
     by = f" {user(who)}" if who else ""
     why = f" ({note})" if note else ""
     return f"{kind}{by} {when}{why}"
+
+
+def approval_modal_intro(request_id: str, *, rejecting: bool) -> str:
+    if rejecting:
+        return f"Reject deploy {_code(request_id)}: nothing will be deployed."
+    return f"Force deploy {_code(request_id)} through the deploy freeze."
+
+
+# --- the doctor (bot.doctor) --------------------------------------------------------------
+
+
+def doctor_fix_slack_token() -> str:
+    return (
+        "create the app from manifest.yaml, install it, and set SLACK_BOT_TOKEN (xoxb-…) "
+        "in the deckhand-secrets Secret"
+    )
+
+
+def doctor_fix_slack_scopes() -> str:
+    return "add the scopes from manifest.yaml to the app (OAuth & Permissions) and reinstall it"
+
+
+def doctor_fix_kube() -> str:
+    return (
+        "in the cluster: check the ServiceAccount token is mounted; outside: set KUBECONFIG "
+        "(or --kubeconfig) to a kubeconfig whose current context reaches the cluster"
+    )
+
+
+def doctor_fix_rbac(namespace: str) -> str:
+    return (
+        f"kubectl apply -k k8s/  (it grants these in {namespace}; add a Role + RoleBinding "
+        f"pair for {namespace} to k8s/rbac-target-namespaces.yaml if it is new)"
+    )
+
+
+def doctor_fix_pull_secret(secret: str, namespace: str, registry: str) -> str:
+    return (
+        f"kubectl create secret docker-registry {secret} --docker-server={registry} "
+        f"--docker-username=<user> --docker-password=<token with read:package> -n {namespace} "
+        "--dry-run=client -o yaml | kubectl apply -f -"
+    )
+
+
+def doctor_summary(total: int, failed: int) -> str:
+    if failed == 0:
+        return f"All {total} checks passed."
+    return f"{failed} of {total} checks failed: fix them, then run `deckhand check` again."

@@ -57,6 +57,10 @@ class _ResponseTarget:
     uses: int = 0
 
 
+# The bot scopes a workspace grants when the app is installed from manifest.yaml.
+DEFAULT_SCOPES = ("commands", "chat:write", "usergroups:read", "users:read", "channels:read")
+
+
 class LocalSlack:
     """The local Slack Web API server (async context manager; default 127.0.0.1, any port).
 
@@ -71,9 +75,12 @@ class LocalSlack:
         app_token: str = APP_TOKEN,
         host: str = "127.0.0.1",
         port: int = 0,
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
+        # Sent as `x-oauth-scopes` on every bot-token answer, as Slack does.
+        self.scopes = scopes
         self.workspace = Workspace()
         self.calls: list[RecordedCall] = []
         self.responses: list[tuple[str, dict[str, Any]]] = []
@@ -239,7 +246,7 @@ class LocalSlack:
             body = {"ok": True, "url": self.socket.url(self._base)}
         else:
             body = handler(self.workspace, params, self._base)
-        return web.json_response(body)
+        return web.json_response(body, headers={"x-oauth-scopes": ",".join(self.scopes)})
 
     async def _response(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]

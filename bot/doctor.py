@@ -1,0 +1,223 @@
+"""`deckhand check`: the doctor. Everything Deckhand needs, checked, with the fix for
+whatever is missing.
+
+    ✓ config       /etc/deckhand/deckhand.yaml: 3 services, 2 environments
+    ✓ slack        connected as @deckhand in Honeydue; scopes ok
+    ✓ kubernetes   https://10.43.0.1:443 answers
+    ✗ rbac honeydue  may not: patch deployments.apps
+        fix: kubectl apply -k k8s/  (Role deckhand-deployer in honeydue)
+    ✓ registry     gitea.example.com/admin/honeydue-api: 12 tags
+    ✗ pull secret honeydue/gitea-credentials  the registry rejected its credentials
+        fix: kubectl create secret docker-registry gitea-credentials … | kubectl apply -f -
+
+Exit 0 only when every check passes, 1 otherwise, 2 when the config can't be read.
+Each check is independent and bounded by the clients' own deadlines; one failure never
+hides the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import ConfigError, load_config
+from bot.kube.client import KubeClient
+from bot.kube.errors import KubeError
+from bot.kube.kinds import SECRETS
+from bot.registry.client import RegistryClient
+from bot.registry.credentials import CredentialsError, CredentialStore
+from bot.registry.errors import RegistryError
+from bot.rollout.recheck import credentials_from_secret
+from bot.settings import Settings
+from bot.slack.client import open_web_client
+from commands import texts
+from commands.config import DeckhandConfig
+from commands.permissions import (
+    OWN_NAMESPACE_PERMISSIONS,
+    SLACK_BOT_SCOPES,
+    Permission,
+    target_namespace_permissions,
+)
+
+OK, FAILED, BAD_CONFIG = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def render(self) -> str:
+        line = f"{'✓' if self.ok else '✗'} {self.name:<28} {self.detail}"
+        return line if self.ok or not self.fix else f"{line}\n    fix: {self.fix}"
+
+
+async def check_slack(settings: Settings) -> AsyncIterator[Check]:
+    if settings.slack_bot_token is None:
+        yield Check("slack", False, "SLACK_BOT_TOKEN is not set", texts.doctor_fix_slack_token())
+        return
+    async with open_web_client(settings) as client:
+        yield await _slack_identity(client)
+
+
+async def _slack_identity(client: AsyncWebClient) -> Check:
+    try:
+        answer = await client.auth_test()
+    except SlackApiError as e:
+        error = str(e.response.get("error", "error"))
+        return Check("slack", False, f"auth.test: {error}", texts.doctor_fix_slack_token())
+    except (OSError, TimeoutError) as e:
+        return Check("slack", False, f"can't reach Slack: {type(e).__name__}")
+    granted = {s.strip() for s in str(answer.headers.get("x-oauth-scopes", "")).split(",")}
+    missing = [s for s in SLACK_BOT_SCOPES if s not in granted]
+    who = f"connected as @{answer.get('user')} in {answer.get('team')}"
+    if missing:
+        return Check(
+            "slack",
+            False,
+            f"{who}; missing scopes: {', '.join(missing)}",
+            texts.doctor_fix_slack_scopes(),
+        )
+    return Check("slack", True, f"{who}; scopes ok")
+
+
+async def check_rbac(kube: KubeClient, config: DeckhandConfig) -> AsyncIterator[Check]:
+    wanted: dict[str, tuple[Permission, ...]] = {
+        env.namespace: target_namespace_permissions(env.pull_secret)
+        for env in config.environments.values()
+    }
+    wanted[config.deckhand.namespace] = OWN_NAMESPACE_PERMISSIONS + wanted.get(
+        config.deckhand.namespace, ()
+    )
+    for namespace, permissions in wanted.items():
+        answers = await asyncio.gather(
+            *(
+                kube.can_i(p.verb, p.resource, namespace=namespace, group=p.group, name=p.name)
+                for p in permissions
+            )
+        )
+        missing = [str(p) for p, allowed in zip(permissions, answers, strict=True) if not allowed]
+        name = f"rbac {namespace}"
+        if missing:
+            yield Check(
+                name, False, "may not: " + ", ".join(missing), texts.doctor_fix_rbac(namespace)
+            )
+        else:
+            yield Check(name, True, f"all {len(permissions)} permissions granted")
+
+
+async def check_registry(
+    settings: Settings,
+    config: DeckhandConfig,
+    *,
+    credentials: CredentialStore | None = None,
+    label: str = "registry",
+) -> list[Check]:
+    found: list[Check] = []
+    async with RegistryClient(settings.registry(), credentials=credentials) as registry:
+        for name, service in config.services.items():
+            ref = service.reference()
+            try:
+                tags = await registry.list_tags(ref)
+            except RegistryError as e:
+                found.append(Check(f"{label} {name}", False, e.sentence()))
+                continue
+            found.append(
+                Check(
+                    f"{label} {name}",
+                    True,
+                    f"{ref.registry}/{ref.repository}: "
+                    f"{len(tags)} tag{'s' if len(tags) != 1 else ''}",
+                )
+            )
+    return found
+
+
+async def check_pull_secrets(
+    kube: KubeClient, settings: Settings, config: DeckhandConfig
+) -> AsyncIterator[Check]:
+    registry_host = next(iter(config.services.values())).reference().registry
+    for env in config.environments.values():
+        if env.pull_secret is None:
+            continue
+        name = f"pull secret {env.namespace}/{env.pull_secret}"
+        fix = texts.doctor_fix_pull_secret(env.pull_secret, env.namespace, registry_host)
+        try:
+            secret = await kube.get(SECRETS, env.pull_secret, namespace=env.namespace)
+            credentials = credentials_from_secret(secret)
+        except (KubeError, CredentialsError) as e:
+            detail = e.sentence() if isinstance(e, KubeError) else str(e)
+            yield Check(name, False, detail, fix)
+            continue
+        results = await check_registry(settings, config, credentials=credentials, label=name)
+        bad = [r for r in results if not r.ok]
+        if bad:
+            yield Check(name, False, bad[0].detail, fix)
+        else:
+            yield Check(name, True, f"works for all {len(results)} repositories")
+
+
+async def run_checks(settings: Settings, config_path: Path) -> tuple[int, list[Check]]:
+    """Every check, in order; (exit code, checks)."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as e:
+        return BAD_CONFIG, [Check("config", False, str(e))]
+    checks = [
+        Check(
+            "config",
+            True,
+            f"{config_path}: {len(config.services)} services, "
+            f"{len(config.environments)} environments",
+        )
+    ]
+    checks += [c async for c in check_slack(settings)]
+    checks += await check_registry(settings, config)
+    async with AsyncExitStack() as stack:
+        try:
+            kube = await stack.enter_async_context(_open_kube(settings))
+            await kube.can_i(
+                "get", "deployments", namespace=config.deckhand.namespace, group="apps"
+            )
+        except (KubeError, OSError) as e:
+            detail = e.sentence() if isinstance(e, KubeError) else str(e)
+            checks.append(Check("kubernetes", False, detail, texts.doctor_fix_kube()))
+        else:
+            checks.append(Check("kubernetes", True, f"{kube.url} answers"))
+            checks += [c async for c in check_rbac(kube, config)]
+            checks += [c async for c in check_pull_secrets(kube, settings, config)]
+    return (OK if all(c.ok for c in checks) else FAILED), checks
+
+
+def _open_kube(settings: Settings) -> AbstractAsyncContextManager[KubeClient]:
+    if settings.kubeconfig is not None:
+        return KubeClient.from_kubeconfig(settings.kubeconfig)
+    return KubeClient.in_cluster()
+
+
+def main(argv: Sequence[str], *, stream: TextIO | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deckhand check", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, help="config file (default: DECKHAND_CONFIG)")
+    parser.add_argument("--kubeconfig", type=Path, help="default: KUBECONFIG, else in-cluster")
+    args = parser.parse_args(list(argv))
+    settings = Settings.from_env()
+    if args.kubeconfig is not None:
+        settings = settings.model_copy(update={"kubeconfig": args.kubeconfig})
+    out = stream or sys.stdout
+    code, checks = asyncio.run(run_checks(settings, args.config or settings.config))
+    for check in checks:
+        out.write(check.render() + "\n")
+    failed = sum(not c.ok for c in checks)
+    out.write(texts.doctor_summary(len(checks), failed) + "\n")
+    return code
