@@ -115,3 +115,29 @@ def test_configmap_holds_the_example_config_and_it_loads(
         if r["metadata"]["name"] == "deckhand-deployer"
     }
     assert namespaces == deployer_namespaces
+
+
+def _grants(role: dict[str, Any]) -> set[tuple[str, str, str, str | None]]:
+    return {
+        (verb, res, group, name)
+        for rule in role["rules"]
+        for res in rule["resources"]
+        for group in rule["apiGroups"]
+        for verb in rule["verbs"]
+        for name in (rule.get("resourceNames") or [None])
+    }
+
+
+def test_roles_grant_exactly_what_deckhand_needs(objects: list[dict[str, Any]]) -> None:
+    """k8s/ and commands/permissions.py (what the doctor checks) say the same."""
+    from commands.permissions import OWN_NAMESPACE_PERMISSIONS, target_namespace_permissions
+
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in _of(objects, "Role")}
+    need = {
+        (p.verb, p.resource, p.group, p.name)
+        for p in target_namespace_permissions("gitea-credentials")
+    }
+    for namespace in ("honeydue", "honeydue-staging"):
+        assert _grants(roles[(namespace, "deckhand-deployer")]) == need
+    own = {(p.verb, p.resource, p.group, p.name) for p in OWN_NAMESPACE_PERMISSIONS}
+    assert _grants(roles[("deckhand", "deckhand-state")]) == own
