@@ -2,9 +2,13 @@
 
 `Breakers` acts on a running `SandboxEnv` directly (in-process, like an operator with
 admin rights would): revoke or rotate the registry token the pods pull with, delete an
-image tag, stage a crash in a Deployment's pods, delete a pod so its ReplicaSet starts a
-new one (which pulls again). Every method returns a one-line description of what it did
-for the page to show, and raises `BreakError` (a short, user-facing message) on a bad
+image tag, stage a crash in a Deployment's pods, restart a pod. A restarted pod would
+find its image already on the node (pull policy `IfNotPresent`) and never pull, so
+"restart" also evicts that image from every node's image store (what image garbage
+collection or a fresh node does): the replacement pulls, with the current pull secret.
+
+Every method returns a one-line description of what it did for the page to show, and
+raises `BreakError` (a short, user-facing message) on a bad
 request: unknown namespace, deployment, pod or tag.
 
 Deckhand has its own registry token (see `sandbox.demo.run`): revoking the pods' token
@@ -13,9 +17,12 @@ breaks pulls, not Deckhand's own registry checks — as when a pull secret goes 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import Any
 
+from commands.images import ImageReference, InvalidReference
+from sandbox.cluster.controllers.puller import containerd_ref
 from sandbox.cluster.controllers.staging import CRASH
 from sandbox.cluster.errors import ApiError
 from sandbox.cluster.resources import DEPLOYMENTS, PODS, SECRETS
@@ -101,12 +108,25 @@ class Breakers:
         return f"{namespace}/{deployment}: crash removed; new pods start normally"
 
     def restart_pod(self, namespace: str, pod: str) -> str:
-        """Delete one pod; its ReplicaSet creates a replacement, which pulls the image."""
+        """Evict the pod's images from the nodes, delete it; the replacement pulls again."""
+        store = self._env.cluster.store
         try:
-            self._env.cluster.store.delete(PODS, self._namespace(namespace), pod)
+            obj = store.get(PODS, self._namespace(namespace), pod)
         except ApiError as e:
             raise BreakError(f"no pod {pod!r} in {namespace}") from e
-        return f"deleted pod {namespace}/{pod}; its ReplicaSet starts a new one"
+        for container in obj.get("spec", {}).get("containers") or []:
+            self._evict(str(container.get("image", "")))
+        with contextlib.suppress(ApiError):  # already gone: the replacement is coming anyway
+            store.delete(PODS, namespace, pod)
+        return f"restarted pod {namespace}/{pod}: its replacement pulls the image again"
+
+    def _evict(self, image: str) -> None:
+        try:
+            name = containerd_ref(ImageReference.parse(image))
+        except InvalidReference:
+            return
+        for node in self._env.cluster.controllers.nodes.values():
+            node.images.pop(name, None)
 
     def registry_view(self) -> dict[str, Any]:
         """The registry side of the panel: token state and each service's tags."""

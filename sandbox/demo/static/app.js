@@ -116,6 +116,9 @@ function renderMessages() {
   if (atBottom) box.scrollTop = box.scrollHeight;
   state.seen[channel.id] = channel.messages.length;
   $("#channel-name").textContent = `# ${channel.name}`;
+  $("#channel-topic").innerHTML = channel.id === "C0DEPLOYS1"
+    ? "Deploy with <code>/deploy</code>; prod needs an approval"
+    : "Deckhand's image-pull alerts for the watched namespaces";
   $("#composer-input").placeholder = `Message #${channel.name} as ${state.names[state.me] || state.me} — try /deploy help`;
   renderThread();
   renderChannels();
@@ -157,14 +160,14 @@ function renderUsers() {
 }
 
 // ---------------------------------------------------------------- cluster panel
-function podHtml(ns, pod) {
+function podHtml(ns, deployment, pod) {
   const cls = pod.ready ? "ready" : ["ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "Error",
     "CreateContainerConfigError"].includes(pod.state) ? "bad" : "pending";
   const restarts = pod.restarts ? `<span class="restarts" title="restarts">↻${pod.restarts}</span>` : "";
   return `<li class="pod ${cls}" data-pod="${escapeHtml(pod.name)}" data-namespace="${escapeHtml(ns)}">
-    <span class="dot"></span><span class="pod-name">${escapeHtml(pod.name)}</span>
+    <span class="dot"></span><span class="pod-name" title="${escapeHtml(pod.name)}">${escapeHtml(pod.name.startsWith(`${deployment}-`) ? pod.name.slice(deployment.length + 1) : pod.name)}</span>
     <span class="pod-state">${escapeHtml(pod.state)}${pod.ready ? " · Ready" : ""}</span>${restarts}
-    <button type="button" class="restart-pod" title="Delete this pod; its ReplicaSet starts a new one, which pulls the image again">restart</button></li>`;
+    <button type="button" class="restart-pod" title="Delete this pod and evict its image from the nodes: the replacement pulls the image again">restart</button></li>`;
 }
 
 function deploymentHtml(ns, d) {
@@ -174,7 +177,7 @@ function deploymentHtml(ns, d) {
   return `<div class="deployment" data-namespace="${escapeHtml(ns)}" data-name="${escapeHtml(d.name)}">
     <div class="dep-head"><b>${escapeHtml(d.name)}</b> <code class="tag" title="${escapeHtml(d.image)}">${escapeHtml(d.tag)}</code>
       <span class="replicas ${d.available >= d.replicas ? "ok" : "bad"}">${d.ready}/${d.replicas} ready</span>${crash}</div>
-    <ul class="pods">${d.pods.map((p) => podHtml(ns, p)).join("")}</ul></div>`;
+    <ul class="pods">${d.pods.map((p) => podHtml(ns, d.name, p)).join("")}</ul></div>`;
 }
 
 function renderCluster() {
