@@ -287,11 +287,15 @@ class DeployFlow:
     # ---- resume and report retries ----
 
     async def resume_in_flight(self) -> int:
-        """Follow every deploy a previous Deckhand left rolling out, to its recorded message.
-
-        Returns how many were finished (their reports delivered or kept for a retry).
-        """
+        """Start following every deploy a previous Deckhand left rolling out (a supervised
+        task reports each to its recorded message); returns how many there are."""
         records = [r for r in await self._ops.records.in_flight() if not r.reported]
+        if records:
+            log.info("resuming %d deploy(s) left rolling out", len(records))
+            self._supervisor.spawn(self._resume(records), name="deploys-resume")
+        return len(records)
+
+    async def _resume(self, records: list[DeployRecord]) -> None:
         trackers = {
             r.id: _Tracker(self._attach(r), card_of_record(r)) for r in records if r.slack_ts
         }
@@ -306,7 +310,6 @@ class DeployFlow:
             tracker = trackers.get(outcome.deploy_id)
             if tracker is not None and outcome.reported and outcome.phase.is_final:
                 await self._report(tracker.live, tracker.card, outcome, {})
-        return len(outcomes)
 
     async def retry_unreported(self) -> int:
         """Deliver final reports Slack refused earlier; returns how many were delivered."""

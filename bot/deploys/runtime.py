@@ -111,16 +111,15 @@ async def open_deploy_backend(
 async def keep_reports(
     flow: DeployFlow, *, interval_s: float, is_leader: Callable[[], bool]
 ) -> None:
-    """Resume in-flight deploys once, then retry undelivered reports every `interval_s`."""
+    """On the leader: resume in-flight deploys once (in their own supervised task, they
+    may take minutes), and retry undelivered final reports every `interval_s`."""
     resumed = False
     while True:
         if is_leader():
             try:
                 if not resumed:
-                    count = await flow.resume_in_flight()
                     resumed = True
-                    if count:
-                        log.info("resuming %d deploy(s) left rolling out", count)
+                    await flow.resume_in_flight()
                 delivered = await flow.retry_unreported()
                 if delivered:
                     log.info("delivered %d final deploy report(s) late", delivered)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.deploys.deploy_flow import ApprovalGate
 from bot.deploys.runtime import backend_factory
 from bot.http import EVENTS_PATH
 from bot.lifecycle import Readiness, ReadinessState, Supervisor
@@ -127,6 +128,7 @@ async def deploy_stack(
     *,
     speed: float = 30.0,
     prepare: Callable[[SandboxEnv, LocalSlack], Awaitable[None]] | None = None,
+    approvals: ApprovalGate | None = None,
     **settings: Any,
 ) -> AsyncIterator[DeployStack]:
     """The stack (see the module docstring); `prepare` runs before Deckhand starts."""
@@ -163,7 +165,7 @@ async def deploy_stack(
                 stack=stack,
                 supervisor=supervisor,
                 readiness=readiness,
-                open_backend=backend_factory(clock=env.cluster.clock),  # type: ignore[arg-type]
+                open_backend=backend_factory(clock=env.cluster.clock, approvals=approvals),  # type: ignore[arg-type]
             )
         finally:
             # Closed first on the way out: the tasks stop before the clients they use.
