@@ -59,8 +59,13 @@ class Settings(BaseSettings):
     config: Path = Field(
         Path("deckhand.yaml"), description="the YAML config file (env DECKHAND_CONFIG)"
     )
-    registry_username: str | None = Field(None, description="env DECKHAND_REGISTRY_USERNAME")
-    registry_token: SecretStr | None = Field(None, description="env DECKHAND_REGISTRY_TOKEN")
+    registry_username: str | None = Field(
+        None, description="registry user for the pre-deploy checks (env DECKHAND_REGISTRY_USERNAME)"
+    )
+    registry_token: SecretStr | None = Field(
+        None,
+        description="registry token (Gitea: a PAT with read:package) (env DECKHAND_REGISTRY_TOKEN)",
+    )
     registry_token_file: Path | None = Field(
         None, description="file holding the registry token (env DECKHAND_REGISTRY_TOKEN_FILE)"
     )
@@ -72,7 +77,10 @@ class Settings(BaseSettings):
         description="comma-separated hosts reached over plain HTTP"
         " (env DECKHAND_INSECURE_REGISTRIES)",
     )
-    registry_timeout_s: float = Field(10.0, description="seconds (env DECKHAND_REGISTRY_TIMEOUT_S)")
+    registry_timeout_s: float = Field(
+        10.0,
+        description="deadline for one registry request, seconds (env DECKHAND_REGISTRY_TIMEOUT_S)",
+    )
 
     # Slack. The three credentials keep Slack's own variable names (no DECKHAND_ prefix).
     slack_bot_token: SecretStr | None = Field(
