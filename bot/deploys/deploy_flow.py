@@ -384,17 +384,30 @@ class DeployFlow:
 
 
 class _Tracker:
-    """Folds progress into the card and hands non-final states to the live message."""
+    """Folds progress into the card and hands non-final states to the live message.
+
+    Only a change people care about is sent: a phase, or a service's ready count (not
+    every updated/available step, nor the elapsed time). With `LiveMessage`'s
+    coalescing this keeps a 3-replica deploy within its Slack call budget.
+    """
 
     def __init__(self, live: LiveMessage, card: DeployCard) -> None:
         self.live = live
         self.card = card
+        self._shown: tuple[object, ...] = ()
 
     async def __call__(self, progress: Progress) -> None:
         if self.card.deploy_id != progress.deploy_id:  # the engine named it (rollbacks)
             self.card = replace(self.card, deploy_id=progress.deploy_id)
         self.card = self.card.with_progress(progress)
-        if not self.card.phase.is_final and not self.live.finished:
+        if self.card.phase.is_final or self.live.finished:
+            return
+        shown = (
+            self.card.phase,
+            tuple((p.service, p.phase, p.ready, p.total) for p in self.card.progress.values()),
+        )
+        if shown != self._shown:
+            self._shown = shown
             _show(self.live, self.card)
 
 

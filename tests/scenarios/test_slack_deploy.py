@@ -25,8 +25,10 @@ from tests.bot.deploys.harness import DeployStack, buttons, deploy_stack
 API = SERVICES[0]
 WORKER = SERVICES[1]
 SLACK_CALL_BUDGET = 6
-"""Web API calls one successful single-service deploy may cost (post, updates, final,
-thread): the figure the benchmark reports."""
+"""Web API calls one successful single-service deploy may cost: chat.postMessage (the
+message), chat.update (intermediate states: only phase or ready-count changes, at most
+one a second), chat.update (the verdict), chat.postMessage (the thread details).
+Measured on the seeded sandbox at speed 8: 4 (post, "rolling out", verdict, thread)."""
 
 
 @pytest.fixture
@@ -40,27 +42,31 @@ def _deploy_calls(stack: DeployStack) -> list[str]:
     return [c.method for c in stack.slack.calls if c.method in counted]
 
 
-async def test_good_tag_is_one_message_edited_to_success(stack: DeployStack) -> None:
-    tag = API.good[2]
-    started = time.monotonic()
-    status = await stack.command(f"api {tag}")
-    assert status == 200
-    assert time.monotonic() - started < 3.0
+async def test_good_tag_is_one_message_edited_to_success(tmp_path: Path) -> None:
+    # A slower sandbox (speed 8: the rollout takes seconds of real time) so the message
+    # shows the intermediate states a person would see, and the budget counts them.
+    async with deploy_stack(tmp_path / "env", speed=8) as stack:
+        tag = API.good[2]
+        started = time.monotonic()
+        status = await stack.command(f"api {tag}")
+        assert status == 200
+        assert time.monotonic() - started < 3.0
 
-    message = await stack.wait_message()
-    text = await stack.wait_final(message)
+        message = await stack.wait_message()
+        text = await stack.wait_final(message)
 
-    assert "Succeeded" in text, text
-    assert len(stack.deploy_messages()) == 1
-    image = stack.image_of("api")
-    assert image.startswith(f"{stack.env.repository('api')}:{tag}@sha256:"), image
-    assert "sha256:" in text
-    assert "linux/amd64" in text
-    await stack.until(lambda: bool(message.replies), within_s=5)  # details: the thread
-    assert tag in message.replies[0].text
-    assert not buttons(message)
-    calls = _deploy_calls(stack)
-    assert len(calls) <= SLACK_CALL_BUDGET, calls
+        assert "Succeeded" in text, text
+        assert len(stack.deploy_messages()) == 1
+        assert [t.split(": ")[-1] for t, _ in message.history][:1] == ["Requested"]
+        image = stack.image_of("api")
+        assert image.startswith(f"{stack.env.repository('api')}:{tag}@sha256:"), image
+        assert "sha256:" in text
+        assert "linux/amd64" in text
+        await stack.until(lambda: bool(message.replies), within_s=5)  # details: the thread
+        assert tag in message.replies[0].text
+        assert not buttons(message)
+        calls = _deploy_calls(stack)
+        assert len(calls) <= SLACK_CALL_BUDGET, calls
 
 
 async def test_missing_tag_is_named_with_suggestions_and_changes_nothing(
