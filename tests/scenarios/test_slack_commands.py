@@ -166,3 +166,19 @@ async def test_a_final_report_slack_refused_is_delivered_later(stack: DeployStac
     assert API.good[1] in stack.image_of("api")
     failed = [c for c in stack.slack.calls_to("chat.update")]
     assert len(failed) > 12  # the final state came after the failures were used up
+
+
+async def test_rollback_command_goes_back_to_the_previous_image(stack: DeployStack) -> None:
+    before = stack.image_of("api")
+    await stack.command(f"api {API.good[1]}")
+    assert "Succeeded" in await stack.wait_final(await stack.wait_message())
+    assert stack.image_of("api") != before
+
+    await stack.command("rollback api staging", user=OUTSIDER)
+    assert "can't roll back" in await stack.wait_ephemeral(OUTSIDER)
+
+    await stack.command("rollback api staging -- bad release")
+    text = await stack.wait_final(await stack.wait_message(count=2))
+    assert "Rollback api to the previous revision" in text
+    assert "Succeeded" in text, text
+    assert stack.image_of("api") == before

@@ -23,7 +23,7 @@ from sandbox.registry.images import BuiltImage, build_image
 from tests.bot.deploys.harness import DeployStack, buttons, deploy_stack
 
 API = SERVICES[0]
-WORKER = SERVICES[1]
+SERVICE_NAMES = tuple(s.name for s in SERVICES)
 SLACK_CALL_BUDGET = 6
 """Web API calls one successful single-service deploy may cost: chat.postMessage (the
 message), chat.update (intermediate states: only phase or ready-count changes, at most
@@ -92,21 +92,25 @@ async def test_arm64_only_image_is_refused_before_any_patch(stack: DeployStack) 
     assert stack.image_of("api") == before
 
 
-async def test_two_services_share_one_message(stack: DeployStack) -> None:
-    # The seed tags each service differently: push one tag to both, as a monorepo CI would.
+@pytest.mark.parametrize(
+    ("targets", "services"), [("api,worker", ("api", "worker")), ("all", SERVICE_NAMES)]
+)
+async def test_several_services_share_one_message(
+    stack: DeployStack, targets: str, services: tuple[str, ...]
+) -> None:
+    # The seed tags each service differently: push one tag to all, as a monorepo CI would.
     tag = "abcdef1"
-    for service in (API, WORKER):
-        repo = f"admin/honeydue-{service.name}"
+    for name in SERVICE_NAMES:
+        repo = f"admin/honeydue-{name}"
         stack.env.registry.seed(repo, tag, _image(repo + tag))
-    await stack.command(f"api,worker {tag}")
+    await stack.command(f"{targets} {tag}")
     message = await stack.wait_message()
     text = await stack.wait_final(message)
     assert "Succeeded" in text, text
     assert len(stack.deploy_messages()) == 1
-    assert "`api`" in text
-    assert "`worker`" in text
-    assert tag in stack.image_of("api")
-    assert tag in stack.image_of("worker")
+    for name in SERVICE_NAMES:
+        assert (f"`{name}`" in text) is (name in services), text
+        assert (tag in stack.image_of(name)) is (name in services)
 
 
 async def test_rate_limited_updates_still_deliver_the_final_state(stack: DeployStack) -> None:
