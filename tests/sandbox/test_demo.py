@@ -4,9 +4,9 @@ Covers: `/api/state` (users, channels, cluster, registry; unknown user refused);
 `/events` stream delivers a message edit made through the local Slack's Web API; a typed
 command reaches Deckhand signed (Deckhand acks it, and its answer is shown only to the
 person who typed it, while an unsigned request is refused); the break-it endpoints
-(token revoke/restore, crash toggle, pod restart, tag delete, bad input); `--listen`
-accepts loopback only; the pure views (pod STATUS word, image tags, ephemeral
-visibility); and `deckhand sandbox` on the command line prints one URL that serves the
+(token revoke/restore, crash toggle, pod restart evicting the node's image, tag
+delete, bad input); `--listen` accepts loopback only; the pure views (pod STATUS word,
+image tags, ephemeral visibility); and `deckhand sandbox` on the command line prints one URL that serves the
 page and stops on SIGINT.
 """
 
@@ -24,6 +24,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from commands.images import ImageReference
+from sandbox.cluster.controllers.puller import containerd_ref
 from sandbox.cluster.controllers.staging import CRASH
 from sandbox.cluster.resources import DEPLOYMENTS, PODS, SECRETS
 from sandbox.demo.cluster_view import image_tag, pod_state
@@ -205,10 +207,14 @@ async def test_break_endpoints_act_on_the_sandbox(demo: Demo, http: aiohttp.Clie
 
     pods, _ = store.list(PODS, "honeydue", label_selector="app=admin")
     victim = pods[0]["metadata"]["name"]
+    image = containerd_ref(ImageReference.parse(pods[0]["spec"]["containers"][0]["image"]))
+    nodes = demo.env.cluster.controllers.nodes.values()
+    assert any(image in node.images for node in nodes)  # so a plain restart would not pull
     restart = {"namespace": "honeydue", "pod": victim}
     assert (await _post(http, f"{demo.url}api/break/restart-pod", restart))[0] == 200
     left = {p["metadata"]["name"]: p for p in store.list(PODS, "honeydue")[0]}
     assert victim not in left or pod_state(left[victim]) == "Terminating"
+    assert not any(image in node.images for node in nodes)  # the replacement pulls again
 
     seed = demo.env.seed()["services"]["admin"]
     delete = {"service": "admin", "tag": seed["good"][3]}

@@ -126,6 +126,12 @@ async def test_staging_deploy_typed_in_the_page_succeeds(page: Page, demo: Demo)
     message = deploy_message(page, tag)
     await expect(message).to_contain_text(SUCCEEDED, timeout=60_000)
     await shot(page, "staging-02-succeeded")
+    replies = message.locator(".replies-link")
+    if await replies.count():  # Deckhand threads its details under the message
+        await replies.click()
+        await expect(page.locator("#thread")).to_be_visible()
+        await expect(page.locator("#thread-messages .msg").nth(1)).to_be_visible()
+        await shot(page, "staging-03-thread")
     api = page.locator(".deployment[data-namespace='honeydue-staging'][data-name='api']")
     await expect(api.locator(".tag")).to_have_text(re.compile(tag), timeout=15_000)
 
