@@ -4,7 +4,8 @@
     pull_cause(reason, message, ...) -> Cause    the kubelet's waiting reason/message (+ event)
     aggregate(failures) -> {IncidentKey: Group}  failing pods grouped per incident
     decide(stored=..., group=..., ...) -> Act    open / update / resolve / nothing
-    next_deadline(...)                           when the grace period of a group ends
+    next_deadline(...)                           when the next grace period ends
+    adopt_unknown(failures, open_keys)           a wordless back-off joins its open incident
     admit(posted_at, now=..., limit_per_minute=...) -> bool   the per-channel rate limit
 
 An incident is keyed by (namespace, owning workload, image, cause): fifty pods of one
@@ -327,12 +328,34 @@ def decide(
 
 
 def next_deadline(
-    groups: Iterable[Group], *, alerted: Iterable[IncidentKey], grace_s: float
+    groups: Iterable[Group], *, alerted: Iterable[IncidentKey], now: datetime, grace_s: float
 ) -> datetime | None:
-    """When the earliest not-yet-alerted group's grace period ends (None: none waiting)."""
+    """When the earliest grace period still running ends (None: none is running).
+
+    Groups already alerted, or whose grace ended (decided at `now`), don't count: a
+    wake-up for them would come back at once and spin."""
     skip = set(alerted)
     ends = [g.since + timedelta(seconds=grace_s) for g in groups if g.key not in skip]
-    return min(ends) if ends else None
+    future = [end for end in ends if end > now]
+    return min(future) if future else None
+
+
+def adopt_unknown(failures: Iterable[Failure], open_keys: Iterable[IncidentKey]) -> list[Failure]:
+    """Failures whose cause is UNKNOWN join the open incident of the same (namespace,
+    workload, image), if there is one (pure).
+
+    A back-off says nothing of its cause; once the pull-failure events are gone (or
+    after a restart) it would otherwise look like a second incident."""
+    by_scope: dict[tuple[str, str, str], IncidentKey] = {}
+    for key in sorted(open_keys):
+        if key.cause is not Cause.UNKNOWN:
+            by_scope.setdefault(key.scope, key)
+    return [
+        replace(f, key=by_scope[f.key.scope])
+        if f.key.cause is Cause.UNKNOWN and f.key.scope in by_scope
+        else f
+        for f in failures
+    ]
 
 
 def admit(posted_at: Sequence[datetime], *, now: datetime, limit_per_minute: int) -> bool:

@@ -26,6 +26,7 @@ next evaluation; they never end the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -53,6 +54,7 @@ from commands.incidents import (
     IncidentKey,
     Phase,
     admit,
+    adopt_unknown,
     aggregate,
     current_summary,
     decide,
@@ -87,12 +89,21 @@ class AlertService:
     coalesce_s: float = 0.2
     recheck_timeout_s: float = 30.0
     slack_timeout_s: float = 30.0
+    retry_s: float = 5.0
+    """After a failed Slack or API call, the next evaluation comes at most this much later."""
+    record_on_cancel_s: float = 5.0
+    """On shutdown, how long recording an already-sent Slack change may still take."""
+    keep_resolved: timedelta = timedelta(days=1)
+    """Resolved incidents' ConfigMaps are deleted after this long (at start-up)."""
     incidents: dict[IncidentKey, Incident] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = IncidentStore(self.kube, self.config.deckhand.namespace)
         self.notifier = Notifier(self.slack, timeout_s=self.slack_timeout_s)
-        self.view = ClusterView(
+        self.view = self._new_view()
+
+    def _new_view(self) -> ClusterView:
+        return ClusterView(
             self.kube,
             namespaces=self.config.alert_namespaces(),
             deckhand_namespace=self.config.deckhand.namespace,
@@ -100,8 +111,15 @@ class AlertService:
         )
 
     async def run(self) -> None:
-        """Sync, then evaluate on every change until cancelled (see the module docstring)."""
+        """Sync, then evaluate on every change until cancelled (see the module docstring).
+
+        Each run starts from the cluster afresh (a leader that lost and regained the
+        Lease must not trust what it saw before)."""
+        self.view = self._new_view()
         await self.view.sync()
+        expired = await self.store.expire_resolved(before=self.clock.now() - self.keep_resolved)
+        if expired:
+            log.info("alerts: deleted %d resolved incident(s)", expired)
         self.incidents = await self.store.load()
         log.info(
             "alerts: watching %s; %d open incident(s)",
@@ -129,11 +147,15 @@ class AlertService:
         """Decide and act on every key once; returns when the next grace period ends."""
         now = self.clock.now()
         grace = self.config.alerts.grace_s
-        groups = aggregate(self.view.failures())
+        open_keys = [k for k, i in self.incidents.items() if i.phase is Phase.OPEN]
+        groups = aggregate(adopt_unknown(self.view.failures(), open_keys))
         pulling = self.view.pulling()
-        keys = set(groups) | {k for k, i in self.incidents.items() if i.phase is Phase.OPEN}
+        keys = set(groups) | set(open_keys)
         summaries: set[tuple[str, str]] = set()
+        retry = False
         for key in sorted(keys):
+            if alert_channel(self.config, key.namespace) is None:
+                continue
             stored = self.incidents.get(key)
             group = groups.get(key)
             try:
@@ -155,10 +177,15 @@ class AlertService:
                     await self._resolve(stored, now, summaries)
             except (KubeError, SlackError, TimeoutError) as e:
                 log.warning("alerts: %s/%s: %s; retried later", key.namespace, key.workload, e)
+                retry = True
         for channel, ts in summaries:
             await self._show_summary(channel, ts)
         alerted = [k for k, i in self.incidents.items() if i.phase is Phase.OPEN]
-        return next_deadline(groups.values(), alerted=alerted, grace_s=grace)
+        wake = next_deadline(groups.values(), alerted=alerted, now=now, grace_s=grace)
+        if retry:
+            again = now + timedelta(seconds=self.retry_s)
+            wake = again if wake is None else min(wake, again)
+        return wake
 
     # ---- acting ----
 
@@ -204,7 +231,7 @@ class AlertService:
             summaries.add((incident.channel, ts))
         else:
             ts = await self.notifier.post(incident)
-        self.incidents[incident.key] = await self.store.save(replace(incident, ts=ts))
+        await self._record(replace(incident, ts=ts))
         log.info("alerts: opened %s/%s %s", incident.key.namespace, incident.key.workload, ts)
 
     async def _update(self, incident: Incident, summaries: set[tuple[str, str]]) -> None:
@@ -212,7 +239,7 @@ class AlertService:
             summaries.add((incident.channel, incident.ts))
         else:
             await self.notifier.show(incident)
-        self.incidents[incident.key] = await self.store.save(incident)
+        await self._record(incident)
 
     async def _resolve(
         self, stored: Incident, now: datetime, summaries: set[tuple[str, str]]
@@ -222,8 +249,19 @@ class AlertService:
         await self.notifier.resolved(incident, minutes=minutes)
         if incident.summarized:
             summaries.add((incident.channel, incident.ts))
-        self.incidents[incident.key] = await self.store.save(incident)
+        await self._record(incident)
         log.info("alerts: resolved %s/%s", stored.key.namespace, stored.key.workload)
+
+    async def _record(self, incident: Incident) -> None:
+        """Store what Slack now shows. A shutdown arriving meanwhile waits for it (bounded):
+        a message posted but not recorded would be posted again after the restart."""
+        try:
+            self.incidents[incident.key] = await self.store.save(incident)
+        except asyncio.CancelledError:
+            with contextlib.suppress(KubeError, TimeoutError):
+                async with asyncio.timeout(self.record_on_cancel_s):
+                    self.incidents[incident.key] = await self.store.save(incident)
+            raise
 
     async def _show_summary(self, channel: str, ts: str) -> None:
         members = [i for i in self.incidents.values() if i.summarized and i.ts == ts]

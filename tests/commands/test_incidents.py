@@ -18,6 +18,7 @@ from commands.incidents import (
     Phase,
     PullState,
     admit,
+    adopt_unknown,
     aggregate,
     current_summary,
     decide,
@@ -242,17 +243,27 @@ def test_incident_observed_tracks_peak() -> None:
 
 
 @pytest.mark.parametrize(
-    ("groups", "alerted", "expected"),
+    ("groups", "alerted", "elapsed", "expected"),
     [
-        ([], [], None),
-        ([group(since=T0)], [], T0 + timedelta(seconds=30)),
-        ([group(since=T0)], [KEY], None),
+        ([], [], 0, None),
+        ([group(since=T0)], [], 0, T0 + timedelta(seconds=30)),
+        ([group(since=T0)], [KEY], 0, None),
+        ([group(since=T0)], [], 30, None),  # its grace ended: decided now, no wake-up
     ],
 )
 def test_next_deadline(
-    groups: list[Group], alerted: list[IncidentKey], expected: datetime | None
+    groups: list[Group], alerted: list[IncidentKey], elapsed: int, expected: datetime | None
 ) -> None:
-    assert next_deadline(groups, alerted=alerted, grace_s=30) == expected
+    now = T0 + timedelta(seconds=elapsed)
+    assert next_deadline(groups, alerted=alerted, now=now, grace_s=30) == expected
+
+
+def test_adopt_unknown_joins_the_open_incident_of_its_scope() -> None:
+    unknown = IncidentKey("honeydue", "api", IMAGE, Cause.UNKNOWN)
+    elsewhere = IncidentKey("honeydue", "admin", IMAGE, Cause.UNKNOWN)
+    failures = [Failure(unknown, "p1", "n", "", T0), Failure(elsewhere, "p2", "n", "", T0)]
+    adopted = adopt_unknown(failures, [KEY])
+    assert [f.key for f in adopted] == [KEY, elsewhere]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ pods of rollouts Deckhand follows skipped, and the per-channel rate-limit summar
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
@@ -149,3 +150,16 @@ async def test_over_the_rate_limit_a_summary_counts_the_rest(alert_world: AlertW
         )
     summary = text_of(world.alerts()[1])
     assert summary.count("tag not found") == 2
+
+
+async def test_slack_refusing_the_post_is_retried_without_duplicates(
+    alert_world: AlertWorld,
+) -> None:
+    world = alert_world
+    world.slack.fail_next("chat.postMessage", status=200, error="internal_error", times=2)
+    async with world.running(world.service(retry_s=0.5)):
+        await world.set_image("honeydue", "api", world.image("api", "deadbee"))
+        await wait_until(lambda: bool(world.alerts()), within_s=GRACE_S + 10, what="the alert")
+        await asyncio.sleep(1.0)  # two more retry periods: nothing else is posted
+    assert len(world.alerts()) == 1
+    assert len(world.slack.calls_to("chat.postMessage")) == 3
