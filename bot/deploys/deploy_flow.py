@@ -185,11 +185,14 @@ class DeployFlow:
             reason=request.reason,
         )
         live = await self._post(ctx.replier, card)
-        plan = await self._ops.check_deploy(
-            request, requested_by=ctx.user_id, deploy_id=card.deploy_id
-        )
+        async with self._finish_on_error(live, _Tracker(live, card)):
+            plan = await self._ops.check_deploy(
+                request, requested_by=ctx.user_id, deploy_id=card.deploy_id
+            )
+            if isinstance(plan, Refusal):
+                plan = Refusal(plan.code, await self._with_tags(plan, request))
         if isinstance(plan, Refusal):
-            await self._finish(live, card.refused(await self._with_tags(plan, request)))
+            await self._finish(live, card.refused(plan.text))
             return
         card = card.checked(facts_of(plan), unchanged=plan.unchanged)
         if plan.approvals_required > 0:
@@ -350,12 +353,15 @@ class DeployFlow:
 
     @contextlib.asynccontextmanager
     async def _finish_on_error(self, live: LiveMessage, tracker: _Tracker) -> AsyncIterator[None]:
-        """An unexpected error mid-rollout still ends the message (then propagates)."""
+        """An unexpected error still ends the message, as failed (then propagates: the
+        handlers log it with the correlation id and tell the user that id)."""
         try:
             yield
         except Exception as e:
-            note = texts.backend_unavailable("follow the rollout", type(e).__name__)
-            await self._finish(live, tracker.card.with_note(note).finished(Phase.FAILED))
+            note = texts.backend_unavailable("finish this deploy", type(e).__name__)
+            patched = tracker.card.phase is Phase.ROLLING_OUT  # else nothing to roll back
+            card = replace(tracker.card, rollback_offered=patched).with_note(note)
+            await self._finish(live, card.finished(Phase.FAILED))
             raise
 
     async def _report(
