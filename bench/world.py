@@ -94,6 +94,8 @@ class BenchEnv(SandboxEnv):
             if agent == "deckhand":
                 parts = [p for p in request.path.split("/") if p]
                 resource = next((p for p in reversed(parts) if p.endswith("s")), request.path)
+                if resource == "leases" and parts[-1] != "leases":
+                    resource = f"leases/{parts[-1]}"  # the leader's apart from deploy locks
                 watch = "watch" if request.query.get("watch") in ("1", "true") else ""
                 counter.by_route[f"{request.method} {resource} {watch}".strip()] += 1
             return await handle(request)

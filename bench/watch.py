@@ -1,0 +1,351 @@
+"""Alerts at scale: detection latency, CPU per watch event and RSS of `deckhand run`.
+
+For each size N (500 / 5,000 / 20,000 pods) in a fresh API-only sandbox (no
+controllers: the pods are written straight into the store, Running and Ready, in
+`honeydue-staging`, 50 per ReplicaSet of a Deployment `load-<k>`), a real `deckhand
+run` process (leader, alerts on, `alerts.grace_s: 0`, rate limit out of the way) watches
+them. Then, for `window_s` wall seconds, an in-process churn generator rewrites pod
+statuses at `rate` updates/s (readiness flapping: `ready` and the Ready condition) and,
+one at a time, a probe pod is turned into ErrImagePull on a tag missing from the
+registry. Detection latency = probe's status write → `chat.postMessage` in the alert
+channel received by LocalSlack (both `time.monotonic()` in this process); that path
+includes Deckhand's registry re-check, its incident ConfigMap and the Slack call. The
+probe pod is restored afterwards (the incident resolves).
+
+CPU seconds per 1,000 watch events = the process's user+system CPU over the window /
+pod updates written × 1,000 (every update is one MODIFIED event on Deckhand's pod watch;
+the probes and the lease renewals are in the CPU but not in the count). RSS is read
+after the initial list and warm-up alert (before churn) and at the end of the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.report import Figure, median, quantile
+from bench.world import BenchEnv, cpu_s, deckhand_process, open_slack, rss_mb, wait_for
+from sandbox.cluster.resources import PODS, REPLICASETS
+from sandbox.env import ALERT_CHANNEL
+from sandbox.slack import LocalSlack
+
+NAMESPACE = "honeydue-staging"
+PER_RS = 50
+PROBES = 10
+"""Pods set aside for probes (never churned)."""
+
+
+@dataclass
+class SizeResult:
+    pods: int
+    latencies_ms: list[float]
+    rss_synced_mb: float
+    rss_end_mb: float
+    cpu_s: float
+    updates: int
+    window_s: float
+    populate_s: float
+    missed: int
+
+
+def _running_status(name: str, image: str, ready: bool, stamp: str) -> dict[str, Any]:
+    state = "True" if ready else "False"
+    return {
+        "phase": "Running",
+        "conditions": [
+            {"type": "Ready", "status": state, "lastTransitionTime": stamp},
+            {"type": "ContainersReady", "status": state, "lastTransitionTime": stamp},
+        ],
+        "containerStatuses": [
+            {
+                "name": name,
+                "image": image,
+                "imageID": "",
+                "ready": ready,
+                "restartCount": 0,
+                "started": True,
+                "state": {"running": {"startedAt": stamp}},
+            }
+        ],
+        "hostIP": "10.0.0.1",
+        "podIP": "10.1.0.1",
+        "startTime": stamp,
+    }
+
+
+def populate(env: BenchEnv, pods: int) -> list[str]:
+    """`pods` Running pods in `NAMESPACE` (see the module docstring); returns their names."""
+    store = env.cluster.store
+    image = f"{env.repository('api')}:{_good_tag()}"
+    stamp = env.cluster.clock.timestamp()
+    names = []
+    for k in range((pods + PER_RS - 1) // PER_RS):
+        deployment, template_hash = f"load-{k}", f"h{k:05d}"
+        rs_name = f"{deployment}-{template_hash}"
+        labels = {"app": deployment, "pod-template-hash": template_hash}
+        rs = store.create(
+            REPLICASETS,
+            {
+                "metadata": {
+                    "name": rs_name,
+                    "labels": labels,
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "Deployment",
+                            "name": deployment,
+                            "uid": f"bench-{k}",
+                            "controller": True,
+                        }
+                    ],
+                },
+                "spec": {
+                    "replicas": PER_RS,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "app", "image": image}]},
+                    },
+                },
+            },
+            namespace=NAMESPACE,
+        )
+        owner = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": rs_name,
+            "uid": rs["metadata"]["uid"],
+            "controller": True,
+        }
+        for i in range(min(PER_RS, pods - k * PER_RS)):
+            name = f"{rs_name}-{i:04d}"
+            store.create(
+                PODS,
+                {
+                    "metadata": {"name": name, "labels": labels, "ownerReferences": [owner]},
+                    "spec": {
+                        "nodeName": "node-1",
+                        "imagePullSecrets": [{"name": "gitea-credentials"}],
+                        "containers": [{"name": "app", "image": image}],
+                    },
+                },
+                namespace=NAMESPACE,
+            )
+            status = _running_status("app", image, True, stamp)
+            store.mutate(PODS, NAMESPACE, name, _set_status(status), subresource="status")
+            names.append(name)
+    return names
+
+
+def _good_tag() -> str:
+    from sandbox.env import SERVICES
+
+    return SERVICES[0].current
+
+
+def _set_status(status: dict[str, Any]) -> Any:
+    def apply(pod: dict[str, Any]) -> None:
+        pod["status"] = status
+
+    return apply
+
+
+def _set_image(image: str) -> Any:
+    def apply(pod: dict[str, Any]) -> None:
+        pod["spec"]["containers"][0]["image"] = image
+
+    return apply
+
+
+def _flap(pod: dict[str, Any]) -> None:
+    status = pod["status"]
+    ready = not status["containerStatuses"][0]["ready"]
+    status["containerStatuses"][0]["ready"] = ready
+    for condition in status["conditions"]:
+        condition["status"] = "True" if ready else "False"
+
+
+async def churn(env: BenchEnv, names: list[str], *, rate: float, stop: asyncio.Event) -> int:
+    """Flap pod readiness at `rate` updates/s until `stop`; returns updates written."""
+    store = env.cluster.store
+    written = 0
+    started = time.monotonic()
+    cycle = _cycle(names)
+    while not stop.is_set():
+        due = int((time.monotonic() - started) * rate)
+        for _ in range(min(due - written, int(rate))):  # bounded catch-up per tick
+            store.mutate(PODS, NAMESPACE, next(cycle), _flap, subresource="status")
+            written += 1
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.01):
+                await stop.wait()
+    return written
+
+
+def _cycle(names: list[str]) -> Iterator[str]:
+    while True:
+        yield from names
+
+
+def _alerts(slack: LocalSlack) -> list[float]:
+    return [
+        c.at
+        for c in slack.calls_to("chat.postMessage")
+        if c.params.get("channel") == ALERT_CHANNEL and not c.params.get("thread_ts")
+    ]
+
+
+async def probe(env: BenchEnv, slack: LocalSlack, pod: str, n: int, *, within_s: float) -> float:
+    """Make `pod` fail to pull a missing tag; ms until the alert reached Slack (nan: none)."""
+    store = env.cluster.store
+    good = f"{env.repository('api')}:{_good_tag()}"
+    missing = f"{env.repository('api')}:missing-{n}"
+    error = f"rpc error: code = NotFound desc = {missing}: not found"
+    waiting = {
+        "phase": "Pending",
+        "containerStatuses": [
+            {
+                "name": "app",
+                "image": missing,
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "started": False,
+                "state": {
+                    "waiting": {
+                        "reason": "ErrImagePull",
+                        "message": f'Failed to pull image "{missing}": {error}',
+                    }
+                },
+            }
+        ],
+    }
+    before = len(_alerts(slack))
+    store.mutate(PODS, NAMESPACE, pod, _set_image(missing))
+    sent = time.monotonic()
+    store.mutate(PODS, NAMESPACE, pod, _set_status(waiting), subresource="status")
+    arrived = await wait_for(lambda: len(_alerts(slack)) > before, within_s=within_s)
+    latency = (_alerts(slack)[before] - sent) * 1000 if arrived else float("nan")
+    stamp = env.cluster.clock.timestamp()
+    store.mutate(PODS, NAMESPACE, pod, _set_image(good))
+    status = _running_status("app", good, True, stamp)
+    store.mutate(PODS, NAMESPACE, pod, _set_status(status), subresource="status")
+    return latency
+
+
+async def measure(
+    directory: Path,
+    pods: int,
+    *,
+    rate: float,
+    window_s: float,
+    probes_per_s: float = 2.0,
+    profile: Path | None = None,
+) -> SizeResult:
+    """One size (see the module docstring); `profile`: py-spy records Deckhand's window."""
+    async with (
+        BenchEnv(directory, speed=1.0, api_only=True) as env,
+        open_slack() as slack,
+    ):
+        env.write_config(grace_s=0, rate_limit_per_minute=100_000)
+        began = time.monotonic()
+        names = populate(env, pods)
+        populate_s = time.monotonic() - began
+        probe_pods, churned = names[:PROBES], names[PROBES:] or names
+        async with deckhand_process(env, slack, directory / "deckhand.log") as deckhand:
+            # Warm-up: the first alert proves the initial list is done and the watch is live.
+            warm = await probe(env, slack, probe_pods[0], 0, within_s=120)
+            if warm != warm:  # nan
+                raise RuntimeError(f"no warm-up alert at {pods} pods; see {directory}")
+            await asyncio.sleep(1.0)
+            rss_synced = rss_mb(deckhand.pid)
+            stop = asyncio.Event()
+            cpu_before = cpu_s(deckhand.pid)
+            window_start = time.monotonic()
+            churner = asyncio.create_task(churn(env, churned, rate=rate, stop=stop))
+            spy = await _py_spy(deckhand.pid, profile, window_s) if profile else None
+            latencies: list[float] = []
+            missed = 0
+            try:
+                n = 1
+                while time.monotonic() - window_start < window_s:
+                    pod = probe_pods[n % len(probe_pods)]
+                    ms = await probe(env, slack, pod, n, within_s=10)
+                    if ms == ms:
+                        latencies.append(ms)
+                    else:
+                        missed += 1
+                    n += 1
+                    await asyncio.sleep(1 / probes_per_s)
+            finally:
+                stop.set()
+                updates = await churner
+                if spy is not None:
+                    async with asyncio.timeout(30):
+                        await spy.wait()
+            window = time.monotonic() - window_start
+            cpu = cpu_s(deckhand.pid) - cpu_before
+            rss_end = rss_mb(deckhand.pid)
+    return SizeResult(
+        pods, latencies, rss_synced, rss_end, cpu, updates, window, populate_s, missed
+    )
+
+
+async def _py_spy(pid: int, output: Path, seconds: float) -> asyncio.subprocess.Process:
+    """py-spy (PyPI; `BENCH_PY_SPY` names the binary) recording `pid` for `seconds`."""
+    binary = os.environ.get("BENCH_PY_SPY", "py-spy")
+    return await asyncio.create_subprocess_exec(
+        binary,
+        "record",
+        "-p",
+        str(pid),
+        "-d",
+        str(int(seconds)),
+        "-o",
+        str(output),
+        "--format",
+        "speedscope" if output.suffix == ".json" else "flamegraph",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+def figures(result: SizeResult, *, section: str, rate: float) -> list[Figure]:
+    n = len(result.latencies_ms)
+    churn_note = f"{result.updates / result.window_s:.0f} updates/s achieved (target {rate:g})"
+    lat = result.latencies_ms
+    return [
+        Figure(
+            section,
+            f"{result.pods:,} pods: alert latency p50",
+            median(lat) if lat else None,
+            "ms wall",
+            note=f"n={n}, missed={result.missed}; {churn_note}",
+        ),
+        Figure(
+            section,
+            f"{result.pods:,} pods: alert latency p99",
+            quantile(lat, 0.99) if lat else None,
+            "ms wall",
+        ),
+        Figure(
+            section,
+            f"{result.pods:,} pods: CPU per 1,000 watch events",
+            result.cpu_s / result.updates * 1000 if result.updates else None,
+            "CPU s",
+            note=f"{result.cpu_s:.1f} CPU s over {result.window_s:.0f} s wall",
+        ),
+        Figure(
+            section,
+            f"{result.pods:,} pods: RSS of deckhand run",
+            max(result.rss_synced_mb, result.rss_end_mb),
+            "MB",
+            note=f"after sync {result.rss_synced_mb:.0f} MB, after churn {result.rss_end_mb:.0f}",
+        ),
+    ]
