@@ -13,6 +13,9 @@ Replies:
 - `lock` / `unlock` are announced in the channel: the team needs to know.
 The Roll back button (`deckhand:rollback`, value = deploy id) rolls back every
 service of that deploy, after the same authorization as the command.
+Approvals (`bot.approvals.gate.ApprovalDesk`, when given): the Approve / Reject /
+Force buttons and their reason modals go to the desk, `/deploy cancel ID` withdraws a
+request there, and `/deploy history` adds the approval trail.
 
 A cluster or registry failure while answering is an answer too (ephemeral sentence);
 anything else escaping is a bug, reported by the handlers with a correlation id.
@@ -22,12 +25,14 @@ from __future__ import annotations
 
 import logging
 
+from bot.approvals.gate import ApprovalDesk
+from bot.approvals.render import APPROVAL_ACTIONS
 from bot.deploys.answers import history_text, status_text, tags_text
 from bot.deploys.deploy_flow import DeployFlow
 from bot.deploys.operations import Operations
 from bot.deploys.render import ROLLBACK_ACTION
 from bot.deploys.usergroups import UserGroups
-from bot.slack.seam import ActionContext, CommandContext, Replier
+from bot.slack.seam import ActionContext, CommandContext, Replier, ViewContext
 from commands import help as help_
 from commands import texts
 from commands.authz import Action, authorize
@@ -58,11 +63,13 @@ class DeckhandBackend:
         ops: Operations,
         flow: DeployFlow,
         usergroups: UserGroups,
+        approvals: ApprovalDesk | None = None,
     ) -> None:
         self._config = config
         self._ops = ops
         self._flow = flow
         self._groups = usergroups
+        self._approvals = approvals
 
     async def authorize(
         self, *, user: str, channel: str, env: str, action: Action
@@ -112,12 +119,21 @@ class DeckhandBackend:
                 await self._lock(replier, user, channel, checked)
             case ValidatedStatus() | ValidatedHistory() | ValidatedTags():
                 await self._read(replier, checked)
+            case Cancel() if self._approvals is not None:
+                await self._approvals.cancel(replier, user, checked.request_id)
             case Cancel():
                 await replier.ephemeral(texts.cancel_not_supported(checked.request_id))
             case Help():
                 await replier.ephemeral(help_.answer(checked))
 
+    async def handle_view(self, view: ViewContext) -> None:
+        if self._approvals is not None:
+            await self._approvals.handle_view(view)
+
     async def handle_action(self, action: ActionContext) -> None:
+        if action.action_id in APPROVAL_ACTIONS and self._approvals is not None:
+            await self._approvals.handle_action(action)
+            return
         if action.action_id != ROLLBACK_ACTION:
             log.info("[%s] ignoring action %s", action.correlation_id, action.action_id)
             return
@@ -173,6 +189,9 @@ class DeckhandBackend:
             case ValidatedHistory():
                 view = await self._ops.history(request.service, request.env)
                 answer = view if isinstance(view, Refusal) else history_text(view)
+                if self._approvals is not None and not isinstance(answer, Refusal):
+                    trail = await self._approvals.history_lines(request.service, request.env)
+                    answer = "\n".join([answer, *trail])
             case ValidatedTags():
                 tags = await self._ops.tags(request.service)
                 repository = self._config.services[request.service].image

@@ -12,6 +12,10 @@ the deploys a previous Deckhand left rolling out (their recorded messages are up
 to the verdict), deliver final reports Slack refused earlier, and keep retrying those
 every `report_retry_interval_s` in a supervised task.
 
+Approvals: unless `approvals` is given (`ApprovalsDisabled()` turns them off), the
+`bot.approvals.gate.ApprovalDesk` is the flow's gate and takes the approval buttons,
+modals and `/deploy cancel`; its expiry runs on the leader (`bot.approvals.expiry`).
+
 A config file that can't be used raises `ValueError` (one line per problem): `deckhand
 run` exits 1 with it.
 """
@@ -27,8 +31,10 @@ from functools import partial
 from kubernetes_asyncio.config import ConfigException
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.approvals.expiry import keep_expiring
+from bot.approvals.gate import ApprovalDesk
 from bot.config import ConfigError, load_config
-from bot.deploys.deploy_flow import ApprovalGate, ApprovalsDisabled, DeployFlow
+from bot.deploys.deploy_flow import ApprovalGate, DeployFlow
 from bot.deploys.operations import Operations
 from bot.deploys.router import DeckhandBackend
 from bot.deploys.usergroups import UserGroups
@@ -90,17 +96,23 @@ async def open_deploy_backend(
         raise ValueError(f"cannot reach the cluster: {e}") from None
     registry = await stack.enter_async_context(RegistryClient(registry_settings))
     ops = Operations(engine, registry)
+    usergroups = UserGroups(client, ttl_s=USERGROUP_TTL_S)
+    desk = None
+    if approvals is None:
+        desk = ApprovalDesk(ops, client=client, usergroups=usergroups)
+        approvals = desk
     flow = DeployFlow(
         ops,
-        approvals=approvals or ApprovalsDisabled(),
+        approvals=approvals,
         client=client,
         supervisor=supervisor,
         update_interval_s=settings.slack_update_interval_s,
         finish_timeout_s=settings.slack_finish_timeout_s,
     )
-    backend = DeckhandBackend(
-        config, ops=ops, flow=flow, usergroups=UserGroups(client, ttl_s=USERGROUP_TTL_S)
-    )
+    if desk is not None:
+        desk.bind(flow.run_approved)
+        supervisor.spawn(keep_expiring(desk, is_leader=is_leader), name="approval-expiry")
+    backend = DeckhandBackend(config, ops=ops, flow=flow, usergroups=usergroups, approvals=desk)
     supervisor.spawn(
         keep_reports(flow, interval_s=settings.report_retry_interval_s, is_leader=is_leader),
         name="deploy-reports",

@@ -3,8 +3,8 @@
 Covers: help and typo suggestions (ephemeral, nothing posted); unknown service/env
 with "did you mean"; authorization (outsider, wrong channel: refused ephemerally, the
 cluster untouched; a deployer through the @devs user group allowed, the group's
-members looked up once); a protected env (prod) refused until approvals land, and
-handed to the `ApprovalGate` when one is enabled;
+members looked up once); a protected env (prod) asks for an approval (Approve and
+Reject buttons, nothing deployed), and goes to the `ApprovalGate` given;
 `status`, `history`, `tags` answers; `lock` refusing deploys until `unlock`; a final
 report Slack refused delivered later from the deploy record.
 """
@@ -21,7 +21,14 @@ from bot.slack.live_message import LiveMessage
 from bot.slack.seam import CommandContext
 from commands.plan import DeployPlan
 from sandbox.env import CHANNEL, OUTSIDER, REQUESTER, SERVICES
-from tests.bot.deploys.harness import CAROL, OTHER_CHANNEL, DeployStack, deploy_stack
+from tests.bot.deploys.harness import (
+    CAROL,
+    OTHER_CHANNEL,
+    DeployStack,
+    block_text,
+    buttons,
+    deploy_stack,
+)
 
 API = SERVICES[0]
 
@@ -84,9 +91,10 @@ async def test_a_user_group_member_may_deploy_and_the_group_is_cached(
 async def test_prod_needs_an_approval_and_nothing_is_deployed(stack: DeployStack) -> None:
     before = stack.image_of("api", "honeydue")
     await stack.command(f"api {API.good[1]} to prod")
-    text = await stack.wait_final(await stack.wait_message())
-    assert "needs an approval" in text
-    assert "approvals are not enabled yet" in text
+    message = await stack.wait_message()
+    await stack.until(lambda: bool(buttons(message)), within_s=20)
+    assert "Approval needed" in block_text(message.blocks)
+    assert [b["action_id"] for b in buttons(message)] == ["deckhand:approve", "deckhand:reject"]
     assert stack.image_of("api", "honeydue") == before
 
 

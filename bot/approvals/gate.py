@@ -1,0 +1,394 @@
+"""`ApprovalDesk`: approvals for protected environments, from the request to the rollout.
+
+    desk = ApprovalDesk(ops, client=web_client, usergroups=groups)
+    desk.bind(flow.run_approved)          # how an approved plan is rolled out
+    flow = DeployFlow(ops, approvals=desk, …)
+
+- `request(plan, ctx, live)` (the deploy flow, after every pre-check passed): records
+  the request in the cluster (`ApprovalStore`) and turns the deploy's message into the
+  approval request (`render.render_request`): Approve (or Force in a freeze) and Reject.
+- `handle_action` (button clicks): Approve counts a vote; Reject and Force open a modal
+  (`views.open`) asking for a reason. `handle_view` takes the submitted modal.
+- A vote: the requester's own, a non-approver's, a second one by the same person, one
+  on a decided or expired request are refused ephemerally (`commands.approvals`).
+  Before a vote counts, the deploy is checked again (registry, cluster, locks): if the
+  tag now resolves to another digest, the request becomes VOID and says so. The vote is
+  then written with compare-and-swap, and only the writer of PENDING → APPROVED rolls
+  out, on the same message (`run_approved`): double clicks, a click delivered twice and
+  two approvers at the same instant start one rollout.
+- `cancel` (`/deploy cancel ID`): the requester or an approver withdraws a request.
+- `expire_due()` (the leader, periodically; `bot.approvals.expiry`) and any click on an
+  expired request mark it EXPIRED: its message says so and loses its buttons.
+- `history_lines(service, env)`: the audit trail for `/deploy history`.
+
+Nothing is kept in memory between clicks: a restarted Deckhand finds every request in
+the cluster, and the buttons keep working.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.approvals.render import (
+    APPROVE_ACTION,
+    FORCE_ACTION,
+    REASON_BLOCK,
+    REJECT_ACTION,
+    modal_target,
+    outcome_line,
+    reason_modal,
+    render_request,
+    trail_lines,
+)
+from bot.approvals.store import ApprovalStore
+from bot.deploys.operations import Operations
+from bot.deploys.usergroups import UserGroups
+from bot.kube.errors import KubeError
+from bot.rollout.clock import Clock
+from bot.slack.client import FinalUpdateFailed, SlackError, slack_call
+from bot.slack.live_message import LiveMessage
+from bot.slack.seam import ActionContext, CommandContext, Replier, ViewContext
+from commands import texts
+from commands.approvals import (
+    ApprovalRequest,
+    ApprovalState,
+    Approved,
+    Counted,
+    decide_approval,
+    decide_cancel,
+    decide_rejection,
+    expire,
+    new_request,
+    void_if_moved,
+)
+from commands.config import EnvironmentConfig
+from commands.plan import DeployPlan
+from commands.requests import MAX_REASON, Refusal
+from commands.validate import ValidatedDeploy
+
+log = logging.getLogger(__name__)
+
+RunApproved = Callable[..., Awaitable[None]]
+"""`DeployFlow.run_approved(plan, *, channel, ts, note)`."""
+
+
+def one_line(text: str) -> str:
+    """A reason as kept: one trimmed line of at most `MAX_REASON` characters. Pure."""
+    return " ".join(text.split())[:MAX_REASON]
+
+
+class ApprovalDesk:
+    """The `ApprovalGate` of the deploy flow, and the approval buttons (module docstring)."""
+
+    enabled = True
+
+    def __init__(
+        self,
+        ops: Operations,
+        *,
+        client: AsyncWebClient,
+        usergroups: UserGroups,
+        clock: Clock | None = None,
+    ) -> None:
+        self._ops = ops
+        self._config = ops.config
+        self._store = ApprovalStore(ops.engine.kube, ops.config.deckhand.namespace)
+        self._client = client
+        self._groups = usergroups
+        self._clock = clock or ops.engine.clock
+        self._run: RunApproved | None = None
+
+    @property
+    def store(self) -> ApprovalStore:
+        return self._store
+
+    def bind(self, run_approved: RunApproved) -> None:
+        """How an approved plan is rolled out (the deploy flow is built after the desk)."""
+        self._run = run_approved
+
+    # ---- the request ----
+
+    async def request(self, plan: DeployPlan, ctx: CommandContext, live: LiveMessage) -> None:
+        """Record the request and turn the deploy's message into it (see the docstring)."""
+        try:
+            current = await self._current(plan)
+            made = new_request(
+                plan,
+                current=current,
+                env_config=self._config.environments[plan.env],
+                source_urls={s: c.source_url for s, c in self._config.services.items()},
+                now=self._clock.now(),
+            )
+            made = replace(made, slack_channel=live.channel, slack_ts=live.ts)
+            await self._store.create(made)
+        except KubeError as e:
+            note = texts.backend_unavailable("record the approval request", e.sentence())
+            await self._finish(live, [_section(note)], note)
+            return
+        blocks, text = render_request(made)
+        await self._finish(live, blocks, text)
+        log.info("approval %s requested by %s for %s", made.id, made.requested_by, made.env)
+
+    async def _current(self, plan: DeployPlan) -> dict[str, str]:
+        services = [s.service for s in plan.services]
+        statuses = await self._ops.status(services, [plan.env])
+        if isinstance(statuses, Refusal):
+            return {}
+        return {s.service: s.deployments[0].image or "" for s in statuses if s.deployments}
+
+    # ---- clicks and modals ----
+
+    async def handle_action(self, action: ActionContext) -> None:
+        try:
+            if action.action_id == APPROVE_ACTION:
+                await self._approve(action.replier, action.user_id, action.value, forced=None)
+            elif action.action_id in (REJECT_ACTION, FORCE_ACTION):
+                await self._open_modal(action)
+        except KubeError as e:
+            await action.replier.ephemeral(texts.backend_unavailable("decide", e.sentence()))
+
+    async def handle_view(self, view: ViewContext) -> None:
+        request_id = modal_target(view.private_metadata)
+        reason = one_line(view.values.get(REASON_BLOCK, ""))
+        if request_id is None or not reason:
+            return  # not our modal (the input itself requires a reason)
+        try:
+            if view.callback_id == FORCE_ACTION:
+                await self._approve(view.replier, view.user_id, request_id, forced=reason)
+            elif view.callback_id == REJECT_ACTION:
+                await self._reject(view.replier, view.user_id, request_id, reason)
+        except KubeError as e:
+            await view.replier.ephemeral(texts.backend_unavailable("decide", e.sentence()))
+
+    async def cancel(self, replier: Replier, user: str, request_id: str) -> None:
+        """`/deploy cancel ID`: the requester or an approver withdraws a pending request."""
+        try:
+            found = await self._load(replier, request_id)
+            if found is None:
+                return
+            _, env_config = found
+            groups = await self._groups_of(user, env_config)
+            now = self._clock.now()
+            stored, refusal = await self._write(
+                request_id,
+                lambda r: decide_cancel(
+                    r, user=user, user_groups=groups, env_config=env_config, now=now
+                ),
+            )
+            if refusal is not None:
+                await replier.ephemeral(refusal.text)
+                return
+            await self._show(stored)
+            await replier.ephemeral(texts.approval_cancelled(request_id))
+        except KubeError as e:
+            await replier.ephemeral(texts.backend_unavailable("cancel", e.sentence()))
+
+    async def _approve(
+        self, replier: Replier, user: str, request_id: str, *, forced: str | None
+    ) -> None:
+        found = await self._load(replier, request_id)
+        if found is None:
+            return
+        request, env_config = found
+        groups = await self._groups_of(user, env_config)
+
+        def vote(r: ApprovalRequest) -> Counted | Approved | Refusal:
+            now = self._clock.now()
+            return decide_approval(
+                r, user=user, user_groups=groups, env_config=env_config, now=now, forced=forced
+            )
+
+        early = vote(request)
+        if isinstance(early, Refusal):
+            await self._refuse(replier, request, early)
+            return
+        # Bound to the exact request: check again (registry, cluster, locks) before counting.
+        plan = await self._ops.check_deploy(
+            ValidatedDeploy(request.services, request.env, request.tag, request.reason or None),
+            requested_by=request.requested_by,
+            deploy_id=request.id,
+        )
+        if isinstance(plan, Refusal):
+            await replier.ephemeral(texts.approval_recheck_refused(request.id, plan.text))
+            return
+        digests = {s.service: s.image.digest for s in plan.services}
+        now = self._clock.now()
+        voided, _ = await self._write(
+            request_id, lambda r: void_if_moved(r, found=digests, now=now)
+        )
+        if voided.state is ApprovalState.VOID:
+            await self._show(voided)
+            await replier.ephemeral(voided.events[-1].note)
+            return
+        stored, refusal = await self._write(request_id, lambda r: _new_or_refusal(vote(r)))
+        if refusal is not None:
+            await self._refuse(replier, stored, refusal)
+            return
+        if stored.state is not ApprovalState.APPROVED:
+            await self._show(stored)
+            return
+        log.info("approval %s: approved by %s; rolling out", stored.id, ", ".join(stored.voters))
+        if self._run is None:
+            raise RuntimeError("ApprovalDesk.bind(...) was not called: nothing can roll out")
+        await self._run(
+            plan, channel=stored.slack_channel, ts=stored.slack_ts, note=outcome_line(stored)
+        )
+
+    async def _reject(self, replier: Replier, user: str, request_id: str, reason: str) -> None:
+        found = await self._load(replier, request_id)
+        if found is None:
+            return
+        _, env_config = found
+        groups = await self._groups_of(user, env_config)
+        now = self._clock.now()
+        stored, refusal = await self._write(
+            request_id,
+            lambda r: decide_rejection(
+                r, user=user, user_groups=groups, env_config=env_config, now=now, reason=reason
+            ),
+        )
+        if refusal is not None:
+            await self._refuse(replier, stored, refusal)
+            return
+        await self._show(stored)
+
+    async def _open_modal(self, action: ActionContext) -> None:
+        found = await self._load(action.replier, action.value)
+        if found is None:
+            return
+        request, env_config = found
+        groups = await self._groups_of(action.user_id, env_config)
+        now = self._clock.now()
+        kind: str = "reject" if action.action_id == REJECT_ACTION else "force"
+        check: object
+        if kind == "reject":
+            check = decide_rejection(
+                request,
+                user=action.user_id,
+                user_groups=groups,
+                env_config=env_config,
+                now=now,
+                reason="-",
+            )
+        else:
+            check = decide_approval(
+                request,
+                user=action.user_id,
+                user_groups=groups,
+                env_config=env_config,
+                now=now,
+                forced="-",
+            )
+        if isinstance(check, Refusal):
+            await self._refuse(action.replier, request, check)
+            return
+        view = reason_modal(
+            kind="reject" if kind == "reject" else "force",
+            request_id=request.id,
+            channel_id=action.channel_id,
+            max_length=MAX_REASON,
+        )
+        try:
+            await slack_call(
+                "views.open", self._client.views_open(trigger_id=action.trigger_id, view=view)
+            )
+        except SlackError as e:
+            log.warning("approval %s: the reason modal did not open: %s", request.id, e)
+
+    # ---- expiry and history ----
+
+    async def expire_due(self) -> int:
+        """Mark every pending request past its expiry EXPIRED; returns how many."""
+        count = 0
+        now = self._clock.now()
+
+        def expired(r: ApprovalRequest) -> ApprovalRequest | None:
+            return expire(r, now=now)
+
+        for request in await self._store.pending():
+            if expired(request) is None:
+                continue
+            stored, _ = await self._write(request.id, expired)
+            if stored.state is ApprovalState.EXPIRED:
+                await self._show(stored)
+                count += 1
+        return count
+
+    async def history_lines(self, service: str, env: str) -> list[str]:
+        """The approval trail of `service` in `env`, newest request first."""
+        found = await self._store.recent(service, env, self._config.history_size)
+        return trail_lines(found)
+
+    # ---- helpers ----
+
+    async def _load(
+        self, replier: Replier, request_id: str
+    ) -> tuple[ApprovalRequest, EnvironmentConfig] | None:
+        request = await self._store.get(request_id)
+        env_config = self._config.environments.get(request.env) if request else None
+        if request is None or env_config is None:
+            await replier.ephemeral(texts.approval_unknown(request_id))
+            return None
+        return request, env_config
+
+    async def _groups_of(self, user: str, env_config: EnvironmentConfig) -> frozenset[str]:
+        approvers = env_config.approvals.approvers
+        if user in approvers.users or not approvers.usergroups:
+            return frozenset()
+        return await self._groups.member_of(user, among=approvers.usergroups)
+
+    async def _write(
+        self, request_id: str, decide: Callable[[ApprovalRequest], ApprovalRequest | Refusal | None]
+    ) -> tuple[ApprovalRequest, Refusal | None]:
+        """Compare-and-swap `decide`; returns the stored request and the last refusal."""
+        refusal: Refusal | None = None
+
+        def change(r: ApprovalRequest) -> ApprovalRequest | None:
+            nonlocal refusal
+            outcome = decide(r)
+            refusal = outcome if isinstance(outcome, Refusal) else None
+            return None if isinstance(outcome, Refusal) else outcome
+
+        stored = await self._store.update(request_id, change)
+        return stored, refusal
+
+    async def _refuse(self, replier: Replier, request: ApprovalRequest, refusal: Refusal) -> None:
+        """Say no; a click on an expired request also expires it (message, buttons)."""
+        if expire(request, now=self._clock.now()) is not None:
+            now = self._clock.now()
+            stored, _ = await self._write(request.id, lambda r: expire(r, now=now))
+            await self._show(stored)
+        await replier.ephemeral(refusal.text)
+
+    async def _show(self, request: ApprovalRequest) -> None:
+        """Edit the request's message to its current state (logged, not raised, on failure)."""
+        if not request.slack_ts:
+            return
+        blocks, text = render_request(request)
+        try:
+            await slack_call(
+                "chat.update",
+                self._client.chat_update(
+                    channel=request.slack_channel, ts=request.slack_ts, text=text, blocks=blocks
+                ),
+            )
+        except SlackError as e:
+            log.warning("approval %s: message not updated: %s", request.id, e)
+
+    async def _finish(self, live: LiveMessage, blocks: list[dict[str, object]], text: str) -> None:
+        try:
+            await live.finish(blocks, text=text)
+        except FinalUpdateFailed as e:
+            log.warning("approval request message %s not updated: %s", live.ts, e)
+
+
+def _new_or_refusal(decision: Counted | Approved | Refusal) -> ApprovalRequest | Refusal:
+    return decision if isinstance(decision, Refusal) else decision.request
+
+
+def _section(text: str) -> dict[str, object]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}

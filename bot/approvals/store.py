@@ -1,0 +1,180 @@
+"""Approval requests in the cluster: one ConfigMap per request in Deckhand's namespace.
+
+    ConfigMap deckhand-approval-<id>
+      labels:  deckhand.dev/record=approval, deckhand.dev/env=<env>,
+               deckhand.dev/approval=<state>, svc.deckhand.dev/<service>=true (each)
+      data:    id, env, tag, state, requested_by, requested_at, expires_at,
+               request (JSON: the whole `commands.approvals.ApprovalRequest`)
+
+A request survives Deckhand restarts: the buttons of its message keep working. Every
+change is compare-and-swap on the ConfigMap's resourceVersion (`KubeClient.update`):
+`update(id, decide)` reads, asks `decide` for the new request, and writes it with the
+read resourceVersion; on 409 it reads again and asks again. So of two concurrent
+deciders (two approvers at the same instant, one click delivered twice) the second
+decides on the first one's result: the PENDING → APPROVED transition happens once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot.kube.client import KubeClient
+from bot.kube.errors import NotFound
+from bot.kube.kinds import CONFIGMAPS, KubeObject
+from commands.approvals import ApprovalRequest, ApprovalState, Event, EventKind, ImageChange, Vote
+
+_A = "deckhand.dev/"
+_SVC = "svc.deckhand.dev/"
+
+
+def approval_name(request_id: str) -> str:
+    return f"deckhand-approval-{request_id}".lower()[:253]
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def to_json(request: ApprovalRequest) -> str:
+    """The request as JSON (pure)."""
+
+    def default(value: object) -> str:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        raise TypeError(type(value).__name__)
+
+    return json.dumps(asdict(request), default=default, sort_keys=True)
+
+
+def from_json(text: str) -> ApprovalRequest:
+    """The request stored as JSON (pure); `ValueError`/`KeyError`/`TypeError` if it isn't."""
+    raw: dict[str, Any] = json.loads(text)
+    return ApprovalRequest(
+        id=raw["id"],
+        env=raw["env"],
+        tag=raw["tag"],
+        services=tuple(raw["services"]),
+        changes=tuple(ImageChange(**c) for c in raw["changes"]),
+        requested_by=raw["requested_by"],
+        requested_at=_time(raw["requested_at"]),
+        expires_at=_time(raw["expires_at"]),
+        required=int(raw["required"]),
+        frozen=bool(raw["frozen"]),
+        reason=raw.get("reason", ""),
+        state=ApprovalState(raw["state"]),
+        votes=tuple(Vote(v["user"], _time(v["at"]), v.get("forced", "")) for v in raw["votes"]),
+        events=tuple(
+            Event(EventKind(e["kind"]), e["who"], _time(e["at"]), e.get("note", ""))
+            for e in raw["events"]
+        ),
+        slack_channel=raw.get("slack_channel", ""),
+        slack_ts=raw.get("slack_ts", ""),
+    )
+
+
+def to_configmap(request: ApprovalRequest, *, namespace: str) -> KubeObject:
+    """The ConfigMap that stores `request` (pure)."""
+    labels = {
+        f"{_A}record": "approval",
+        f"{_A}env": request.env,
+        f"{_A}approval": request.state.value,
+    }
+    labels.update({f"{_SVC}{s}": "true" for s in request.services})
+    data = {
+        "id": request.id,
+        "env": request.env,
+        "tag": request.tag,
+        "state": request.state.value,
+        "requested_by": request.requested_by,
+        "requested_at": request.requested_at.isoformat(),
+        "expires_at": request.expires_at.isoformat(),
+        "request": to_json(request),
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": approval_name(request.id), "namespace": namespace, "labels": labels},
+        "data": data,
+    }
+
+
+def from_configmap(obj: KubeObject) -> ApprovalRequest:
+    """The request a ConfigMap stores (pure); `ValueError` if it isn't one."""
+    data: dict[str, str] = obj.get("data") or {}
+    try:
+        return from_json(data["request"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"not a Deckhand approval request: {type(e).__name__}") from None
+
+
+Decide = Callable[[ApprovalRequest], ApprovalRequest | None]
+
+
+@dataclass
+class ApprovalStore:
+    """The approval requests in Deckhand's namespace (see the module docstring)."""
+
+    kube: KubeClient
+    namespace: str
+
+    async def create(self, request: ApprovalRequest) -> ApprovalRequest:
+        obj = to_configmap(request, namespace=self.namespace)
+        return from_configmap(await self.kube.create(CONFIGMAPS, obj, namespace=self.namespace))
+
+    async def get(self, request_id: str) -> ApprovalRequest | None:
+        """The request, or None when there is none (or the id can't name one)."""
+        try:
+            obj = await self.kube.get(
+                CONFIGMAPS, approval_name(request_id), namespace=self.namespace
+            )
+            return from_configmap(obj)
+        except (NotFound, ValueError):
+            return None
+
+    async def update(self, request_id: str, decide: Decide) -> ApprovalRequest:
+        """Compare-and-swap: `decide(stored)` → the new request (None: leave it as it is).
+
+        Returns what is stored afterwards. `decide` may run more than once (on 409).
+        """
+
+        def on_object(obj: KubeObject) -> KubeObject | None:
+            new = decide(from_configmap(obj))
+            if new is None:
+                return None
+            fresh = to_configmap(new, namespace=self.namespace)
+            fresh["metadata"] = {**obj["metadata"], "labels": fresh["metadata"]["labels"]}
+            return fresh
+
+        obj = await self.kube.update(
+            CONFIGMAPS, approval_name(request_id), on_object, namespace=self.namespace
+        )
+        return from_configmap(obj)
+
+    async def set_message(self, request_id: str, *, channel: str, ts: str) -> ApprovalRequest:
+        return await self.update(
+            request_id, lambda r: replace(r, slack_channel=channel, slack_ts=ts)
+        )
+
+    async def pending(self) -> list[ApprovalRequest]:
+        """Every PENDING request, oldest first."""
+        selector = f"{_A}record=approval,{_A}approval={ApprovalState.PENDING.value}"
+        return list(reversed(await self._select(selector)))
+
+    async def recent(self, service: str, env: str, n: int) -> list[ApprovalRequest]:
+        """The last `n` requests naming `service` in `env`, newest first."""
+        selector = f"{_A}record=approval,{_A}env={env},{_SVC}{service}=true"
+        return (await self._select(selector))[:n]
+
+    async def _select(self, selector: str) -> list[ApprovalRequest]:
+        listed = await self.kube.list(CONFIGMAPS, namespace=self.namespace, label_selector=selector)
+        found = []
+        for obj in listed.items:
+            try:
+                found.append(from_configmap(obj))
+            except ValueError:
+                continue  # someone else's ConfigMap with our label: not ours to read
+        return sorted(found, key=lambda r: r.requested_at, reverse=True)
