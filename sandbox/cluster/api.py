@@ -1,10 +1,12 @@
 """The HTTP layer of the sandbox apiserver: the Kubernetes REST API over the `Store`.
 
-`ApiServer.app()` is an aiohttp application that answers like the real
-apiserver, in JSON only:
+`ApiServer.app()` is an aiohttp application that routes each request to a
+resource, checks the configured denials, and answers like the real apiserver
+(always in JSON; request bodies are read by `bodies`, watches and followed logs
+streamed by `streams`):
 
 * discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}[/{v}]`; see
-  `discovery.py`); `/openapi/*` answers 404, which kubectl tolerates;
+  `discovery.py`) and the minimal OpenAPI v3 kubectl needs (`openapi.py`);
 * get, list (label and field selectors; `limit`/`continue` accepted, the whole
   list is returned), watch (`?watch=1`, from a `resourceVersion`, for
   `timeoutSeconds` wall seconds; a too-old resourceVersion gives HTTP 200 and then
@@ -33,29 +35,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from aiohttp import web
 
-from sandbox.cluster import discovery, openapi, protobuf, tables
+from sandbox.cluster import bodies, discovery, openapi, streams, tables
 from sandbox.cluster.clock import Clock
 from sandbox.cluster.errors import ApiError, FieldError
-from sandbox.cluster.jsonerrors import go_json_error
 from sandbox.cluster.patch import PatchError, json_patch, merge_patch, strategic_merge
 from sandbox.cluster.resources import PODS, RESOURCES, Resource
-from sandbox.cluster.store import Obj, Store, Watch, clone
+from sandbox.cluster.store import Obj, Store, clone
 
 log = logging.getLogger(__name__)
 
 USER = "sandbox-admin"
-PATCH_TYPES = (
-    "application/json-patch+json",
-    "application/merge-patch+json",
-    "application/strategic-merge-patch+json",
-)
-BODY_TYPES = ("application/json", "application/yaml")
-PROTOBUF = "application/vnd.kubernetes.protobuf"
-DEFAULT_WATCH_TIMEOUT = 1800.0  # wall seconds, like the apiserver's --min-request-timeout
-_TRUE = ("1", "true", "True")
 
 
 @dataclass(frozen=True)
@@ -85,11 +76,6 @@ def _json_response(body: Any, status: int = 200) -> web.Response:
 
 def error_response(error: ApiError) -> web.Response:
     return _json_response(error.status(), error.code)
-
-
-def _wants_table(request: web.Request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "as=Table" in accept and "g=meta.k8s.io" in accept
 
 
 class ApiServer:
@@ -239,7 +225,7 @@ class ApiServer:
     @staticmethod
     def _verb(method: str, target: Target, request: web.Request) -> tuple[str, bool]:
         """The RBAC verb of a request, and whether denials apply to it."""
-        watching = request.query.get("watch") in _TRUE
+        watching = request.query.get("watch") in bodies.TRUE
         if method == "GET":
             if target.name is None:
                 return ("watch" if watching else "list"), True
@@ -266,10 +252,10 @@ class ApiServer:
 
     async def _get(self, request: web.Request, target: Target) -> web.StreamResponse:
         assert target.name is not None
-        if request.query.get("watch") in _TRUE:
+        if request.query.get("watch") in bodies.TRUE:
             return await self._watch(request, target)
         obj = self.store.get(target.resource, target.namespace, target.name)
-        if _wants_table(request):
+        if streams.wants_table(request):
             return _json_response(
                 tables.table(
                     target.resource,
@@ -282,7 +268,7 @@ class ApiServer:
         return _json_response(obj)
 
     async def _list(self, request: web.Request, target: Target) -> web.StreamResponse:
-        if request.query.get("watch") in _TRUE:
+        if request.query.get("watch") in bodies.TRUE:
             return await self._watch(request, target)
         items, rv = self.store.list(
             target.resource,
@@ -290,7 +276,7 @@ class ApiServer:
             label_selector=request.query.get("labelSelector"),
             field_selector=request.query.get("fieldSelector"),
         )
-        if _wants_table(request):
+        if streams.wants_table(request):
             return _json_response(
                 tables.table(
                     target.resource,
@@ -315,168 +301,22 @@ class ApiServer:
         }
 
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
-        query = request.query
-        field_selector = query.get("fieldSelector") or None
-        if target.name is not None:
-            by_name = f"metadata.name={target.name}"
-            field_selector = f"{field_selector},{by_name}" if field_selector else by_name
-        initial = query.get("sendInitialEvents") in _TRUE
-        rv = None if initial else query.get("resourceVersion")
-        table = _wants_table(request)
-        try:
-            timeout = float(query.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT)
-        except ValueError:
-            raise ApiError.bad_request(
-                f'invalid timeoutSeconds "{query.get("timeoutSeconds")}"'
-            ) from None
-        watch: Watch | None = None
-        expired: ApiError | None = None
-        try:
-            watch = self.store.watch(
-                target.resource,
-                target.namespace,
-                resource_version=rv,
-                label_selector=query.get("labelSelector"),
-                field_selector=field_selector,
-            )
-        except ApiError as error:
-            if error.code != 410:
-                raise
-            expired = error
-        start_rv = self.store.resource_version
-        response = web.StreamResponse(
-            status=200,
-            headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"},
+        return await streams.serve_watch(
+            request,
+            store=self.store,
+            clock=self.clock,
+            closing=self._closing,
+            resource=target.resource,
+            namespace=target.namespace,
+            name=target.name,
         )
-        response.enable_chunked_encoding()
-        await response.prepare(request)
-        if watch is None:
-            assert expired is not None
-            await self._send(response, {"type": "ERROR", "object": expired.status()})
-            return response
-        initial_left = watch.pending() if initial else -1
-        if initial_left == 0:
-            await self._send(response, self._bookmark(target.resource, start_rv))
-        deadline = asyncio.get_running_loop().time() + timeout
-        first_table = True
-        try:
-            while not self._closing.is_set():
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    break
-                try:
-                    kind, obj = await asyncio.wait_for(anext(watch), min(remaining, 1.0))
-                except TimeoutError:
-                    if request.transport is None or request.transport.is_closing():
-                        break
-                    continue
-                except StopAsyncIteration:
-                    break
-                body: Obj = obj
-                if table:
-                    body = tables.table(
-                        target.resource,
-                        [obj],
-                        obj["metadata"].get("resourceVersion", ""),
-                        self.clock.now(),
-                        include_object=query.get("includeObject", "Metadata"),
-                    )
-                    if not first_table:
-                        body["columnDefinitions"] = []
-                    first_table = False
-                await self._send(response, {"type": kind, "object": body})
-                if initial_left > 0:
-                    initial_left -= 1
-                    if initial_left == 0:
-                        await self._send(response, self._bookmark(target.resource, start_rv))
-        except (ConnectionResetError, ConnectionError):
-            pass
-        finally:
-            watch.close()
-        return response
-
-    @staticmethod
-    def _bookmark(resource: Resource, rv: str) -> Obj:
-        return {
-            "type": "BOOKMARK",
-            "object": {
-                "kind": resource.kind,
-                "apiVersion": resource.api_version,
-                "metadata": {
-                    "resourceVersion": rv,
-                    "annotations": {"k8s.io/initial-events-end": "true"},
-                },
-            },
-        }
-
-    @staticmethod
-    async def _send(response: web.StreamResponse, event: Obj) -> None:
-        await response.write(json.dumps(event, separators=(",", ":")).encode() + b"\n")
 
     # ------------------------------------------------------------ writes
-
-    async def _body(self, request: web.Request, resource: Resource) -> Obj:
-        content_type = request.content_type or "application/json"
-        raw = await request.read()
-        if content_type == PROTOBUF:
-            try:
-                return protobuf.decode(raw)
-            except (protobuf.ProtobufUnsupported, ValueError, UnicodeDecodeError) as error:
-                raise ApiError(
-                    415,
-                    "UnsupportedMediaType",
-                    f"the sandbox apiserver cannot decode this protobuf body ({error}); send "
-                    "application/json",
-                ) from None
-        if content_type not in BODY_TYPES:
-            raise ApiError.unsupported_media_type([*BODY_TYPES, PROTOBUF])
-        if content_type == "application/yaml":
-            try:
-                data = yaml.safe_load(raw.decode())
-            except (yaml.YAMLError, UnicodeDecodeError) as error:
-                raise ApiError.bad_request(
-                    f"the object provided is unrecognized (must be of type {resource.kind}): "
-                    f"couldn't get version/kind; yaml parse error: {error}"
-                ) from None
-        else:
-            try:
-                data = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                raise ApiError.bad_request(
-                    f"the object provided is unrecognized (must be of type {resource.kind}): "
-                    f"couldn't get version/kind; json parse error: {go_json_error(raw)} "
-                    f"({_summarize(raw)})"
-                ) from None
-        if not isinstance(data, dict):
-            raise ApiError.bad_request(
-                f"the object provided is unrecognized (must be of type {resource.kind}): "
-                "couldn't get version/kind; json parse error: json: cannot unmarshal "
-                f"{_go_type(data)} into Go value of type struct {{ APIVersion string "
-                '"json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
-                f" ({_summarize(raw)})"
-            )
-        kind, api_version = data.get("kind"), data.get("apiVersion")
-        if (
-            kind
-            and kind != resource.kind
-            and not (resource.kind == "Scale" or kind in ("Scale", "DeleteOptions"))
-        ):
-            raise ApiError.bad_request(
-                f'{kind} in version "{api_version}" cannot be handled as a {resource.kind}: '
-                f'no kind "{kind}" is registered for version "{api_version}" in scheme '
-                '"pkg/api/legacyscheme/scheme.go:30"'
-            )
-        if api_version and kind == resource.kind and api_version != resource.api_version:
-            raise ApiError.bad_request(
-                f'{kind} in version "{api_version}" cannot be handled as a {resource.kind}: '
-                f'no kind "{kind}" is registered for version "{api_version}"'
-            )
-        return data
 
     async def _create(self, request: web.Request, target: Target) -> web.StreamResponse:
         if target.resource.kind == "SelfSubjectAccessReview":
             return await self._access_review(request, target)
-        obj = await self._body(request, target.resource)
+        obj = await bodies.read_object(request, target.resource)
         meta = obj.get("metadata") or {}
         if target.namespace and meta.get("namespace") not in (None, "", target.namespace):
             raise ApiError.bad_request(
@@ -484,17 +324,20 @@ class ApiServer:
                 "the request"
             )
         created = self.store.create(
-            target.resource, obj, namespace=target.namespace, dry_run=_dry_run(request)
+            target.resource, obj, namespace=target.namespace, dry_run=bodies.dry_run(request)
         )
         return _json_response(created, 201)
 
     async def _update(self, request: web.Request, target: Target) -> web.StreamResponse:
         assert target.name is not None
-        obj = await self._body(request, target.resource)
+        obj = await bodies.read_object(request, target.resource)
         obj = self._aim(obj, target)
         return _json_response(
             self.store.replace(
-                target.resource, obj, subresource=target.subresource, dry_run=_dry_run(request)
+                target.resource,
+                obj,
+                subresource=target.subresource,
+                dry_run=bodies.dry_run(request),
             )
         )
 
@@ -520,16 +363,7 @@ class ApiServer:
 
     async def _patch(self, request: web.Request, target: Target) -> web.StreamResponse:
         assert target.name is not None
-        content_type = request.content_type
-        if content_type not in PATCH_TYPES:
-            raise ApiError.unsupported_media_type(list(PATCH_TYPES))
-        raw = await request.read()
-        try:
-            patch = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            if content_type == "application/merge-patch+json":
-                raise ApiError.bad_request("Invalid JSON Patch") from None
-            raise ApiError.bad_request(go_json_error(raw)) from None
+        content_type, patch = await bodies.read_patch(request)
         current = self.store.get(target.resource, target.namespace, target.name)
         scale = target.subresource == "scale"
         base = self._scale_of(target.resource, current) if scale else current
@@ -555,7 +389,7 @@ class ApiServer:
             raise ApiError.invalid_request()
         if scale:
             return _json_response(
-                self._write_scale(target, current, patched, dry_run=_dry_run(request))
+                self._write_scale(target, current, patched, dry_run=bodies.dry_run(request))
             )
         meta = patched.get("metadata")
         if not isinstance(meta, dict):
@@ -565,22 +399,25 @@ class ApiServer:
             meta["namespace"] = target.namespace
         return _json_response(
             self.store.replace(
-                target.resource, patched, subresource=target.subresource, dry_run=_dry_run(request)
+                target.resource,
+                patched,
+                subresource=target.subresource,
+                dry_run=bodies.dry_run(request),
             )
         )
 
     async def _delete(self, request: web.Request, target: Target) -> web.StreamResponse:
         assert target.name is not None
-        options = await self._delete_options(request)
+        options = await bodies.read_delete_options(request)
         preconditions = options.get("preconditions") or {}
         obj = self.store.delete(
             target.resource,
             target.namespace,
             target.name,
-            propagation=self._propagation(request, options),
+            propagation=bodies.propagation(request, options),
             uid=preconditions.get("uid"),
             resource_version=preconditions.get("resourceVersion"),
-            dry_run=_dry_run(request) or bool(options.get("dryRun")),
+            dry_run=bodies.dry_run(request, options),
         )
         if obj["metadata"].get("deletionTimestamp") or target.resource == PODS:
             return _json_response(obj)
@@ -600,7 +437,7 @@ class ApiServer:
         )
 
     async def _delete_collection(self, request: web.Request, target: Target) -> web.StreamResponse:
-        options = await self._delete_options(request)
+        options = await bodies.read_delete_options(request)
         items, _ = self.store.list(
             target.resource,
             target.namespace,
@@ -615,8 +452,8 @@ class ApiServer:
                         target.resource,
                         item["metadata"].get("namespace"),
                         item["metadata"]["name"],
-                        propagation=self._propagation(request, options),
-                        dry_run=_dry_run(request) or bool(options.get("dryRun")),
+                        propagation=bodies.propagation(request, options),
+                        dry_run=bodies.dry_run(request, options),
                     )
                 )
             except ApiError as error:
@@ -625,30 +462,6 @@ class ApiServer:
         return _json_response(
             self._list_body(target.resource, deleted, self.store.resource_version)
         )
-
-    @staticmethod
-    async def _delete_options(request: web.Request) -> Obj:
-        raw = await request.read()
-        if not raw.strip():
-            return {}
-        try:
-            options = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError.bad_request(go_json_error(raw)) from None
-        return options if isinstance(options, dict) else {}
-
-    @staticmethod
-    def _propagation(request: web.Request, options: Obj) -> str:
-        policy = request.query.get("propagationPolicy") or options.get("propagationPolicy")
-        if policy is None and (
-            options.get("orphanDependents") is True
-            or request.query.get("orphanDependents") in _TRUE
-        ):
-            policy = "Orphan"
-        policy = policy or "Background"
-        if policy not in ("Background", "Foreground", "Orphan"):
-            raise ApiError.invalid("DeleteOptions", "", [])
-        return str(policy)
 
     # ------------------------------------------------------------ subresources
 
@@ -678,9 +491,11 @@ class ApiServer:
 
     async def _put_scale(self, request: web.Request, target: Target) -> web.StreamResponse:
         assert target.name is not None
-        scale = await self._body(request, target.resource)
+        scale = await bodies.read_object(request, target.resource)
         current = self.store.get(target.resource, target.namespace, target.name)
-        return _json_response(self._write_scale(target, current, scale, dry_run=_dry_run(request)))
+        return _json_response(
+            self._write_scale(target, current, scale, dry_run=bodies.dry_run(request))
+        )
 
     def _write_scale(
         self, target: Target, current: Obj, scale: Obj, *, dry_run: bool = False
@@ -709,62 +524,16 @@ class ApiServer:
     async def _log(self, request: web.Request, target: Target) -> web.StreamResponse:
         assert target.name is not None
         assert target.namespace is not None
-        query = request.query
-        container = query.get("container") or None
-        pod = self.store.get(PODS, target.namespace, target.name)
-        tail = int(query["tailLines"]) if query.get("tailLines", "").lstrip("-").isdigit() else None
-        lines = self.store.read_log(target.namespace, target.name, container, tail=tail)
-        name = container or pod["spec"]["containers"][0]["name"]
-        if not lines:
-            self._check_started(pod, name)
-        if query.get("follow") not in _TRUE:
-            text = "".join(line + "\n" for line in lines)
-            return web.Response(text=text, content_type="text/plain")
-        response = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
-        response.enable_chunked_encoding()
-        await response.prepare(request)
-        sent = len(self.store.read_log(target.namespace, target.name, container))
-        for line in lines:
-            await response.write(line.encode() + b"\n")
-        try:
-            while not self._closing.is_set():
-                await asyncio.sleep(0.05)
-                if request.transport is None or request.transport.is_closing():
-                    break
-                try:
-                    now = self.store.read_log(target.namespace, target.name, container)
-                except ApiError:
-                    break  # the pod is gone
-                for line in now[sent:]:
-                    await response.write(line.encode() + b"\n")
-                sent = len(now)
-        except (ConnectionResetError, ConnectionError):
-            pass
-        return response
-
-    @staticmethod
-    def _check_started(pod: Obj, container: str) -> None:
-        for status in pod.get("status", {}).get("containerStatuses") or []:
-            if status.get("name") != container:
-                continue
-            waiting = (status.get("state") or {}).get("waiting")
-            if waiting is not None:
-                reason = waiting.get("reason") or "ContainerCreating"
-                if reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
-                    reason = "trying and failing to pull image"
-                raise ApiError.bad_request(
-                    f'container "{container}" in pod "{pod["metadata"]["name"]}" is waiting '
-                    f"to start: {reason}"
-                )
-            return
-        if pod.get("status", {}).get("phase") == "Pending":
-            raise ApiError.bad_request(
-                f'container "{container}" in pod "{pod["metadata"]["name"]}" is waiting to '
-                "start: ContainerCreating"
-            )
+        return await streams.serve_log(
+            request,
+            store=self.store,
+            closing=self._closing,
+            namespace=target.namespace,
+            pod_name=target.name,
+        )
 
     async def _access_review(self, request: web.Request, target: Target) -> web.StreamResponse:
-        review = await self._body(request, target.resource)
+        review = await bodies.read_object(request, target.resource)
         attrs = (review.get("spec") or {}).get("resourceAttributes") or {}
         resource = attrs.get("resource", "")
         if attrs.get("subresource"):
@@ -776,32 +545,5 @@ class ApiServer:
         return _json_response(review, 201)
 
 
-def _dry_run(request: web.Request) -> bool:
-    """`?dryRun=All`: validate and answer, store nothing."""
-    return bool(request.query.getall("dryRun", []))
-
-
 def _raise(error: ApiError) -> Obj:
     raise error
-
-
-def _summarize(raw: bytes, limit: int = 30) -> str:
-    """apiserver's `summarizeData`: the start of the body, as text for `{...`, else hex."""
-    if not raw:
-        return "<empty>"
-    if raw[:1] == b"{":
-        text = raw.decode(errors="replace")
-        return text[:limit] + " ..." if len(raw) > limit else text
-    return raw[:limit].hex() + " ..." if len(raw) > limit else raw.hex()
-
-
-def _go_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    return "null"
