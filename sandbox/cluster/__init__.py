@@ -10,10 +10,13 @@ Modules, from the bottom up:
 | `resources` | the served resource types (`Resource`, `RESOURCES` registry) |
 | `selectors` | label and field selectors |
 | `patch` | strategic merge, JSON merge (RFC 7386) and JSON patch (RFC 6902) |
-| `validation` | server-side defaults and validation |
+| `validation` | server-side defaults, validation, the Go round trip (`normalize`) |
 | `store` | `Store`: objects, resourceVersions, watches, garbage collection, pod logs |
-| `discovery` | `/version`, `/api`, `/apis`, resource lists |
-| `api` | the HTTP handlers (aiohttp) |
+| `jsonerrors`, `protobuf` | Go's JSON error texts; decoding kubectl's protobuf bodies |
+| `discovery`, `openapi` | `/version`, `/api`, `/apis`, resource lists; the OpenAPI v3 kubectl needs |
+| `tables` | server-side printing for `kubectl get` |
+| `bodies`, `streams` | reading request bodies; watch and log-follow responses |
+| `api` | `ApiServer`: routing, verbs, subresources, denials (aiohttp) |
 | `server` | `SandboxCluster`: clock + store + HTTP server + controllers, kubeconfig |
 | `controllers` | Deployment, ReplicaSet and kubelet stand-ins (on top of `Store`) |
 
