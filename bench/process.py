@@ -106,76 +106,75 @@ async def run(
         open_slack() as slack,
         deckhand_process(env, slack, directory / "deckhand.log") as deckhand,
     ):
-        if True:
-            samples = []
-            for _ in range(5):
-                await asyncio.sleep(1.0)
-                samples.append(rss_mb(deckhand.pid))
-            idle = max(samples)
-            figures.append(
-                Figure(
-                    "5 memory",
-                    "RSS of deckhand run, idle (seeded team, 12 pods)",
-                    idle,
-                    "MB",
-                    note=f"target < 80 MB: {'met' if idle < 80 else 'MISSED'}",
-                )
+        samples = []
+        for _ in range(5):
+            await asyncio.sleep(1.0)
+            samples.append(rss_mb(deckhand.pid))
+        idle = max(samples)
+        figures.append(
+            Figure(
+                "5 memory",
+                "RSS of deckhand run, idle (seeded team, 12 pods)",
+                idle,
+                "MB",
+                note=f"target < 80 MB: {'met' if idle < 80 else 'MISSED'}",
             )
-            async with SlackSender(deckhand.events_url, SIGNING_SECRET, slack=slack) as sender:
-                await ack_latencies(sender, concurrency=1, commands=5)  # warm-up
-                for concurrency in (1, 20):
-                    lat, statuses = await ack_latencies(
-                        sender, concurrency=concurrency, commands=commands
+        )
+        async with SlackSender(deckhand.events_url, SIGNING_SECRET, slack=slack) as sender:
+            await ack_latencies(sender, concurrency=1, commands=5)  # warm-up
+            for concurrency in (1, 20):
+                lat, statuses = await ack_latencies(
+                    sender, concurrency=concurrency, commands=commands
+                )
+                bad = sum(1 for s in statuses if s != 200)
+                figures.append(
+                    Figure(
+                        "3 slash ack",
+                        f"{concurrency} concurrent: ack p50",
+                        median(lat),
+                        "ms wall",
+                        note=f"n={len(lat)}, non-200: {bad}",
                     )
-                    bad = sum(1 for s in statuses if s != 200)
-                    figures.append(
-                        Figure(
-                            "3 slash ack",
-                            f"{concurrency} concurrent: ack p50",
-                            median(lat),
-                            "ms wall",
-                            note=f"n={len(lat)}, non-200: {bad}",
-                        )
+                )
+                p99 = quantile(lat, 0.99)
+                figures.append(
+                    Figure(
+                        "3 slash ack",
+                        f"{concurrency} concurrent: ack p99",
+                        p99,
+                        "ms wall",
+                        note=f"Slack's limit 3,000 ms: {'met' if p99 < 3000 else 'MISSED'}",
                     )
-                    p99 = quantile(lat, 0.99)
-                    figures.append(
-                        Figure(
-                            "3 slash ack",
-                            f"{concurrency} concurrent: ack p99",
-                            p99,
-                            "ms wall",
-                            note=f"Slack's limit 3,000 ms: {'met' if p99 < 3000 else 'MISSED'}",
-                        )
-                    )
-                await asyncio.sleep(2.0)  # the status replies finish
-                totals, routes, methods, ok = await deploy_economy(env, slack, sender)
-            details["deploy_kubernetes_routes"] = dict(routes)
-            details["deploy_slack_methods"] = dict(methods)
-            outcome = "succeeded" if ok else "DID NOT SUCCEED"
-            figures += [
-                Figure(
-                    "6 API economy",
-                    "Kubernetes requests per deploy",
-                    totals["kubernetes"],
-                    "requests",
-                    note=f"1 deploy ({outcome}); leader Lease requests meanwhile "
-                    f"(not counted): {totals['lease']}",
-                ),
-                Figure(
-                    "6 API economy",
-                    "Slack Web API calls per deploy",
-                    totals["slack"],
-                    "calls",
-                    note=f"target ≤ {SLACK_BUDGET}: "
-                    f"{'met' if totals['slack'] <= SLACK_BUDGET else 'MISSED'}; "
-                    + ", ".join(f"{m} {n}" for m, n in sorted(methods.items())),
-                ),
-                Figure(
-                    "6 API economy",
-                    "registry requests per deploy (Deckhand's, before the patch)",
-                    totals["registry"],
-                    "requests",
-                    note="cold client: the first deploy of this process",
-                ),
-            ]
+                )
+            await asyncio.sleep(2.0)  # the status replies finish
+            totals, routes, methods, ok = await deploy_economy(env, slack, sender)
+        details["deploy_kubernetes_routes"] = dict(routes)
+        details["deploy_slack_methods"] = dict(methods)
+        outcome = "succeeded" if ok else "DID NOT SUCCEED"
+        figures += [
+            Figure(
+                "6 API economy",
+                "Kubernetes requests per deploy",
+                totals["kubernetes"],
+                "requests",
+                note=f"1 deploy ({outcome}); leader Lease requests meanwhile "
+                f"(not counted): {totals['lease']}",
+            ),
+            Figure(
+                "6 API economy",
+                "Slack Web API calls per deploy",
+                totals["slack"],
+                "calls",
+                note=f"target ≤ {SLACK_BUDGET}: "
+                f"{'met' if totals['slack'] <= SLACK_BUDGET else 'MISSED'}; "
+                + ", ".join(f"{m} {n}" for m, n in sorted(methods.items())),
+            ),
+            Figure(
+                "6 API economy",
+                "registry requests per deploy (Deckhand's, before the patch)",
+                totals["registry"],
+                "requests",
+                note="cold client: the first deploy of this process",
+            ),
+        ]
     return figures, details

@@ -16,17 +16,21 @@ import time
 
 from pydantic import SecretStr
 
+from bench.report import Figure, table
 from bot.registry import Credentials, RegistryClient
 from bot.settings import RegistrySettings
 from commands.images import Platform
 from sandbox.registry.gitea import GiteaRegistry
 from sandbox.registry.images import build_image
 
+SECTION = "6 API economy"
 TOKEN = "bench-token"
 AMD64 = Platform("linux", "amd64")
 
 
-async def bench(rounds: int) -> None:
+async def measure(rounds: int) -> list[Figure]:
+    """Cold and warm `inspect()` of a single-platform image and a two-platform index."""
+    figures = []
     async with GiteaRegistry(users={"admin": TOKEN}) as gitea:
         gitea.seed("admin/single", "v1", build_image())
         gitea.seed("admin/multi", "v1", build_image(platforms=[AMD64, Platform("linux", "arm64")]))
@@ -48,11 +52,28 @@ async def bench(rounds: int) -> None:
                     samples.append((time.perf_counter() - started) * 1000)
                 warm_requests = (len(gitea.requests) - before) / rounds
             quantiles = statistics.quantiles(samples, n=100)
-            print(
-                f"{name:6}  cold: {cold_requests} requests {cold_ms:6.1f} ms   "
-                f"warm: {warm_requests:.0f} requests  p50 {quantiles[49]:.2f} ms  "
-                f"p95 {quantiles[94]:.2f} ms  ({rounds} rounds)"
-            )
+            figures += [
+                Figure(
+                    SECTION,
+                    f"{name}-platform image: requests per cold check",
+                    cold_requests,
+                    "requests",
+                    note=f"{cold_ms:.1f} ms wall",
+                ),
+                Figure(
+                    SECTION,
+                    f"{name}-platform image: requests per warm check",
+                    warm_requests,
+                    "requests",
+                    note=f"p50 {quantiles[49]:.2f} ms, p95 {quantiles[94]:.2f} ms "
+                    f"wall ({rounds} rounds)",
+                ),
+            ]
+    return figures
+
+
+async def bench(rounds: int) -> None:
+    print(table(await measure(rounds)))
 
 
 def main() -> None:

@@ -51,6 +51,8 @@ def median(samples: list[float]) -> float:
 def _number(value: float | None) -> str:
     if value is None:
         return "-"
+    if float(value).is_integer() and abs(value) < 1e6:
+        return f"{int(value):,}"
     if value == 0 or abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 10:

@@ -316,7 +316,9 @@ async def _py_spy(pid: int, output: Path, seconds: float) -> asyncio.subprocess.
     )
 
 
-def figures(result: SizeResult, *, section: str, rate: float) -> list[Figure]:
+def figures(
+    result: SizeResult, *, section: str, rate: float, memory_section: str | None = None
+) -> list[Figure]:
     n = len(result.latencies_ms)
     churn_note = f"{result.updates / result.window_s:.0f} updates/s achieved (target {rate:g})"
     lat = result.latencies_ms
@@ -342,10 +344,44 @@ def figures(result: SizeResult, *, section: str, rate: float) -> list[Figure]:
             note=f"{result.cpu_s:.1f} CPU s over {result.window_s:.0f} s wall",
         ),
         Figure(
-            section,
+            memory_section or section,
             f"{result.pods:,} pods: RSS of deckhand run",
             max(result.rss_synced_mb, result.rss_end_mb),
             "MB",
             note=f"after sync {result.rss_synced_mb:.0f} MB, after churn {result.rss_end_mb:.0f}",
         ),
     ]
+
+
+def growth_rows(results: list[SizeResult]) -> list[dict[str, float | int | None]]:
+    rows: list[dict[str, float | int | None]] = []
+    for r in sorted(results, key=lambda r: r.pods):
+        lat = r.latencies_ms
+        cpu = round(r.cpu_s / r.updates * 1000, 3) if r.updates else None
+        rows.append(
+            {
+                "pods": r.pods,
+                "alert_p50_ms": round(median(lat), 1) if lat else None,
+                "alert_p99_ms": round(quantile(lat, 0.99), 1) if lat else None,
+                "rss_mb": round(max(r.rss_synced_mb, r.rss_end_mb), 1),
+                "cpu_s_per_1000_events": round(r.cpu_s / r.updates * 1000, 3)
+                if r.updates
+                else None,
+                "updates_per_s": round(r.updates / r.window_s),
+            }
+        )
+    return rows
+
+
+def growth_table(results: list[SizeResult]) -> str:
+    """The cost curve: one line per size."""
+    lines = [
+        "| pods | alert p50 (ms wall) | alert p99 (ms wall) | RSS (MB) | CPU s / 1,000 events |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for row in growth_rows(results):
+        lines.append(
+            f"| {row['pods']:,} | {row['alert_p50_ms']} | {row['alert_p99_ms']} | "
+            f"{row['rss_mb']} | {row['cpu_s_per_1000_events']} |"
+        )
+    return "\n".join(lines)
