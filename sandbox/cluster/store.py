@@ -197,6 +197,8 @@ class Store:
     ) -> tuple[builtins.list[Obj], str]:
         """Matching objects sorted by namespace and name, and the list's resourceVersion."""
         match = matcher(resource.plural, label_selector, field_selector)
+        if not resource.namespaced:
+            namespace = None
         items = [
             clone(obj)
             for (ns, _), obj in sorted(self._objects[resource].items())
@@ -205,7 +207,7 @@ class Store:
         return items, self.resource_version
 
     def _get(self, resource: Resource, namespace: str | None, name: str) -> Obj:
-        key = (namespace or "" if resource.namespaced else "", name)
+        key = ((namespace or "") if resource.namespaced else "", name)
         obj = self._objects[resource].get(key)
         if obj is None:
             raise ApiError.not_found(resource.group_resource, name)
@@ -503,6 +505,8 @@ class Store:
         history, 400 for a malformed selector or resourceVersion.
         """
         match = matcher(resource.plural, label_selector, field_selector)
+        if not resource.namespaced:
+            namespace = None
         watch = Watch(self, resource, namespace, match)
         if resource_version in (None, "", "0"):
             items, _ = self.list(

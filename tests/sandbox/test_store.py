@@ -833,3 +833,10 @@ def test_dry_run_changes_nothing(store: Store) -> None:
     store.delete(DEPLOYMENTS, "default", "api", dry_run=True)
     assert store.get(DEPLOYMENTS, "default", "api") == created
     assert [t for t, _, _ in [queue.get_nowait() for _ in range(queue.qsize())]] == ["ADDED"]
+
+
+def test_cluster_scoped_reads_ignore_a_namespace(store: Store) -> None:
+    assert store.get(NAMESPACES, "whatever", "prod")["metadata"]["name"] == "prod"
+    names = [n["metadata"]["name"] for n in store.list(NAMESPACES, "default")[0]]
+    assert names == ["default", "prod"]
+    store.watch(NAMESPACES, "default").close()
