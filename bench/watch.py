@@ -364,9 +364,7 @@ def growth_rows(results: list[SizeResult]) -> list[dict[str, float | int | None]
                 "alert_p50_ms": round(median(lat), 1) if lat else None,
                 "alert_p99_ms": round(quantile(lat, 0.99), 1) if lat else None,
                 "rss_mb": round(max(r.rss_synced_mb, r.rss_end_mb), 1),
-                "cpu_s_per_1000_events": round(r.cpu_s / r.updates * 1000, 3)
-                if r.updates
-                else None,
+                "cpu_s_per_1000_events": cpu,
                 "updates_per_s": round(r.updates / r.window_s),
             }
         )
