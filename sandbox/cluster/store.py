@@ -284,6 +284,13 @@ class Store:
         wanted = meta.get("resourceVersion")
         if wanted and wanted != old["metadata"]["resourceVersion"]:
             raise ApiError.conflict(resource.group_resource, name)
+        if meta.get("uid") and meta["uid"] != old["metadata"]["uid"]:
+            raise ApiError.conflict(
+                resource.group_resource,
+                name,
+                f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: "
+                f"{old['metadata']['uid']}",
+            )
         return self._update(resource, old, obj, subresource, dry_run)
 
     def mutate(

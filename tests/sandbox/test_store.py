@@ -840,3 +840,14 @@ def test_cluster_scoped_reads_ignore_a_namespace(store: Store) -> None:
     names = [n["metadata"]["name"] for n in store.list(NAMESPACES, "default")[0]]
     assert names == ["default", "prod"]
     store.watch(NAMESPACES, "default").close()
+
+
+def test_replace_with_another_objects_uid_conflicts(store: Store) -> None:
+    first = store.create(CONFIGMAPS, {"metadata": {"name": "a"}}, namespace="default")
+    store.delete(CONFIGMAPS, "default", "a")
+    store.create(CONFIGMAPS, {"metadata": {"name": "a"}}, namespace="default")
+    del first["metadata"]["resourceVersion"]
+    with pytest.raises(ApiError) as caught:
+        store.replace(CONFIGMAPS, first)
+    assert caught.value.code == 409
+    assert "Precondition failed: UID in precondition" in caught.value.message
