@@ -85,7 +85,8 @@ async def test_version_and_namespaces(kubeconfig: Path) -> None:
     version = await run_kubectl(kubeconfig, "version", "-o", "json", check=True)
     server = json.loads(version.stdout)["serverVersion"]
     assert server["major"] == "1"
-    assert "WARNING" not in version.stderr
+    if real_cluster() is None:  # a real cluster may be a version kubectl warns about
+        assert "WARNING" not in version.stderr
     listing = await run_kubectl(kubeconfig, "get", "ns", check=True)
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["NAME", "STATUS", "AGE"]
