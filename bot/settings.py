@@ -142,6 +142,12 @@ class Settings(BaseSettings):
         description="how often undelivered final deploy reports are retried, seconds"
         " (env DECKHAND_REPORT_RETRY_INTERVAL_S)",
     )
+    approval_expiry_interval_s: float = Field(
+        15.0,
+        gt=0,
+        description="how often the leader expires unanswered approval requests, seconds"
+        " (env DECKHAND_APPROVAL_EXPIRY_INTERVAL_S)",
+    )
     http_listen: str = Field(
         "0.0.0.0:3000",
         description="host:port of the HTTP server (Slack events, /healthz, /readyz)"

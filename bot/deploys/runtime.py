@@ -16,6 +16,10 @@ Approvals: unless `approvals` is given (`ApprovalsDisabled()` turns them off), t
 `bot.approvals.gate.ApprovalDesk` is the flow's gate and takes the approval buttons,
 modals and `/deploy cancel`; its expiry runs on the leader (`bot.approvals.expiry`).
 
+Approvals: unless `approvals` is given (`ApprovalsDisabled()` turns them off), the
+`bot.approvals.gate.ApprovalDesk` is the flow's gate and takes the approval buttons,
+modals and `/deploy cancel`; its expiry runs on the leader (`bot.approvals.expiry`).
+
 A config file that can't be used raises `ValueError` (one line per problem): `deckhand
 run` exits 1 with it.
 """
@@ -111,7 +115,10 @@ async def open_deploy_backend(
     )
     if desk is not None:
         desk.bind(flow.run_approved)
-        supervisor.spawn(keep_expiring(desk, is_leader=is_leader), name="approval-expiry")
+        expiring = keep_expiring(
+            desk, interval_s=settings.approval_expiry_interval_s, is_leader=is_leader
+        )
+        supervisor.spawn(expiring, name="approval-expiry")
     backend = DeckhandBackend(config, ops=ops, flow=flow, usergroups=usergroups, approvals=desk)
     supervisor.spawn(
         keep_reports(flow, interval_s=settings.report_retry_interval_s, is_leader=is_leader),

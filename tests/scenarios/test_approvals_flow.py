@@ -189,3 +189,32 @@ async def test_two_approvals_required(tmp_path: Path) -> None:
         assert TAG not in stack.prod_image()
         await stack.click(message, "deckhand:approve", user=DAVE)
         await _rolled_out(stack, message)
+
+
+async def test_unanswered_request_expires_by_itself(stack: ApprovalStack) -> None:
+    message = await stack.request(DEPLOY)
+    stack.clock.advance(31 * 60)
+    await stack.deckhand.until(lambda: not buttons(message), within_s=10)
+    assert "Expired" in stack.text(message)
+
+
+ALWAYS_FROZEN = [
+    {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "00:00"}
+]
+
+
+async def test_freeze_window_needs_a_forced_approval_with_reason(tmp_path: Path) -> None:
+    async with approval_stack(tmp_path / "env", windows=ALWAYS_FROZEN) as stack:
+        message = await stack.request(DEPLOY)
+        assert "deploy freeze" in stack.text(message)
+        labels = [b["text"]["text"] for b in buttons(message)]
+        assert labels == ["Force (freeze window)", "Reject"]
+        await stack.click(message, "deckhand:approve", user=APPROVER)  # a plain approval
+        said = await stack.deckhand.wait_ephemeral(APPROVER)
+        assert "freeze" in said
+        await stack.click(message, "deckhand:force", user=APPROVER)
+        await stack.deckhand.until(lambda: bool(stack.slack.workspace.views), within_s=10)
+        (view,) = stack.slack.workspace.views
+        await stack.submit("deckhand:force", user=APPROVER, view=view, reason="hotfix INC-42")
+        text = await _rolled_out(stack, message)
+        assert "hotfix INC-42" in text

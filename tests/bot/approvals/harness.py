@@ -7,7 +7,8 @@ whose `DeployStack` helpers it reuses. Differences the approval scenarios need:
 
 - people: alice (requester), bob (listed approver), carol (a deployer via @devs),
   dave (a member of the approvers' user group @leads only), mallory (outsider);
-- `required`: prod's `approvals.required` (the config file is rewritten before start);
+- `required`, `windows`: prod's `approvals.required` and freeze windows (the config
+  file is rewritten before start);
 - `clock`: the sandbox's scaled clock plus an offset (`advance(seconds)`): expiry is
   tested without waiting 30 minutes;
 - `restart()`: stops Deckhand (its supervisor and clients) and starts a new one on the
@@ -141,6 +142,7 @@ async def _start_deckhand(stack: ApprovalStack) -> DeployStack:
         registry_token=stack.env.token,
         slack_update_interval_s=0.5,
         report_retry_interval_s=0.5,
+        approval_expiry_interval_s=0.2,
     )
     supervisor = Supervisor(name="approval-scenario")
     exits.push_async_callback(supervisor.close, grace_s=3.0)
@@ -159,20 +161,25 @@ async def _start_deckhand(stack: ApprovalStack) -> DeployStack:
     return DeployStack(stack.env, stack.slack, sender, runtime, supervisor, settings)
 
 
-def _require(env: SandboxEnv, required: int) -> None:
+def _configure(env: SandboxEnv, required: int, windows: list[dict[str, Any]]) -> None:
     config = yaml.safe_load(env.config_path.read_text(encoding="utf-8"))
     config["environments"]["prod"]["approvals"]["required"] = required
+    config["environments"]["prod"]["approvals"]["windows"] = windows
     env.config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
 @asynccontextmanager
 async def approval_stack(
-    directory: Path, *, required: int = 1, speed: float = 30.0
+    directory: Path,
+    *,
+    required: int = 1,
+    windows: list[dict[str, Any]] | None = None,
+    speed: float = 30.0,
 ) -> AsyncIterator[ApprovalStack]:
     async with AsyncExitStack() as stack:
         env = await stack.enter_async_context(SandboxEnv(directory, speed=speed))
-        if required != 1:
-            _require(env, required)
+        if required != 1 or windows:
+            _configure(env, required, windows or [])
         slack = await stack.enter_async_context(LocalSlack())
         people = ((REQUESTER, "alice"), (APPROVER, "bob"), (CAROL, "carol"), (DAVE, "dave"))
         for user, name in (*people, (OUTSIDER, "mallory")):
