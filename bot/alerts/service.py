@@ -16,7 +16,8 @@ Acting:
   diagnosis and fix (`commands.diagnosis.explain`), claim the incident's ConfigMap,
   then post it in the env's `alert_channel` (else `alerts.channel`) or, over the
   channel's rate limit, add it to the channel's summary message.
-- UPDATE: new pod and node counts on the same message.
+- UPDATE: new pod and node counts on the same message (at most one edit per
+  `update_interval`; the newest counts win).
 - RESOLVE: the message marked resolved, a follow-up in its thread, phase stored.
 An incident claimed but never posted (Slack failed, or Deckhand died in between) is
 posted on the next evaluation. Slack and API failures are logged and retried on the
@@ -91,11 +92,14 @@ class AlertService:
     slack_timeout_s: float = 30.0
     retry_s: float = 5.0
     """After a failed Slack or API call, the next evaluation comes at most this much later."""
+    update_interval: timedelta = timedelta(seconds=2)
+    """At most one count update per incident message this often (Slack rate limits)."""
     record_on_cancel_s: float = 5.0
     """On shutdown, how long recording an already-sent Slack change may still take."""
     keep_resolved: timedelta = timedelta(days=1)
     """Resolved incidents' ConfigMaps are deleted after this long (at start-up)."""
     incidents: dict[IncidentKey, Incident] = field(default_factory=dict)
+    _updated: dict[IncidentKey, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = IncidentStore(self.kube, self.config.deckhand.namespace)
@@ -144,7 +148,8 @@ class AlertService:
         await asyncio.sleep(self.coalesce_s)  # let a burst of changes land together
 
     async def evaluate(self) -> datetime | None:
-        """Decide and act on every key once; returns when the next grace period ends."""
+        """Decide and act on every key once; returns when to evaluate again at the latest
+        (a grace period ends, a held-back update is due, a failed call is retried)."""
         now = self.clock.now()
         grace = self.config.alerts.grace_s
         open_keys = [k for k, i in self.incidents.items() if i.phase is Phase.OPEN]
@@ -152,6 +157,7 @@ class AlertService:
         pulling = self.view.pulling()
         keys = set(groups) | set(open_keys)
         summaries: set[tuple[str, str]] = set()
+        later: list[datetime] = []
         retry = False
         for key in sorted(keys):
             if alert_channel(self.config, key.namespace) is None:
@@ -172,6 +178,11 @@ class AlertService:
                 if act is Act.OPEN and group is not None:
                     await self._open(group, now, summaries)
                 elif act is Act.UPDATE and stored is not None and group is not None:
+                    due = self._updated.get(key, now - self.update_interval) + self.update_interval
+                    if due > now:  # chat.update is rate limited: the newest count, later
+                        later.append(due)
+                        continue
+                    self._updated[key] = now
                     await self._update(stored.observed(group), summaries)
                 elif act is Act.RESOLVE and stored is not None:
                     await self._resolve(stored, now, summaries)
@@ -183,9 +194,8 @@ class AlertService:
         alerted = [k for k, i in self.incidents.items() if i.phase is Phase.OPEN]
         wake = next_deadline(groups.values(), alerted=alerted, now=now, grace_s=grace)
         if retry:
-            again = now + timedelta(seconds=self.retry_s)
-            wake = again if wake is None else min(wake, again)
-        return wake
+            later.append(now + timedelta(seconds=self.retry_s))
+        return min([*later, *([wake] if wake else [])], default=None)
 
     # ---- acting ----
 

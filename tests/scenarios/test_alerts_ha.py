@@ -53,7 +53,7 @@ async def test_two_replicas_one_alert_and_take_over(alert_world: AlertWorld) -> 
             lambda: any(e.is_leader for e in electors.values()), within_s=5, what="a leader"
         )
         await world.set_image("honeydue", "api", world.image("api", "deadbee"))
-        await wait_until(lambda: bool(world.alerts()), within_s=GRACE_S + 10, what="the alert")
+        await wait_until(lambda: bool(world.alerts()), within_s=GRACE_S + 15, what="the alert")
         await asyncio.sleep(GRACE_S + 1)
         assert len(world.alerts()) == 1
         first = world.alerts()[0]
@@ -69,14 +69,14 @@ async def test_two_replicas_one_alert_and_take_over(alert_world: AlertWorld) -> 
 
         await world.set_image("honeydue", "admin", world.image("admin", "deadbee"))
         await wait_until(
-            lambda: len(world.alerts()) == 2, within_s=GRACE_S + 10, what="the follower's alert"
+            lambda: len(world.alerts()) == 2, within_s=GRACE_S + 15, what="the follower's alert"
         )
         assert "honeydue/admin" in text_of(world.alerts()[1])
 
         await world.set_image("honeydue", "api", world.image("api", SERVICES[0].good[1]))
         await wait_until(
             lambda: bool(world.slack.message(ALERT_CHANNEL, first.ts).replies),
-            within_s=30,
+            within_s=45,
             what="the first incident resolved by the new leader",
         )
     assert len(world.alerts()) == 2

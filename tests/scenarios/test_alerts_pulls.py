@@ -64,7 +64,7 @@ async def test_kubectl_set_image_to_a_missing_tag(alert_world: AlertWorld) -> No
         )  # fmt: skip
         await wait_until(
             lambda: bool(world.slack.message(ALERT_CHANNEL, alert.ts).replies),
-            within_s=30,
+            within_s=45,
             what="the resolution",
         )
         assert "Resolved" in text_of(world.slack.message(ALERT_CHANNEL, alert.ts))
@@ -84,12 +84,12 @@ async def test_revoked_registry_token(alert_world: AlertWorld) -> None:
         pods = await world.pods("honeydue", "api")
         name = pods[0]["metadata"]["name"]
         await world.kube.delete(PODS, name, namespace="honeydue")
-        await wait_until(lambda: failing(service, image), within_s=20, what="a failing pull")
-        await wait_until(lambda: bool(world.alerts()), within_s=GRACE_S + 2, what="the alert")
+        await wait_until(lambda: failing(service, image), within_s=30, what="a failing pull")
+        await wait_until(lambda: bool(world.alerts()), within_s=GRACE_S + 15, what="the alert")
         # A second restarted pod joins the same incident.
         await world.kube.delete(PODS, pods[1]["metadata"]["name"], namespace="honeydue")
         await wait_until(
-            lambda: "2 pods" in text_of(world.alerts()[0]), within_s=20, what="two pods counted"
+            lambda: "2 pods" in text_of(world.alerts()[0]), within_s=30, what="two pods counted"
         )
     assert len(world.alerts()) == 1
     text = text_of(world.alerts()[0])
