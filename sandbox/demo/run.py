@@ -147,7 +147,10 @@ async def _stop_deckhand(deckhand: asyncio.Task[str], stop: asyncio.Event) -> No
     except TimeoutError:
         logger.warning("demo: Deckhand did not stop within its grace period; cancelling")
         deckhand.cancel()
-        await asyncio.wait({deckhand})
+        await asyncio.wait({deckhand}, timeout=DECKHAND_GRACE_S)
+        if not deckhand.done():
+            logger.error("demo: Deckhand ignored its cancellation")
+            return
     if not deckhand.cancelled() and deckhand.exception() is not None:
         logger.error("demo: Deckhand failed", exc_info=deckhand.exception())
 
@@ -208,5 +211,7 @@ async def serve_demo(directory: Path, *, listen: str, speed: float) -> int:
     """`deckhand sandbox`: print the page's URL, run until Deckhand stops (Ctrl-C)."""
     async with open_demo(directory, listen=listen, speed=speed) as demo:
         print(f"Deckhand sandbox: open {demo.url}   (Ctrl-C stops it)", flush=True)
+        # No deadline: the demo runs until Deckhand stops (Ctrl-C, SIGTERM, or a crash).
         await asyncio.wait({demo.deckhand})
-    return 0
+    # A crash was logged with its traceback by the shutdown path.
+    return 1 if demo.deckhand.cancelled() or demo.deckhand.exception() else 0

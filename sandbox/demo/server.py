@@ -34,7 +34,13 @@ from aiohttp import web
 from sandbox.cluster.resources import DEPLOYMENTS, PODS
 from sandbox.demo.breakers import BreakError, Breakers
 from sandbox.demo.cluster_view import cluster_view
-from sandbox.demo.workspace_view import DEMO_CHANNELS, DEMO_USERS, SlackView, demo_user
+from sandbox.demo.workspace_view import (
+    DEMO_CHANNELS,
+    DEMO_USERS,
+    DemoUser,
+    SlackView,
+    demo_user,
+)
 from sandbox.env import CHANNEL, ENVIRONMENTS, SERVICES, SandboxEnv
 from sandbox.slack.methods import apply_response
 from sandbox.slack.sender import SlackSender
@@ -113,10 +119,11 @@ class DemoServer:
         return self.view.snapshot(user_id)
 
     @staticmethod
-    def _user(raw: str | None) -> str:
-        if raw is None or demo_user(raw) is None:
+    def _user(raw: object) -> DemoUser:
+        user = demo_user(raw) if isinstance(raw, str) else None
+        if user is None:
             raise BadRequest(f"unknown demo user {raw!r}")
-        return raw
+        return user
 
     # routes ---------------------------------------------------------------------------
 
@@ -125,7 +132,7 @@ class DemoServer:
 
     async def _state(self, request: web.Request) -> web.Response:
         try:
-            user = self._user(request.query.get("user"))
+            user = self._user(request.query.get("user")).id
         except BadRequest as e:
             return web.json_response({"error": str(e)}, status=400)
         return web.json_response(
@@ -141,7 +148,7 @@ class DemoServer:
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         try:
-            user = self._user(request.query.get("user"))
+            user = self._user(request.query.get("user")).id
         except BadRequest as e:
             return web.json_response({"error": str(e)}, status=400)
         response = web.StreamResponse(
@@ -192,7 +199,8 @@ class DemoServer:
         return route
 
     async def _command(self, request: web.Request, body: Json) -> Json:
-        user = self._user(body.get("user"))
+        person = self._user(body.get("user"))
+        user = person.id
         channel = body.get("channel") or CHANNEL
         if channel not in DEMO_CHANNELS:
             raise BadRequest(f"unknown channel {channel!r}")
@@ -201,9 +209,8 @@ class DemoServer:
         if not command.startswith("/") or len(command) < 2:
             raise BadRequest("only slash commands here: try /deploy help")
         self.view.echo(channel=channel, user=user, text=text)
-        name = demo_user(user).name  # type: ignore[union-attr]  # checked by _user
         status, answer = await self.sender.slash_command(
-            rest.strip(), user_id=user, channel_id=channel, command=command, user_name=name
+            rest.strip(), user_id=user, channel_id=channel, command=command, user_name=person.name
         )
         self._show_ack(status, answer, channel=channel, user=user, command=command)
         return {"status": status}
@@ -224,7 +231,7 @@ class DemoServer:
             )
 
     async def _action(self, request: web.Request, body: Json) -> Json:
-        user = self._user(body.get("user"))
+        user = self._user(body.get("user")).id
         value = body.get("value")
         status, _ = await self.sender.block_action(
             user_id=user,
