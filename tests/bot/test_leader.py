@@ -119,8 +119,10 @@ async def test_clean_stop_hands_over_at_once(kube: KubeClient) -> None:
     a, b = elector(kube, "deckhand-a"), elector(kube, "deckhand-b")
     work_a, work_b = Work(), Work()
     async with campaigning((a, work_a)):
-        await until(lambda: a.is_leader, 5)
+        await a.wait_until_leading(timeout_s=5)
         async with campaigning((b, work_b)):
+            with pytest.raises(TimeoutError):
+                await b.wait_until_leading(timeout_s=RETRY_S * 3)
             await campaigning_stop(a)  # a clean stop releases the Lease
             assert work_a.cancels == 1
             took = await until(lambda: b.is_leader, 5)
