@@ -760,7 +760,8 @@ def pull_alert_body(
 ) -> str:
     """The alert's details: image, who is affected, kubelet's words, diagnosis, fix."""
     if resolved:
-        affected = f"All {peak_pods} affected pod{'s' if peak_pods != 1 else ''} have pulled."
+        were = f"{peak_pods} pod{'s were' if peak_pods != 1 else ' was'} affected"
+        affected = f"No pod is failing to pull it any more ({were})."
     else:
         affected = f"*Affected:* {_pods_on(pods, nodes)} can't pull."
     lines = [f"*Image:* `{image}`", affected]
@@ -776,8 +777,11 @@ def pull_alert_body(
 def pull_resolved_followup(image: str, peak_pods: int, minutes: float) -> str:
     """The thread reply when an incident resolves."""
     took = f"{minutes:.0f} min" if minutes >= 1 else "under a minute"
-    plural = "s" if peak_pods != 1 else ""
-    return f"Resolved: every affected pod{plural} pulled `{image}` ({took} after the alert)."
+    were = f"{peak_pods} pod{'s were' if peak_pods != 1 else ' was'} affected"
+    return (
+        f"Resolved: no pod is failing to pull `{image}` any more: they pulled it, or the "
+        f"workload moved on ({were}; {took} after the alert)."
+    )
 
 
 def pull_summary_title(count: int, limit: int) -> str:
