@@ -234,6 +234,7 @@ class ApprovalDesk:
         log.info("approval %s: approved by %s; rolling out", stored.id, ", ".join(stored.voters))
         if self._run is None:
             raise RuntimeError("ApprovalDesk.bind(...) was not called: nothing can roll out")
+        await self._show(stored)  # the buttons go at once; the rollout's card follows
         await self._run(
             plan, channel=stored.slack_channel, ts=stored.slack_ts, note=outcome_line(stored)
         )

@@ -146,6 +146,14 @@ async def test_restart_between_request_and_approval(stack: ApprovalStack) -> Non
     await _rolled_out(stack, message)
 
 
+async def test_expiry_keeps_running_across_a_restart(stack: ApprovalStack) -> None:
+    message = await stack.request(DEPLOY)
+    await stack.restart()
+    stack.clock.advance(31 * 60)
+    await stack.deckhand.until(lambda: not buttons(message), within_s=10)
+    assert "Expired" in stack.text(message)
+
+
 async def test_tag_repushed_to_another_digest_voids_the_approval(stack: ApprovalStack) -> None:
     before = stack.prod_image()
     message = await stack.request(DEPLOY)
