@@ -174,6 +174,7 @@ class Store:
         self._watches: set[Watch] = set()
         self._subscribers: list[asyncio.Queue[Change]] = []
         self._logs: dict[tuple[str, str, str], list[str]] = {}
+        self._uids: set[str] = set()  # of the stored objects, for garbage collection
         self._random = random.Random()
 
     # ------------------------------------------------------------------ reads
@@ -265,7 +266,12 @@ class Store:
         self._rv += 1
         meta["resourceVersion"] = str(self._rv)
         self._objects[resource][(namespace, name)] = new
+        self._uids.add(meta["uid"])
         self._publish(_Entry(self._rv, "ADDED", resource, new, None))
+        refs = meta.get("ownerReferences") or []
+        if refs and not any(ref.get("uid") in self._uids for ref in refs):
+            # Every owner is already gone: the garbage collector deletes it right away.
+            self._remove(resource, new, "Background")
         return clone(new)
 
     def replace(
@@ -416,6 +422,7 @@ class Store:
         key = (meta.get("namespace", ""), meta["name"])
         if self._objects[resource].pop(key, None) is None:
             return clone(obj)
+        self._uids.discard(meta["uid"])
         self._rv += 1
         gone = clone(obj)
         gone["metadata"]["resourceVersion"] = str(self._rv)
@@ -433,13 +440,12 @@ class Store:
 
     def _collect_dependents(self, uid: str, propagation: str) -> None:
         """The garbage collector, run at once: a deleted owner's dependents go (or are orphaned)."""
-        live = {o["metadata"]["uid"] for objs in self._objects.values() for o in objs.values()}
         for resource, objects in self._objects.items():
             for obj in list(objects.values()):
                 refs = obj["metadata"].get("ownerReferences") or []
                 if not any(ref.get("uid") == uid for ref in refs):
                     continue
-                if propagation == "Orphan" or any(ref.get("uid") in live for ref in refs):
+                if propagation == "Orphan" or any(ref.get("uid") in self._uids for ref in refs):
                     kept = [ref for ref in refs if ref.get("uid") != uid]
                     orphan = clone(obj)
                     orphan["metadata"]["ownerReferences"] = kept

@@ -851,3 +851,13 @@ def test_replace_with_another_objects_uid_conflicts(store: Store) -> None:
         store.replace(CONFIGMAPS, first)
     assert caught.value.code == 409
     assert "Precondition failed: UID in precondition" in caught.value.message
+
+
+def test_a_dependent_created_after_its_owner_went_is_collected(store: Store) -> None:
+    gone = store.create(CONFIGMAPS, {"metadata": {"name": "owner"}}, namespace="default")
+    store.delete(CONFIGMAPS, "default", "owner")
+    queue = store.subscribe()
+    created = store.create(PODS, pod("late", owner=gone), namespace="default")
+    assert created["metadata"]["name"] == "late"
+    assert store.list(PODS)[0] == []
+    assert [t for t, _, _ in (queue.get_nowait(), queue.get_nowait())] == ["ADDED", "DELETED"]
