@@ -21,7 +21,8 @@ What it models from the real apiserver:
   (they go when the last finalizer is removed); then garbage collection deletes
   the dependents whose `ownerReferences` all point at deleted objects
   (background cascade: Deployment → ReplicaSets → Pods), or strips the
-  reference with `propagation="Orphan"`; deleting a namespace deletes its
+  reference with `propagation="Orphan"`; an object created when all its owners
+  are already gone is collected at once; deleting a namespace deletes its
   contents. Pods are removed at once (no graceful termination period);
 * `watch`: ADDED/MODIFIED/DELETED from a resourceVersion, from a bounded history
   (`history_limit` changes); an older resourceVersion raises `ApiError` 410
