@@ -209,7 +209,11 @@ class ClusterView:
     async def _on_pod(self, kind: str, obj: KubeObject) -> None:
         uid = uid_of(obj)
         if kind == "DELETED":
-            self.pods.pop(uid, None)
+            gone = self.pods.pop(uid, None)
+            if gone is not None:  # its events' messages are of no use any more
+                where = (gone.pulls.namespace, gone.pulls.name)
+                for key in [k for k in self.pull_events if k[:2] == where]:
+                    del self.pull_events[key]
             return
         pulls = read_pod(obj)
         old = self.pods.get(uid)
