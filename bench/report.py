@@ -10,6 +10,7 @@ not measure something adds a Figure whose value is None and whose note says why.
 from __future__ import annotations
 
 import json
+import math
 import platform
 import statistics
 from dataclasses import asdict, dataclass
@@ -40,7 +41,7 @@ def not_measured(section: str, metric: str, why: str) -> Figure:
 def quantile(samples: list[float], q: float) -> float:
     """The q-quantile (0..1) of `samples`, nearest-rank (p99 of 50 samples is the max)."""
     ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))
+    index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
     return ordered[index]
 
 
@@ -90,6 +91,7 @@ def machine() -> dict[str, object]:
         "cpus_usable": len(os.sched_getaffinity(0)),
         "memory_gb": round(mem_kb / 1024 / 1024, 1),
         "python": platform.python_version(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "platform": platform.platform(),
     }
 

@@ -1,0 +1,1 @@
+"""The benchmark harness stays runnable (bench/ itself is not collected)."""
