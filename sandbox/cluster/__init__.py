@@ -13,7 +13,7 @@ Modules, from the bottom up:
 | `validation` | server-side defaults, validation, the Go round trip (`normalize`) |
 | `store` | `Store`: objects, resourceVersions, watches, garbage collection, pod logs |
 | `jsonerrors`, `protobuf` | Go's JSON error texts; decoding kubectl's protobuf bodies |
-| `discovery`, `openapi` | `/version`, `/api`, `/apis`, resource lists; the OpenAPI v3 kubectl needs |
+| `discovery`, `openapi` | discovery documents; the minimal OpenAPI v3 kubectl needs |
 | `tables` | server-side printing for `kubectl get` |
 | `bodies`, `streams` | reading request bodies; watch and log-follow responses |
 | `api` | `ApiServer`: routing, verbs, subresources, denials (aiohttp) |
