@@ -139,7 +139,8 @@ async def _deploy(engine: RolloutEngine, args: argparse.Namespace, out: Output) 
         out.say(plan.text, {"phase": Phase.REFUSED, "refusal": plan.code, "message": plan.text})
         return REFUSED
     env = engine.config.environments[plan.env]
-    if env.approvals.required > 0 and not args.break_glass:
+    # Freeze windows count: inside one even an unprotected env needs an approver.
+    if env.approvals.required_at(engine.clock.now()) > 0 and not args.break_glass:
         text = texts.cli_needs_approval(plan.env)
         out.say(text, {"phase": Phase.REFUSED, "refusal": "approval_required", "message": text})
         return REFUSED

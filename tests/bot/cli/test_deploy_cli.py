@@ -177,3 +177,25 @@ def test_garbage_config_is_refused_with_its_problems(tmp_path: Path) -> None:
     config.write_text("services: [this is: not {valid\n")
     code = main(["status", "--config", str(config), "--kubeconfig", str(tmp_path / "none")])
     assert code == 2
+
+
+async def test_a_freeze_window_refuses_a_cli_deploy_without_break_glass(
+    env: SandboxEnv, tmp_path: Path
+) -> None:
+    import yaml
+
+    config = yaml.safe_load(env.config_path.read_text())
+    always = {
+        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "start": "00:00",
+        "end": "00:00",
+    }
+    config["environments"]["staging"]["approvals"] = {
+        "required": 0,
+        "approvers": {"users": ["U0BOB00001"]},
+        "windows": [always],
+    }
+    env.config_path.write_text(yaml.safe_dump(config))
+    code, out = await deckhand(env, "deploy", "api", seed(env)["api"]["good"][1])
+    assert code == 2, out
+    assert "--break-glass" in out
