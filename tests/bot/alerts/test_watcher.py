@@ -22,13 +22,24 @@ from bot.kube.client import KubeClient
 from bot.rollout.background import background
 from bot.rollout.records import DeployRecord, Records, TargetRecord
 from commands.diagnosis import Cause
-from sandbox.cluster.resources import EVENTS, PODS, REPLICASETS
+from sandbox.cluster.errors import ApiError
+from sandbox.cluster.resources import CONFIGMAPS, EVENTS, PODS, REPLICASETS
 from sandbox.cluster.server import SandboxCluster
 from tests.bot.alerts.harness import wait_until
 
 NS = "honeydue"
 IMAGE = "127.0.0.1:1/admin/honeydue-api:deadbee"
 NOT_FOUND = f'failed to resolve reference "{IMAGE}": {IMAGE}: not found'
+
+
+def anchor(cluster: SandboxCluster) -> str:
+    """The uid of an object that stays: owners must exist, or the store's garbage
+    collector deletes their dependents at once."""
+    try:
+        return str(cluster.store.get(CONFIGMAPS, NS, "anchor")["metadata"]["uid"])
+    except ApiError:
+        made = cluster.store.create(CONFIGMAPS, {"metadata": {"name": "anchor"}}, namespace=NS)
+        return str(made["metadata"]["uid"])
 
 
 def put_rs(cluster: SandboxCluster, name: str, deployment: str, deploy_id: str = "") -> None:
@@ -44,7 +55,7 @@ def put_rs(cluster: SandboxCluster, name: str, deployment: str, deploy_id: str =
                         "apiVersion": "apps/v1",
                         "kind": "Deployment",
                         "name": deployment,
-                        "uid": "d-uid",
+                        "uid": anchor(cluster),
                         "controller": True,
                     }
                 ],
@@ -65,6 +76,8 @@ def put_rs(cluster: SandboxCluster, name: str, deployment: str, deploy_id: str =
 def put_pod(
     cluster: SandboxCluster, name: str, rs: str, reason: str = "ErrImagePull", message: str = ""
 ) -> dict[str, Any]:
+    # Owned by name only (the uid is the anchor's): the ReplicaSet controller leaves it be.
+    owner = anchor(cluster)
     cluster.store.create(
         PODS,
         {
@@ -76,7 +89,7 @@ def put_pod(
                         "apiVersion": "apps/v1",
                         "kind": "ReplicaSet",
                         "name": rs,
-                        "uid": "rs-uid",
+                        "uid": owner,
                         "controller": True,
                     }
                 ],
