@@ -37,6 +37,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=500.0, help="pod updates/s of churn")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--keep", type=Path, help="keep the sandboxes and logs in this folder")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy (env BENCH_PY_SPY names the binary) records Deckhand's churn window of "
+        "each watch size into this folder as collapsed stacks (watch-<pods>.txt)",
+    )
     return parser.parse_args(argv)
 
 
@@ -84,8 +90,9 @@ async def main(args: argparse.Namespace, root: Path) -> tuple[list[Figure], dict
         for pods in sizes:
 
             async def run_size(pods: int = pods) -> list[Figure]:
+                spy = args.profile / f"watch-{pods}.txt" if args.profile else None
                 result = await watch.measure(
-                    root / f"watch-{pods}", pods, rate=args.rate, window_s=window
+                    root / f"watch-{pods}", pods, rate=args.rate, window_s=window, profile=spy
                 )
                 growth.append(result)
                 first = pods == sizes[0]

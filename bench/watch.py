@@ -265,6 +265,7 @@ async def measure(
     window_s: float,
     probes_per_s: float = 2.0,
     profile: Path | None = None,
+    profile_startup: bool = False,
 ) -> SizeResult:
     """One size (see the module docstring); `profile`: py-spy records Deckhand's window."""
     async with (
@@ -277,7 +278,10 @@ async def measure(
         populate_s = time.monotonic() - began
         probe_pods, churned = names[:PROBES], names[PROBES:] or names
         launched = time.monotonic()
+        spy: asyncio.subprocess.Process | None = None
         async with deckhand_process(env, slack, directory / "deckhand.log") as deckhand:
+            if profile and profile_startup:
+                spy = await _py_spy(deckhand.pid, profile, 40)
             # Warm-up: the first alert proves the initial list is done and the watch is live.
             warm = await probe(env, slack, probe_pods[0], 0, within_s=180)
             if warm != warm:  # nan
@@ -291,7 +295,8 @@ async def measure(
             churner = asyncio.create_task(churn(env, churned, rate=rate, stop=stop))
             lag_ms: list[float] = []
             lagger = asyncio.create_task(loop_lag(lag_ms, stop))
-            spy = await _py_spy(deckhand.pid, profile, window_s) if profile else None
+            if profile and not profile_startup:
+                spy = await _py_spy(deckhand.pid, profile, window_s)
             latencies: list[float] = []
             missed = 0
             try:
