@@ -113,6 +113,8 @@ def run(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     began = time.monotonic()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="deckhand-bench-") as scratch:
         root = args.keep or Path(scratch)
         figures, extra = asyncio.run(main(args, root))
