@@ -12,7 +12,9 @@
 Requests to Deckhand go through `SlackSender` exactly as Slack sends them (signed, with a
 `response_url` served by the local Slack); a slash command's immediate HTTP answer is
 shown the way Slack shows it (ephemeral unless `in_channel`). Bad input gets a 400 with
-`{"error": "…"}`; the server only ever listens on loopback (it acts as any demo user).
+`{"error": "…"}`. The server acts as any demo user, so it only listens on loopback,
+answers only requests addressed to a loopback Host, and takes only JSON bodies (which
+another web page cannot send it without a CORS preflight).
 
 The feed polls the in-memory state every `poll_s` and sends a snapshot only when it
 changed: the local Slack has no change notification for `response_url` posts, and a
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -64,6 +67,20 @@ def _field(body: Json, name: str) -> str:
     return value
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+@web.middleware
+async def _loopback_only(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refuse requests whose Host is not loopback (DNS rebinding from a web page)."""
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    if host not in LOOPBACK_HOSTS:
+        return web.json_response({"error": "the demo answers on loopback only"}, status=403)
+    return await handler(request)
+
+
 def hints() -> dict[str, str]:
     """Commands the page offers to fill in: deploy a good tag of api that is not running."""
     api = next(s for s in SERVICES if s.name == "api")
@@ -90,7 +107,7 @@ class DemoServer:
         self.closing = asyncio.Event()
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[_loopback_only])
         app.router.add_get("/", self._index)
         app.router.add_static("/static/", STATIC)
         app.router.add_get("/api/state", self._state)
@@ -138,7 +155,7 @@ class DemoServer:
         return web.json_response(
             {
                 "me": user,
-                "users": [u.__dict__ for u in DEMO_USERS],
+                "users": [dataclasses.asdict(u) for u in DEMO_USERS],
                 "channels": DEMO_CHANNELS,
                 "hints": hints(),
                 "slack": self.slack_snapshot(user),
@@ -186,6 +203,9 @@ class DemoServer:
         self, handler: Callable[[web.Request, Json], Awaitable[Json]]
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def route(request: web.Request) -> web.Response:
+            if request.content_type != "application/json":
+                # Other sites can post text/plain to loopback without a CORS preflight.
+                return web.json_response({"error": "expected application/json"}, status=415)
             try:
                 body = await request.json()
                 if not isinstance(body, dict):

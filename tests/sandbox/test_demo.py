@@ -5,9 +5,10 @@ Covers: `/api/state` (users, channels, cluster, registry; unknown user refused);
 command reaches Deckhand signed (Deckhand acks it, and its answer is shown only to the
 person who typed it, while an unsigned request is refused); the break-it endpoints
 (token revoke/restore, crash toggle, pod restart evicting the node's image, tag
-delete, bad input); `--listen` accepts loopback only; the pure views (pod STATUS word,
-image tags, ephemeral visibility); and `deckhand sandbox` on the command line prints one URL that serves the
-page and stops on SIGINT.
+delete, bad input); other web pages cannot drive it (JSON only, loopback Host);
+`--listen` accepts loopback only; the pure views (pod STATUS word, image tags,
+ephemeral visibility); and `deckhand sandbox` on the command line prints one URL that
+serves the page and stops on SIGINT.
 """
 
 from __future__ import annotations
@@ -236,6 +237,20 @@ async def test_break_endpoints_act_on_the_sandbox(demo: Demo, http: aiohttp.Clie
         assert status == 400, (what, body)
 
 
+async def test_other_web_pages_cannot_drive_the_demo(
+    demo: Demo, http: aiohttp.ClientSession
+) -> None:
+    body = json.dumps({"user": REQUESTER, "text": "/deploy help"})
+    # A form or text/plain post needs no CORS preflight: refused.
+    headers = {"Content-Type": "text/plain"}
+    async with http.post(f"{demo.url}api/command", data=body, headers=headers) as response:
+        assert response.status == 415
+    # DNS rebinding: a foreign name resolving to 127.0.0.1 arrives with its own Host.
+    headers = {"Host": "evil.example:8080"}
+    async with http.get(f"{demo.url}api/state?user={REQUESTER}", headers=headers) as response:
+        assert response.status == 403
+
+
 @pytest.mark.parametrize(
     ("listen", "expected"),
     [
@@ -310,7 +325,8 @@ def test_ephemerals_show_only_to_their_user_in_the_order_seen() -> None:
 def test_the_demo_runs_the_backend_deckhand_run_uses() -> None:
     import bot.run
 
-    assert f"open_backend={DECKHAND_BACKEND.__name__})" in inspect.getsource(bot.run.main)
+    # `deckhand run` may wrap it (functools.partial), but it must be the same factory.
+    assert DECKHAND_BACKEND.__name__ in inspect.getsource(bot.run.main)
 
 
 def test_plain_deckhand_sandbox_refuses_a_public_listen_address(
