@@ -81,9 +81,13 @@ def error_response(error: ApiError) -> web.Response:
 class ApiServer:
     """The Kubernetes REST API of one `Store`."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, *, bookmark_interval: float = streams.BOOKMARK_INTERVAL
+    ) -> None:
+        """`bookmark_interval`: wall seconds between BOOKMARKs on an idle watch that asked."""
         self.store = store
         self.clock = clock
+        self.bookmark_interval = bookmark_interval
         self._denials: set[Denial] = set()
         self._closing = asyncio.Event()
 
@@ -309,6 +313,7 @@ class ApiServer:
             resource=target.resource,
             namespace=target.namespace,
             name=target.name,
+            bookmark_interval=self.bookmark_interval,
         )
 
     # ------------------------------------------------------------ writes

@@ -43,12 +43,14 @@ class SandboxCluster:
         port: int = 0,
         history_limit: int = 10_000,
         controllers: bool = True,
+        bookmark_interval: float = 10.0,
     ) -> None:
         """`history_limit`: how many changes watches can resume from (older: 410 Expired).
-        `controllers=False`: serve the API only (nothing reacts to the objects)."""
+        `controllers=False`: serve the API only (nothing reacts to the objects).
+        `bookmark_interval`: wall seconds between BOOKMARKs on idle watches that allow them."""
         self.clock = Clock(speed)
         self.store = Store(self.clock, history_limit=history_limit)
-        self.api = ApiServer(self.store, self.clock)
+        self.api = ApiServer(self.store, self.clock, bookmark_interval=bookmark_interval)
         self.controllers = Controllers(self.store, self.clock)
         self._run_controllers = controllers
         self._host = host

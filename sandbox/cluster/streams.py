@@ -1,7 +1,9 @@
 """The two long-lived answers of the sandbox apiserver: watches and followed pod logs.
 
 A watch streams newline-delimited JSON events (chunked) until `timeoutSeconds`
-wall seconds pass, the client goes away, or the server shuts down (`closing`).
+wall seconds pass, the client goes away, or the server shuts down (`closing`);
+with `allowWatchBookmarks=true` an idle watch gets a BOOKMARK every
+`bookmark_interval` wall seconds.
 A resourceVersion older than the store's history answers HTTP 200 and then one
 `ERROR` event carrying the 410 Expired Status, as the real watch cache does.
 `kubectl get -w` asks for Table events, which are printed rows.
@@ -28,6 +30,9 @@ from sandbox.cluster.store import Store, Watch
 Obj = dict[str, Any]
 
 DEFAULT_WATCH_TIMEOUT = 1800.0  # wall seconds, like the apiserver's --min-request-timeout
+# With allowWatchBookmarks, an idle watch gets a BOOKMARK (the current resourceVersion)
+# this often by default, in wall seconds (the real server: about a minute).
+BOOKMARK_INTERVAL = 10.0
 _HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
 
 
@@ -44,17 +49,13 @@ async def _send(response: web.StreamResponse, event: Obj) -> None:
     await response.write(json.dumps(event, separators=(",", ":")).encode() + b"\n")
 
 
-def _bookmark(resource: Resource, rv: str) -> Obj:
+def _bookmark(resource: Resource, rv: str, *, initial_events_end: bool = True) -> Obj:
+    metadata: Obj = {"resourceVersion": rv}
+    if initial_events_end:
+        metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
     return {
         "type": "BOOKMARK",
-        "object": {
-            "kind": resource.kind,
-            "apiVersion": resource.api_version,
-            "metadata": {
-                "resourceVersion": rv,
-                "annotations": {"k8s.io/initial-events-end": "true"},
-            },
-        },
+        "object": {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": metadata},
     }
 
 
@@ -67,6 +68,7 @@ async def serve_watch(
     resource: Resource,
     namespace: str | None,
     name: str | None,
+    bookmark_interval: float = BOOKMARK_INTERVAL,
 ) -> web.StreamResponse:
     """Answer `?watch=1` on a collection (or, with `name`, on one object)."""
     query = request.query
@@ -108,9 +110,11 @@ async def serve_watch(
             request,
             response,
             watch,
+            store=store,
             clock=clock,
             closing=closing,
             resource=resource,
+            bookmark_interval=bookmark_interval,
             timeout_s=timeout,
             initial_left=watch.pending() if initial else -1,
             start_rv=start_rv,
@@ -127,9 +131,11 @@ async def _stream_events(
     response: web.StreamResponse,
     watch: Watch,
     *,
+    store: Store,
     clock: Clock,
     closing: asyncio.Event,
     resource: Resource,
+    bookmark_interval: float,
     timeout_s: float,
     initial_left: int,
     start_rv: str,
@@ -137,6 +143,8 @@ async def _stream_events(
     loop = asyncio.get_running_loop()
     table = wants_table(request)
     include = request.query.get("includeObject", "Metadata")
+    bookmarks = request.query.get("allowWatchBookmarks") in TRUE and not table
+    last_bookmark = loop.time()
     if initial_left == 0:
         await _send(response, _bookmark(resource, start_rv))
     deadline = loop.time() + timeout_s
@@ -150,6 +158,13 @@ async def _stream_events(
         except TimeoutError:
             if _gone(request):
                 return
+            idle = loop.time() - last_bookmark >= bookmark_interval and watch.pending() == 0
+            if bookmarks and initial_left <= 0 and idle:
+                # Every change up to the store's revision has reached this watch's queue
+                # (the store is synchronous), and the queue is empty: the client has them.
+                rv = store.resource_version
+                await _send(response, _bookmark(resource, rv, initial_events_end=False))
+                last_bookmark = loop.time()
             continue
         except StopAsyncIteration:
             return

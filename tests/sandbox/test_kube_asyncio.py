@@ -301,3 +301,26 @@ async def test_watch_with_a_selector_and_initial_state(
             if len(seen) == 2:
                 break
     assert seen == [("ADDED", "api-1"), ("ADDED", "api-2")]
+
+
+async def test_an_idle_watch_that_allows_bookmarks_gets_them(tmp_path: Path) -> None:
+    async with SandboxCluster(controllers=False, bookmark_interval=0.2) as cluster:
+        path = cluster.write_kubeconfig(tmp_path / "bookmarks")
+        cluster.store.create(CONFIGMAPS, {"metadata": {"name": "a"}}, namespace="default")
+        async with await api_client(path) as api:
+            core = client.CoreV1Api(api)
+            seen: list[tuple[str, str]] = []
+            async with watch.Watch() as stream:
+                async for event in stream.stream(
+                    core.list_namespaced_config_map,
+                    "default",
+                    timeout_seconds=3,
+                    allow_watch_bookmarks=True,
+                ):
+                    rv = event["raw_object"]["metadata"]["resourceVersion"]
+                    seen.append((event["type"], rv))
+                    if event["type"] == "BOOKMARK":
+                        break
+            assert seen[0][0] == "ADDED"
+            assert seen[-1] == ("BOOKMARK", cluster.store.resource_version)
+            assert stream.resource_version == cluster.store.resource_version
