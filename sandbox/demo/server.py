@@ -3,7 +3,7 @@
 | route | does |
 |---|---|
 | `GET /` , `GET /static/…` | the page (plain HTML/CSS/JS, no external resources) |
-| `GET /api/state?user=U…` | one snapshot: `{"me", "users", "slack", "cluster", "registry"}` |
+| `GET /api/state?user=U…` | one snapshot: `{"me", "users", "usergroups", "slack", "cluster"}` |
 | `GET /events?user=U…` | server-sent events: `slack`, `cluster` (same shapes), on change |
 | `POST /api/command` | `{"user", "text": "/deploy …", "channel"}` → a signed slash command |
 | `POST /api/action` | `{"user", "channel", "ts", "action_id", "value", "block_id"}` → a click |
@@ -158,6 +158,7 @@ class DemoServer:
                 "users": [dataclasses.asdict(u) for u in DEMO_USERS],
                 "channels": DEMO_CHANNELS,
                 "hints": hints(),
+                "usergroups": {g.id: g.handle for g in self.slack.workspace.usergroups.values()},
                 "slack": self.slack_snapshot(user),
                 "cluster": self.cluster_snapshot(),
             }

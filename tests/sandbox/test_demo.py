@@ -32,7 +32,7 @@ from sandbox.cluster.resources import DEPLOYMENTS, PODS, SECRETS
 from sandbox.demo.cluster_view import image_tag, pod_state
 from sandbox.demo.run import DECKHAND_BACKEND, Demo, DemoError, open_demo, parse_loopback
 from sandbox.demo.workspace_view import SlackView
-from sandbox.env import ALERT_CHANNEL, APPROVER, CHANNEL, OUTSIDER, REQUESTER
+from sandbox.env import ALERT_CHANNEL, APPROVER, CHANNEL, DEVS_GROUP, OUTSIDER, REQUESTER
 from sandbox.slack.store import EphemeralMessage, Workspace
 
 Json = dict[str, Any]
@@ -85,6 +85,7 @@ async def test_state_lists_users_channels_cluster_and_registry(
     assert registry["token_revoked"] is False
     assert {r["service"] for r in registry["repositories"]} == {"api", "worker", "admin"}
     assert state["hints"]["api-prod"].endswith(" to prod")
+    assert state["usergroups"][DEVS_GROUP] == "honeydue-devs"  # mentions show the handle
     async with http.get(f"{demo.url}api/state", params={"user": "U0NOBODY"}) as response:
         assert response.status == 400
 

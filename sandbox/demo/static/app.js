@@ -240,6 +240,7 @@ async function load() {
   state.channels = data.channels;
   state.hints = data.hints || {};
   for (const u of data.users) state.names[u.id] = u.real_name;
+  for (const [id, handle] of Object.entries(data.usergroups || {})) state.names[id] = handle;
   state.cluster = data.cluster;
   renderUsers();
   applySlack(data.slack);

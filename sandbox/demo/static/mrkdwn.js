@@ -40,7 +40,8 @@ function renderMention(inner, users) {
     return `<span class="mention">#${escapeHtml(label || target.slice(1))}</span>`;
   }
   if (target.startsWith("!subteam^")) {
-    return `<span class="mention">${escapeHtml(label || "@group")}</span>`;
+    const handle = users[target.slice("!subteam^".length)];
+    return `<span class="mention">${escapeHtml(handle ? `@${handle}` : label || "@group")}</span>`;
   }
   if (target.startsWith("!")) {
     return `<span class="mention">@${escapeHtml(label || target.slice(1))}</span>`;
