@@ -627,9 +627,12 @@ ROLLBACK_BUTTON = "Roll back"
 DETAILS_HEADER = "Details"
 
 
-def thread_details(service: str, cause: str, evidence: str, logs: Iterable[str]) -> str:
-    """The thread reply of a failed service: cause, quoted evidence, last log lines."""
-    parts = [f"*{_code(service)}*: {cause}"]
+def thread_details(
+    service: str, cause: str, pod: str | None, evidence: str, logs: Iterable[str]
+) -> str:
+    """The thread reply of a failed service: cause, pod, quoted evidence, last log lines."""
+    where = f" · pod {_code(pod)}" if pod else ""
+    parts = [f"*{_code(service)}* · {cause}{where}"]
     if evidence:
         parts.append(f"```{evidence}```")
     lines = list(logs)

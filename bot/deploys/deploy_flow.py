@@ -143,7 +143,11 @@ def thread_text(card: DeployCard, outcome: Outcome, images: dict[str, str]) -> s
     for o in outcome.services:
         if o.failure is not None:
             f = o.failure
-            parts.append(texts.thread_details(o.service, f.sentence, f.evidence, f.logs))
+            parts.append(
+                texts.thread_details(
+                    o.service, f.cause.value.replace("_", " "), f.pod, f.evidence, f.logs
+                )
+            )
         elif o.phase is Phase.SUCCEEDED:
             parts.append(
                 texts.thread_succeeded(

@@ -86,7 +86,8 @@ def test_the_outcome_has_the_last_word() -> None:
     assert final.elapsed_s == 42.0
     assert "Rolled back automatically" in final.failures["api"].next_step
     details = thread_text(final, outcome, {"worker": f"{REPO}:237c6b8@{DIGEST}"})
-    assert "the tag is gone" in details
+    assert "tag not found" in details
+    assert "`api-1`" in details  # the pod
     assert "l1" in details
     assert "`worker` now runs" in details
 
