@@ -228,6 +228,7 @@ class Store:
         meta = new.get("metadata")
         if not isinstance(meta, dict):
             meta = new["metadata"] = {}
+        validation.check_types(resource, new)
         if resource.namespaced:
             namespace = namespace or meta.get("namespace") or "default"
             if meta.get("namespace") and meta["namespace"] != namespace:
@@ -400,6 +401,7 @@ class Store:
         candidate = _typed(resource, candidate)
         meta = candidate["metadata"]
         if subresource is None:
+            validation.check_types(resource, candidate)
             validation.default(resource, candidate)
             validation.validate(resource, candidate, old)
         if "generation" in meta and candidate.get("spec") != old.get("spec"):

@@ -66,6 +66,73 @@ def normalize(value: Any) -> Any:
     return value
 
 
+# ---------------------------------------------------------------- decoding
+
+
+def _go_json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string"
+
+
+def _dict(value: Any) -> Obj:
+    return value if isinstance(value, dict) else {}
+
+
+def _string_fields(resource: Resource, obj: Obj) -> list[tuple[str, str, Any]]:
+    """(Go struct, JSON path, value) of the string fields whose type the sandbox checks."""
+    meta = _dict(obj.get("metadata"))
+    found: list[tuple[str, str, Any]] = [
+        ("ObjectMeta", "metadata.name", meta.get("name")),
+        ("ObjectMeta", "metadata.namespace", meta.get("namespace")),
+    ]
+    for field in ("labels", "annotations"):
+        values = meta.get(field)
+        if isinstance(values, dict):
+            found += [("ObjectMeta", f"metadata.{field}", v) for v in values.values()]
+    if resource.kind == "ConfigMap" and isinstance(obj.get("data"), dict):
+        found += [("ConfigMap", "data", v) for v in obj["data"].values()]
+    spec = _dict(obj.get("spec"))
+    prefix = "spec"
+    if resource.kind in ("Deployment", "ReplicaSet"):
+        spec = _dict(_dict(spec.get("template")).get("spec"))
+        prefix = "spec.template.spec"
+    elif resource.kind != "Pod":
+        return found
+    for list_name in ("containers", "initContainers"):
+        containers = spec.get(list_name)
+        for container in containers if isinstance(containers, list) else []:
+            if not isinstance(container, dict):
+                continue
+            where = f"{prefix}.{list_name}"
+            found += [("Container", f"{where}.{f}", container.get(f)) for f in ("name", "image")]
+            env = container.get("env")
+            for var in env if isinstance(env, list) else []:
+                if isinstance(var, dict):
+                    found += [("EnvVar", f"{where}.env.{f}", var.get(f)) for f in ("name", "value")]
+    return found
+
+
+def check_types(resource: Resource, obj: Obj) -> None:
+    """400 like the real server's JSON decoding when a checked string field is not a string.
+
+    (`value: 1` or `name: Y` left unquoted in YAML reach the server as a number or a bool.)
+    """
+    for struct, path, value in _string_fields(resource, obj):
+        if value is not None and not isinstance(value, str):
+            raise ApiError.bad_request(
+                f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                f"{resource.kind}: json: cannot unmarshal {_go_json_type(value)} into Go struct "
+                f"field {struct}.{path} of type string"
+            )
+
+
 # ---------------------------------------------------------------- defaults
 
 

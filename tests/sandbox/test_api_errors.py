@@ -313,6 +313,48 @@ CASES: list[tuple[str, str, str, Any, str | None, int, Obj]] = [
         ),
     ),
     (
+        "env-value-not-a-string",
+        "POST",
+        DEPLOY,
+        {
+            **deployment("web"),
+            "spec": {
+                **deployment("web")["spec"],
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "containers": [
+                            {"name": "api", "image": "api:1", "env": [{"name": "N", "value": 4}]}
+                        ]
+                    },
+                },
+            },
+        },
+        "application/json",
+        400,
+        failure(
+            400,
+            "BadRequest",
+            'Deployment in version "v1" cannot be handled as a Deployment: json: cannot '
+            "unmarshal number into Go struct field EnvVar.spec.template.spec.containers.env.value "
+            "of type string",
+        ),
+    ),
+    (
+        "label-not-a-string",
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        {"metadata": {"name": "c", "labels": {"enabled": True}}},
+        "application/json",
+        400,
+        failure(
+            400,
+            "BadRequest",
+            'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal '
+            "bool into Go struct field ObjectMeta.metadata.labels of type string",
+        ),
+    ),
+    (
         "name-mismatch",
         "PUT",
         API,
