@@ -248,8 +248,10 @@ class DeployFlow:
     async def rollback(self, replier: Replier, user: str, request: ValidatedRollback) -> None:
         """Roll one service back (a command or the button), in its own message.
 
-        A protected environment's rollback needs approvals like a deploy: refused until
-        they land (the env's `auto_rollback` still undoes a failed deploy by itself).
+        A rollback needs deployer rights, not approvals: it can only return to a revision
+        that already ran in that environment (`commands.plan.plan_rollback`), and in an
+        incident minutes count. With approvals off entirely (`ApprovalsDisabled`), a
+        protected environment refuses it like a deploy.
         """
         if request.to:
             what = f"to {request.to}"
