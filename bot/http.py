@@ -6,6 +6,7 @@ Routes:
 - `GET /healthz`: 200 while the process runs (liveness).
 - `GET /readyz`: 200 once start-up finished (Slack and cluster clients open), 503 while
   starting or shutting down (readiness); the body names the state.
+- `GET /metrics`: the Prometheus text format of `bot.metrics.Metrics`, when given.
 The server runs in Socket Mode too, for the health endpoints.
 """
 
@@ -19,6 +20,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.lifecycle import ReadinessState
+from bot.metrics import CONTENT_TYPE, Metrics
 
 EVENTS_PATH = "/slack/events"
 
@@ -31,7 +33,9 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def build_http_app(*, readiness: ReadinessState, bolt_app: AsyncApp | None) -> web.Application:
+def build_http_app(
+    *, readiness: ReadinessState, bolt_app: AsyncApp | None, metrics: Metrics | None = None
+) -> web.Application:
     """The aiohttp application (see the module docstring for its routes)."""
 
     async def healthz(request: web.Request) -> web.Response:
@@ -43,6 +47,12 @@ def build_http_app(*, readiness: ReadinessState, bolt_app: AsyncApp | None) -> w
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if metrics is not None:
+
+        async def serve_metrics(request: web.Request) -> web.Response:
+            return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+        app.router.add_get("/metrics", serve_metrics)
     if bolt_app is not None:
 
         async def slack_events(request: web.Request) -> web.Response:

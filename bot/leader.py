@@ -77,6 +77,8 @@ class LeaderElector:
     retry_period_s: float = 2.0
     clock: Clock = field(default_factory=SystemClock)
     release_on_exit: bool = True
+    on_leading: Callable[[bool], None] = field(default=lambda leading: None)
+    """Told each change of `is_leader` (metrics); must not block."""
     _leading: bool = field(default=False, init=False)
     _changed: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
@@ -242,6 +244,7 @@ class LeaderElector:
     def _set_leading(self, value: bool) -> None:
         if self._leading != value:
             self._leading = value
+            self.on_leading(value)
             self._changed.set()
 
 

@@ -9,10 +9,14 @@ Start-up, in order, each piece entered into one `AsyncExitStack` (closed in reve
    `run()`/`start()` default to the
    help-only stand-in (`open_help_only_backend`) so the plumbing runs without a cluster;
 3. the Bolt app;
-4. the HTTP server on `DECKHAND_HTTP_LISTEN` (`/healthz`, `/readyz`, and in HTTP mode
-   `/slack/events`);
+4. the HTTP server on `DECKHAND_HTTP_LISTEN` (`/healthz`, `/readyz`, `/metrics`, and in
+   HTTP mode `/slack/events`);
 5. Socket Mode, when `SLACK_APP_TOKEN` (xapp-…) is set.
 Then readiness turns READY and `bot.lifecycle.run_until_signal` runs the shutdown path.
+
+`main` configures logging (`bot.logs`: JSON lines, correlation ids, redaction) and
+builds the one `bot.metrics.Metrics`, handed to the Slack client, the HTTP server and
+(through `open_backend_with_leader`) the leader, watches and deploy outcomes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -32,6 +37,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.runtime import open_backend_with_leader
 from bot.http import build_http_app, parse_listen, serve_http
 from bot.lifecycle import ReadinessState, Supervisor, run_until_signal
+from bot.logs import configure_logging
+from bot.metrics import Metrics, deckhand_version
 from bot.settings import Settings
 from bot.slack.app import build_app, uses_socket_mode
 from bot.slack.client import SlackError, open_web_client, slack_call
@@ -76,15 +83,19 @@ async def start(
     supervisor: Supervisor,
     readiness: ReadinessState,
     open_backend: BackendFactory = open_help_only_backend,
+    metrics: Metrics | None = None,
 ) -> Runtime:
-    """Open everything (see the module docstring) on `stack`; readiness stays STARTING."""
-    client = await stack.enter_async_context(open_web_client(settings))
+    """Open everything (see the module docstring) on `stack`; readiness stays STARTING.
+    With `metrics`, Slack failures are counted and `/metrics` serves them."""
+    client = await stack.enter_async_context(open_web_client(settings, observer=metrics))
     identity = await slack_call("auth.test", client.auth_test())
     logger.info("slack: connected as %s in %s", identity.get("user"), identity.get("team"))
     backend = await open_backend(settings, stack, supervisor, client)
     app = build_app(settings, backend=backend, supervisor=supervisor, client=client)
     socket = uses_socket_mode(settings)
-    http_app = build_http_app(readiness=readiness, bolt_app=None if socket else app)
+    http_app = build_http_app(
+        readiness=readiness, bolt_app=None if socket else app, metrics=metrics
+    )
     host, port = parse_listen(settings.http_listen)
     http_url = await stack.enter_async_context(serve_http(http_app, host=host, port=port))
     logger.info("http: listening on %s (%s mode)", http_url, "socket" if socket else "http")
@@ -108,6 +119,7 @@ async def run(
     *,
     open_backend: BackendFactory = open_help_only_backend,
     stop: asyncio.Event | None = None,
+    metrics: Metrics | None = None,
 ) -> str:
     """Run until SIGTERM/SIGINT (or `stop`); returns what stopped it."""
     supervisor = Supervisor()
@@ -120,6 +132,7 @@ async def run(
                 supervisor=supervisor,
                 readiness=readiness,
                 open_backend=open_backend,
+                metrics=metrics,
             )
             return await run_until_signal(
                 supervisor=supervisor,
@@ -141,12 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
     if args.config is not None:
         settings = settings.model_copy(update={"config": args.config})
+    configure_logging(settings)
+    metrics = Metrics(version=deckhand_version())
+    open_backend = partial(open_backend_with_leader, metrics=metrics)
     try:
-        asyncio.run(run(settings, open_backend=open_backend_with_leader))
+        asyncio.run(run(settings, open_backend=open_backend, metrics=metrics))
     except (SlackError, ValueError) as e:
         # Start-up problems an operator fixes in the configuration: one line, no traceback.
         logger.error("deckhand cannot start: %s", e)

@@ -15,9 +15,17 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -176,6 +184,26 @@ class Settings(BaseSettings):
         description="between leader election attempts and renewals, seconds"
         " (env DECKHAND_LEADER_RETRY_PERIOD_S)",
     )
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="log lines as JSON objects (one per line) or plain text"
+        " (env DECKHAND_LOG_FORMAT)",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="lowest level logged (env DECKHAND_LOG_LEVEL)"
+    )
+    metrics_interval_s: float = Field(
+        15.0,
+        description="how often the approvals-pending and alerts-open gauges are counted"
+        " from the cluster, seconds (env DECKHAND_METRICS_INTERVAL_S)",
+    )
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _log_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @model_validator(mode="before")
     @classmethod

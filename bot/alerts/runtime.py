@@ -23,9 +23,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.service import AlertService
 from bot.config import ConfigError, load_config
-from bot.deploys.runtime import _enter_kube, open_deploy_backend
+from bot.deploys.runtime import _enter_kube, kube_options, open_deploy_backend
 from bot.leader import LeaderElector, TaskFactory
 from bot.lifecycle import Supervisor
+from bot.metrics import Metrics, poll_cluster_gauges
 from bot.settings import Settings
 from bot.slack.seam import DeployBackend
 from commands.config import DeckhandConfig
@@ -41,14 +42,20 @@ def alerts_enabled(config: DeckhandConfig) -> bool:
 
 
 async def open_leader(
-    settings: Settings, stack: AsyncExitStack, supervisor: Supervisor, client: AsyncWebClient
+    settings: Settings,
+    stack: AsyncExitStack,
+    supervisor: Supervisor,
+    client: AsyncWebClient,
+    *,
+    metrics: Metrics | None = None,
 ) -> LeaderElector:
-    """Start leader election (and the alerts under it) as a supervised task."""
+    """Start leader election (and the alerts under it) as a supervised task; with
+    `metrics`, also `is_leader`, watch reconnects and the approvals/alerts gauges."""
     try:
         config = load_config(settings.config)
     except ConfigError as e:
         raise ValueError(str(e)) from None
-    kube = await _enter_kube(stack, settings, None)
+    kube = await _enter_kube(stack, settings, None, kube_options(metrics))
     elector = LeaderElector(
         kube,
         config.deckhand.namespace,
@@ -57,6 +64,18 @@ async def open_leader(
         renew_deadline_s=settings.leader_renew_deadline_s,
         retry_period_s=settings.leader_retry_period_s,
     )
+    if metrics is not None:
+        elector.on_leading = metrics.set_leader
+        # Counted from the ConfigMaps: no hook in the approvals/alerts modules needed.
+        supervisor.spawn(
+            poll_cluster_gauges(
+                metrics,
+                kube,
+                namespace=config.deckhand.namespace,
+                interval_s=settings.metrics_interval_s,
+            ),
+            name="metrics-gauges",
+        )
     tasks: dict[str, TaskFactory] = {}
     if alerts_enabled(config):
         service = AlertService(
@@ -74,10 +93,15 @@ async def open_leader(
 
 
 async def open_backend_with_leader(
-    settings: Settings, stack: AsyncExitStack, supervisor: Supervisor, client: AsyncWebClient
+    settings: Settings,
+    stack: AsyncExitStack,
+    supervisor: Supervisor,
+    client: AsyncWebClient,
+    *,
+    metrics: Metrics | None = None,
 ) -> DeployBackend:
     """`open_deploy_backend`, gated on this replica's leadership (see the module docstring)."""
-    elector = await open_leader(settings, stack, supervisor, client)
+    elector = await open_leader(settings, stack, supervisor, client, metrics=metrics)
     return await open_deploy_backend(
-        settings, stack, supervisor, client, is_leader=lambda: elector.is_leader
+        settings, stack, supervisor, client, is_leader=lambda: elector.is_leader, metrics=metrics
     )

@@ -18,8 +18,8 @@ error's sentence. Exceptions other than those are bugs and propagate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from bot.kube.errors import KubeError, NotFound
 from bot.kube.kinds import CONFIGMAPS
@@ -43,6 +43,9 @@ from commands.validate import (
 
 TAGS_SHOWN = 10
 
+DeployEnded = Callable[[str, str, float | None], None]
+"""`(env, result, rollout seconds or None)`; result: succeeded|failed|rolled_back|refused."""
+
 
 def _unavailable(what: str, error: KubeError | RegistryError) -> Refusal:
     return Refusal(RefusalCode.INVALID_REQUEST, texts.backend_unavailable(what, error.sentence()))
@@ -54,6 +57,9 @@ class Operations:
 
     engine: RolloutEngine
     registry: RegistryClient
+    on_deploy_end: DeployEnded = field(default=lambda env, result, duration_s: None)
+    """Told how each deploy ended (metrics): a refusal of `check_deploy`, the outcome of
+    `execute` / `resume_in_flight`. Every Slack deploy passes here exactly once."""
 
     @property
     def config(self) -> DeckhandConfig:
@@ -71,17 +77,22 @@ class Operations:
         """Registry, Deployments and locks checked, then planned; nothing changes."""
         deploy = Deploy(request.services, request.tag, request.env, request.reason)
         try:
-            return await self.engine.check(deploy, user=requested_by, deploy_id=deploy_id)
+            checked = await self.engine.check(deploy, user=requested_by, deploy_id=deploy_id)
         except (KubeError, RegistryError) as e:
-            return _unavailable("check the deploy", e)
+            checked = _unavailable("check the deploy", e)
+        if isinstance(checked, Refusal):
+            self.on_deploy_end(request.env, "refused", None)
+        return checked
 
     async def execute(
         self, plan: DeployPlan, *, on_progress: OnProgress, slack_channel: str, slack_ts: str
     ) -> Outcome:
         """Roll out and follow (the record remembers the Slack message for resumes)."""
-        return await self.engine.execute(
+        outcome = await self.engine.execute(
             plan, on_progress=on_progress, slack_channel=slack_channel, slack_ts=slack_ts
         )
+        self._ended(outcome)
+        return outcome
 
     async def rollback(
         self, request: ValidatedRollback, *, requested_by: str, on_progress: OnProgress
@@ -95,7 +106,16 @@ class Operations:
             return _unavailable("check the rollback", e)
 
     async def resume_in_flight(self, on_progress: OnProgress) -> list[Outcome]:
-        return await self.engine.resume_in_flight(on_progress)
+        outcomes = await self.engine.resume_in_flight(on_progress)
+        for outcome in outcomes:
+            if outcome.reported:  # else another Deckhand finished (and counted) it
+                self._ended(outcome)
+        return outcomes
+
+    def _ended(self, outcome: Outcome) -> None:
+        refused = outcome.phase.value == "refused"
+        duration = None if refused else outcome.duration_s
+        self.on_deploy_end(outcome.env, outcome.phase.value, duration)
 
     # ---- answers ----
 

@@ -42,9 +42,10 @@ from bot.deploys.deploy_flow import ApprovalGate, DeployFlow
 from bot.deploys.operations import Operations
 from bot.deploys.router import DeckhandBackend
 from bot.deploys.usergroups import UserGroups
-from bot.kube.client import KubeClient
+from bot.kube.client import KubeClient, KubeOptions
 from bot.kube.errors import KubeError
 from bot.lifecycle import Supervisor
+from bot.metrics import Metrics
 from bot.registry.client import RegistryClient
 from bot.rollout.clock import Clock
 from bot.rollout.engine import open_engine
@@ -56,23 +57,39 @@ log = logging.getLogger(__name__)
 USERGROUP_TTL_S = 300.0
 
 
-async def enter_kube(stack: AsyncExitStack, settings: Settings, context: str | None) -> KubeClient:
+async def enter_kube(
+    stack: AsyncExitStack,
+    settings: Settings,
+    context: str | None,
+    options: KubeOptions | None = None,
+) -> KubeClient:
     """A Kubernetes client on `stack`: `DECKHAND_KUBECONFIG` (or a named context), else
     in-cluster, else the default kubeconfig. `ValueError` (one line) when unreachable."""
     try:
         if settings.kubeconfig is not None or context is not None:
-            opened = KubeClient.from_kubeconfig(settings.kubeconfig, context=context)
+            opened = KubeClient.from_kubeconfig(
+                settings.kubeconfig, context=context, options=options
+            )
             return await stack.enter_async_context(opened)
         try:
-            return await stack.enter_async_context(KubeClient.in_cluster())
+            return await stack.enter_async_context(KubeClient.in_cluster(options=options))
         except ConfigException:  # not in a cluster: the default kubeconfig
-            return await stack.enter_async_context(KubeClient.from_kubeconfig(None))
+            return await stack.enter_async_context(
+                KubeClient.from_kubeconfig(None, options=options)
+            )
     except (KubeError, ConfigException) as e:
         where = f"kube context {context!r}" if context else "the cluster"
         raise ValueError(f"cannot reach {where}: {e}") from None
 
 
 _enter_kube = enter_kube  # the name bot.alerts.runtime imports
+
+
+def kube_options(metrics: Metrics | None) -> KubeOptions | None:
+    """Client options that count watch reconnects into `metrics` (None: the defaults)."""
+    if metrics is None:
+        return None
+    return KubeOptions(on_watch_reconnect=metrics.watch_reconnected)
 
 
 async def open_deploy_backend(
@@ -84,8 +101,10 @@ async def open_deploy_backend(
     clock: Clock | None = None,
     approvals: ApprovalGate | None = None,
     is_leader: Callable[[], bool] = lambda: True,
+    metrics: Metrics | None = None,
 ) -> DeployBackend:
-    """The `DeckhandBackend`, its clients on `stack`, report keeping started."""
+    """The `DeckhandBackend`, its clients on `stack`, report keeping started; `metrics`
+    (when given) counts deploy outcomes and watch reconnects."""
     try:
         config = load_config(settings.config)
     except ConfigError as e:
@@ -93,13 +112,21 @@ async def open_deploy_backend(
     registry_settings = settings.registry()
     try:
         engine = await stack.enter_async_context(
-            open_engine(config, registry_settings, kubeconfig=settings.kubeconfig, clock=clock)
+            open_engine(
+                config,
+                registry_settings,
+                kubeconfig=settings.kubeconfig,
+                clock=clock,
+                options=kube_options(metrics),
+            )
         )
     except (KubeError, ConfigException) as e:
         # `deckhand run` exits 1 with this one line (an operator fixes the kubeconfig).
         raise ValueError(f"cannot reach the cluster: {e}") from None
     registry = await stack.enter_async_context(RegistryClient(registry_settings))
     ops = Operations(engine, registry)
+    if metrics is not None:
+        ops.on_deploy_end = metrics.deploy_ended
     usergroups = UserGroups(client, ttl_s=USERGROUP_TTL_S)
     desk = None
     if approvals is None:

@@ -61,6 +61,9 @@ class KubeOptions:
     """Waits between retries after a 409 Conflict (one retry per entry)."""
     reconnect_backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)
     """Waits between attempts to reopen a failing watch (then the error is raised)."""
+    on_watch_reconnect: Callable[[str], None] = field(default=lambda resource: None)
+    """Told the resource (plural) each time a watch reopens after a drop, failure or 410
+    (metrics); must not block."""
 
 
 @dataclass(frozen=True)

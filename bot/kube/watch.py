@@ -82,6 +82,7 @@ async def watch(
                 rv = version_of(event.object) or rv
                 yield event
         except Gone:
+            kube.options.on_watch_reconnect(kind.plural)
             log.info(
                 "watch %s in %s: resourceVersion %s expired, re-listing", kind.plural, namespace, rv
             )
@@ -89,6 +90,7 @@ async def watch(
         except (Unreachable, ServerError) as e:
             if failures >= len(backoff):
                 raise
+            kube.options.on_watch_reconnect(kind.plural)
             log.warning(
                 "watch %s in %s failed (%s), reconnect %d",
                 kind.plural,
@@ -131,6 +133,7 @@ async def _one_connection(
                 line = await response.content.readline()
             except (aiohttp.ClientError, TimeoutError) as e:
                 # A dropped or silent connection: the caller reopens from the last rv.
+                options.on_watch_reconnect(kind.plural)
                 log.info(
                     "watch %s in %s: connection ended (%s)",
                     kind.plural,

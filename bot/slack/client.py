@@ -11,6 +11,7 @@ Retries (slack_sdk retry handlers, configured from `Settings`, each attempt logg
 - HTTP 500/503 and connection errors: wait `slack_retry_backoff_s[attempt]`, retry;
 - at most `slack_max_retries` retries per call, all handlers together.
 Log lines name the method and attempt, never the token (it travels in a header only).
+Every attempt's failure is also told to an optional `SlackObserver` (metrics).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -55,6 +56,24 @@ class SlackCallFailed(SlackError):
         self.status = status
         suffix = f" (HTTP {status})" if status is not None else ""
         super().__init__(f"slack {method} failed: {error}{suffix}")
+
+
+class SlackObserver(Protocol):
+    """Told of every failed Web API attempt (retries included); must not block."""
+
+    def slack_error(self, method: str, error: str) -> None: ...
+
+    def slack_rate_limited(self, method: str) -> None: ...
+
+
+class Unobserved:
+    """The default `SlackObserver`: ignores everything."""
+
+    def slack_error(self, method: str, error: str) -> None:
+        pass
+
+    def slack_rate_limited(self, method: str) -> None:
+        pass
 
 
 def _method_of(request: HttpRequest) -> str:
@@ -125,6 +144,36 @@ class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
+class ObservingHandler(AsyncRetryHandler):
+    """First in the handler list, it sees every attempt's answer and never retries:
+    a failure (429, HTTP error, `ok: false`, connection error) goes to the observer."""
+
+    def __init__(self, observer: SlackObserver) -> None:
+        super().__init__(max_retry_count=0)
+        self._observer = observer
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        method = _method_of(request)
+        if response is None:
+            if error is not None:
+                self._observer.slack_error(method, type(error).__name__)
+            return False
+        body = response.body if isinstance(response.body, dict) else {}
+        if response.status_code == 429:
+            self._observer.slack_rate_limited(method)
+        if response.status_code >= 400 or body.get("ok") is False:
+            code = body.get("error")
+            self._observer.slack_error(method, str(code or f"http_{response.status_code}"))
+        return False
+
+
 class _LoggedBackoffMixin(AsyncRetryHandler):
     async def prepare_for_next_attempt_async(
         self,
@@ -157,19 +206,25 @@ class ConnectionErrorRetry(_LoggedBackoffMixin, AsyncConnectionErrorRetryHandler
     """Connection refused/reset/disconnected: back off from the settings list and retry."""
 
 
-def retry_handlers(settings: Settings) -> list[AsyncRetryHandler]:
+def retry_handlers(
+    settings: Settings, *, observer: SlackObserver | None = None
+) -> list[AsyncRetryHandler]:
     """The retry policy of every Slack call (see the module docstring)."""
     backoff = BackoffList(settings.slack_retry_backoff_s)
     retries = settings.slack_max_retries
     return [
+        ObservingHandler(observer or Unobserved()),
         RateLimitRetry(max_retry_count=retries, max_wait_s=settings.slack_max_retry_after_s),
         ServerErrorRetry(max_retry_count=retries, interval_calculator=backoff),
         ConnectionErrorRetry(max_retry_count=retries, interval_calculator=backoff),
     ]
 
 
-def build_web_client(settings: Settings, *, session: aiohttp.ClientSession) -> AsyncWebClient:
-    """An `AsyncWebClient` on `settings.slack_api_url` using `session` (owned by the caller)."""
+def build_web_client(
+    settings: Settings, *, session: aiohttp.ClientSession, observer: SlackObserver | None = None
+) -> AsyncWebClient:
+    """An `AsyncWebClient` on `settings.slack_api_url` using `session` (owned by the caller);
+    `observer` is told of failed attempts."""
     if settings.slack_bot_token is None:
         raise ValueError("SLACK_BOT_TOKEN is not set")
     return AsyncWebClient(
@@ -177,17 +232,19 @@ def build_web_client(settings: Settings, *, session: aiohttp.ClientSession) -> A
         base_url=settings.slack_api_url,
         timeout=max(1, round(settings.slack_timeout_s)),
         session=session,
-        retry_handlers=retry_handlers(settings),
+        retry_handlers=retry_handlers(settings, observer=observer),
         logger=logging.getLogger("bot.slack.web"),
     )
 
 
 @asynccontextmanager
-async def open_web_client(settings: Settings) -> AsyncIterator[AsyncWebClient]:
+async def open_web_client(
+    settings: Settings, *, observer: SlackObserver | None = None
+) -> AsyncIterator[AsyncWebClient]:
     """The long-lived Web API client; its HTTP session is closed on exit."""
     timeout = aiohttp.ClientTimeout(total=settings.slack_timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        yield build_web_client(settings, session=session)
+        yield build_web_client(settings, session=session, observer=observer)
 
 
 async def slack_call(method: str, call: Awaitable[T]) -> T:

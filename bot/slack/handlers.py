@@ -23,6 +23,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.lifecycle import Supervisor, SupervisorClosed
+from bot.logs import correlation_id as bind_correlation_id
 from bot.settings import Settings
 from bot.slack.client import SlackError
 from bot.slack.seam import (
@@ -133,6 +134,7 @@ class SlackHandlers:
             context.text,
             user_id,
             channel_id,
+            extra={"correlation_id": context.correlation_id},
         )
         self._spawn(
             self._backend.handle_command(context),
@@ -173,6 +175,7 @@ class SlackHandlers:
             context.value,
             user_id,
             channel_id,
+            extra={"correlation_id": context.correlation_id},
         )
         self._spawn(
             self._backend.handle_action(context),
@@ -200,7 +203,13 @@ class SlackHandlers:
             channel_id=channel_id,
             replier=replier,
         )
-        logger.info("[%s] view %s from %s", context.correlation_id, context.callback_id, user_id)
+        logger.info(
+            "[%s] view %s from %s",
+            context.correlation_id,
+            context.callback_id,
+            user_id,
+            extra={"correlation_id": context.correlation_id},
+        )
         self._spawn(
             self._backend.handle_view(context),
             name=f"view:{context.correlation_id}",
@@ -221,19 +230,25 @@ class SlackHandlers:
                 guarded(work, correlation_id=correlation_id, replier=replier), name=name
             )
         except SupervisorClosed:
-            logger.warning("[%s] refused: shutting down", correlation_id)
+            logger.warning(
+                "[%s] refused: shutting down",
+                correlation_id,
+                extra={"correlation_id": correlation_id},
+            )
 
 
 async def guarded(work: Awaitable[None], *, correlation_id: str, replier: Replier) -> None:
     """Await the backend call; an unexpected exception becomes a log entry + an ephemeral.
 
-    Cancellation (shutdown) propagates untouched.
+    Every log line of the call (and of tasks it starts) carries `correlation_id`
+    (`bot.logs.CORRELATION_ID`). Cancellation (shutdown) propagates untouched.
     """
-    try:
-        await work
-    except Exception:
-        logger.exception("[%s] unexpected error while handling the request", correlation_id)
+    with bind_correlation_id(correlation_id):
         try:
-            await replier.ephemeral(TEXT_UNEXPECTED.format(correlation_id=correlation_id))
-        except SlackError as e:
-            logger.error("[%s] could not tell the user about the error: %s", correlation_id, e)
+            await work
+        except Exception:
+            logger.exception("[%s] unexpected error while handling the request", correlation_id)
+            try:
+                await replier.ephemeral(TEXT_UNEXPECTED.format(correlation_id=correlation_id))
+            except SlackError as e:
+                logger.error("[%s] could not tell the user about the error: %s", correlation_id, e)

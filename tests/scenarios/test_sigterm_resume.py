@@ -1,0 +1,312 @@
+"""`deckhand run` as a real process: SIGTERM mid-rollout, and the next start finishes it.
+
+Deckhand runs as the `deckhand` console script (HTTP mode, `bot.run.main`: JSON logs at
+DEBUG, metrics, leader election) against a `SandboxEnv` (cluster + Gitea registry)
+and a `LocalSlack` in this process; signed slash commands reach it over loopback.
+
+Covers:
+- SIGTERM while `worker` rolls out (its pods get Ready only after
+  `sandbox.deckhand.dev/ready-after-seconds`, so the rollout takes a while): the process
+  exits 0 within its shutdown grace, the deploy record (ConfigMap in `deckhand`, label
+  `deckhand.dev/record=deploy`) is still `rolling_out` and the message not final; the
+  next `deckhand run` resumes it and the SAME message reaches "Succeeded" exactly once;
+  its `/metrics` counts that deploy once (`result="succeeded"`) and says it leads.
+- `/metrics` of a process after an ordinary deploy:
+  `deckhand_deploys_total{env="staging",result="succeeded"} 1.0`.
+- Both processes' log files (JSON lines) hold no token or secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sandbox.cluster.errors import ApiError
+from sandbox.cluster.resources import CONFIGMAPS, DEPLOYMENTS, LEASES
+from sandbox.env import (
+    ALERT_CHANNEL,
+    APPROVER,
+    CHANNEL,
+    DECKHAND_NAMESPACE,
+    DEVS_GROUP,
+    ENVIRONMENTS,
+    OUTSIDER,
+    REQUESTER,
+    SERVICES,
+    SandboxEnv,
+    SeedService,
+)
+from sandbox.slack import LocalSlack, SlackSender
+from sandbox.slack.store import StoredMessage
+
+pytestmark = pytest.mark.slow
+
+API, WORKER = SERVICES[0], SERVICES[1]
+SIGNING_SECRET = "sigterm-test-signing-secret"
+READY_AFTER_S = 160
+"""Sandbox seconds before a `worker` pod is Ready: 8 s of wall time at speed 20."""
+GRACE_S = 3.0
+START_WITHIN_S = 60.0
+
+
+@dataclass
+class SlowWorkerEnv(SandboxEnv):
+    """The seeded team, except that `worker` pods take `READY_AFTER_S` to get Ready."""
+
+    def deployment(self, service: SeedService, *, tag: str | None = None) -> dict[str, Any]:
+        obj = super().deployment(service, tag=tag)
+        if service.name == WORKER.name:
+            notes = {"sandbox.deckhand.dev/ready-after-seconds": str(READY_AFTER_S)}
+            obj["spec"]["template"]["metadata"]["annotations"] = notes
+        return obj
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class DeckhandRun:
+    """One `deckhand run` process against `env` and `slack` (see the module docstring)."""
+
+    env: SandboxEnv
+    slack: LocalSlack
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("DECKHAND_", "SLACK_"))}
+        keep.pop("KUBECONFIG", None)
+        return {
+            **keep,
+            "DECKHAND_CONFIG": str(self.env.config_path),
+            "DECKHAND_KUBECONFIG": str(self.env.kubeconfig),
+            "DECKHAND_REGISTRY_USERNAME": "admin",
+            "DECKHAND_REGISTRY_TOKEN": self.env.token,
+            "SLACK_BOT_TOKEN": self.slack.bot_token,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "DECKHAND_SLACK_API_URL": self.slack.api_url,
+            "DECKHAND_SLACK_UPDATE_INTERVAL_S": "0.2",
+            "DECKHAND_HTTP_LISTEN": f"127.0.0.1:{self.port}",
+            "DECKHAND_POD_NAME": f"deckhand-{self.port}",
+            "DECKHAND_SHUTDOWN_GRACE_S": str(GRACE_S),
+            "DECKHAND_LEADER_RETRY_PERIOD_S": "0.5",
+            "DECKHAND_REPORT_RETRY_INTERVAL_S": "0.5",
+            "DECKHAND_LOG_LEVEL": "DEBUG",
+        }
+
+    async def start(self) -> None:
+        """Start it; return once /readyz answers 200 and it holds the leader Lease."""
+        binary = Path(sys.executable).with_name("deckhand")
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                str(binary), "run", env=self.environment(), stdout=log, stderr=log
+            )
+        async with asyncio.timeout(START_WITHIN_S), aiohttp.ClientSession() as session:
+            while not (await self._ready(session) and self._leading()):
+                assert self.process.returncode is None, self.log_path.read_text()
+                await asyncio.sleep(0.1)
+
+    async def _ready(self, session: aiohttp.ClientSession) -> bool:
+        try:
+            async with session.get(self.url + "/readyz") as response:
+                return response.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    def _leading(self) -> bool:
+        try:
+            lease = self.env.cluster.store.get(LEASES, DECKHAND_NAMESPACE, "deckhand-leader")
+        except ApiError:
+            return False
+        return bool(lease.get("spec", {}).get("holderIdentity") == f"deckhand-{self.port}")
+
+    async def terminate(self, *, within_s: float) -> tuple[int, float]:
+        """SIGTERM; (exit code, seconds it took). Killed (and failed) past `within_s`."""
+        assert self.process is not None
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(within_s):
+                code = await self.process.wait()
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+            pytest.fail(f"deckhand run ignored SIGTERM for {within_s} s; see {self.log_path}")
+        return code, time.monotonic() - started
+
+    async def metrics(self) -> str:
+        async with aiohttp.ClientSession() as session, session.get(self.url + "/metrics") as r:
+            assert r.status == 200
+            return await r.text()
+
+    async def close(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+@dataclass
+class World:
+    env: SandboxEnv
+    slack: LocalSlack
+    sender: SlackSender
+    directory: Path
+    runs: list[DeckhandRun] = field(default_factory=list)
+
+    async def deckhand(self) -> DeckhandRun:
+        run = DeckhandRun(self.env, self.slack, self.directory / f"deckhand-{len(self.runs)}.log")
+        self.runs.append(run)
+        await run.start()
+        self.sender.events_url = run.url + "/slack/events"
+        return run
+
+    async def until(
+        self, predicate: Callable[[], bool], *, within_s: float, cluster: bool = False
+    ) -> None:
+        """Until `predicate()` holds, re-checked after every Web API call Slack answers
+        (`cluster`: after every change in the sandbox cluster)."""
+        if not cluster:
+            changed = self.slack._changed
+            async with asyncio.timeout(within_s), changed:
+                await changed.wait_for(predicate)
+            return
+        store = self.env.cluster.store
+        changes = store.subscribe()
+        try:
+            async with asyncio.timeout(within_s):
+                while not predicate():
+                    await changes.get()
+        finally:
+            store.unsubscribe(changes)
+
+    def messages(self) -> list[StoredMessage]:
+        return [m for m in self.slack.messages(CHANNEL) if m.thread_ts is None]
+
+    async def first_message(self) -> StoredMessage:
+        await self.until(lambda: bool(self.messages()), within_s=15)
+        return self.messages()[0]
+
+    def record(self) -> dict[str, Any]:
+        """The one deploy record's ConfigMap ({} while there is none)."""
+        found, _ = self.env.cluster.store.list(
+            CONFIGMAPS, DECKHAND_NAMESPACE, label_selector="deckhand.dev/record=deploy"
+        )
+        assert len(found) <= 1, found
+        return found[0] if found else {}
+
+    def image_of(self, service: str) -> str:
+        obj = self.env.cluster.store.get(DEPLOYMENTS, ENVIRONMENTS["staging"], service)
+        return str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    def secrets(self) -> dict[str, str]:
+        token = self.env.token
+        found = {
+            "bot token": self.slack.bot_token,
+            "signing secret": SIGNING_SECRET,
+            "registry token": token,
+            "base64 user:token": base64.b64encode(f"admin:{token}".encode()).decode(),
+        }
+        for n, issued in enumerate(self.env.registry.issued_tokens()):
+            found[f"issued Bearer token #{n}"] = issued
+        return found
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with contextlib.AsyncExitStack() as stack:
+        env = await stack.enter_async_context(SlowWorkerEnv(tmp_path / "env"))
+        slack = await stack.enter_async_context(LocalSlack())
+        for user, name in ((REQUESTER, "alice"), (APPROVER, "bob"), (OUTSIDER, "mallory")):
+            slack.add_user(user, name)
+        slack.add_usergroup(DEVS_GROUP, "devs", [])
+        slack.add_channel(CHANNEL, "deploys")
+        slack.add_channel(ALERT_CHANNEL, "alerts")
+        sender = await stack.enter_async_context(SlackSender("", SIGNING_SECRET, slack=slack))
+        found = World(env, slack, sender, tmp_path)
+        try:
+            yield found
+        finally:
+            for run in found.runs:
+                await run.close()
+
+
+def phase_of(record: dict[str, Any]) -> str:
+    return str((record.get("data") or {}).get("phase", ""))
+
+
+def assert_no_secret_logged(world: World) -> None:
+    logged = "\n".join(run.log_path.read_text(errors="replace") for run in world.runs)
+    lines = [line for line in logged.splitlines() if line.strip()]
+    assert all(line.startswith("{") for line in lines), "deckhand run logs JSON lines"
+    assert any(json.loads(line)["level"] == "DEBUG" for line in lines)
+    leaked = [name for name, value in world.secrets().items() if value in logged]
+    assert not leaked, f"found in deckhand run's log: {leaked}"
+
+
+async def test_sigterm_mid_rollout_is_resumed_by_the_next_start(world: World) -> None:
+    first = await world.deckhand()
+    tag = WORKER.good[2]
+    status, _ = await world.sender.slash_command(
+        f"worker {tag}", user_id=REQUESTER, channel_id=CHANNEL
+    )
+    assert status == 200
+    message = await world.first_message()
+    # Mid-rollout: recorded AND patched (a SIGTERM between the two is another story).
+    await world.until(lambda: tag in world.image_of(WORKER.name), within_s=20, cluster=True)
+    assert phase_of(world.record()) == "rolling_out"
+
+    code, took = await first.terminate(within_s=GRACE_S + 5)
+    assert code == 0, first.log_path.read_text()
+    assert took < GRACE_S + 3
+    record = world.record()
+    assert phase_of(record) == "rolling_out", record
+    assert record["data"]["slack_ts"] == message.ts
+    assert "Succeeded" not in message.text
+
+    second = await world.deckhand()
+    await world.until(lambda: "Succeeded" in message.text, within_s=60)
+    states = [text for text, _ in message.history] + [message.text]
+    assert sum("Succeeded" in text for text in states) == 1, states
+    assert len(world.messages()) == 1  # the same message, no new one
+    assert phase_of(world.record()) == "succeeded"
+    metrics = await second.metrics()
+    assert 'deckhand_deploys_total{env="staging",result="succeeded"} 1.0' in metrics
+    assert "deckhand_is_leader 1.0" in metrics
+    await second.terminate(within_s=GRACE_S + 5)
+    assert_no_secret_logged(world)
+
+
+async def test_metrics_count_a_deploy(world: World) -> None:
+    run = await world.deckhand()
+    await world.sender.slash_command(f"api {API.good[1]}", user_id=REQUESTER, channel_id=CHANNEL)
+    message = await world.first_message()
+    await world.until(lambda: "Succeeded" in message.text, within_s=60)
+    metrics = await run.metrics()
+    assert 'deckhand_deploys_total{env="staging",result="succeeded"} 1.0' in metrics
+    assert 'deckhand_rollout_duration_seconds_count{env="staging"} 1.0' in metrics
+    assert "deckhand_build_info{version=" in metrics
+    code, _ = await run.terminate(within_s=GRACE_S + 5)
+    assert code == 0
+    assert_no_secret_logged(world)
