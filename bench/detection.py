@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.report import Figure
-from bench.world import BenchEnv, kubectl, wait_for
+from bench.world import BenchEnv, KubectlRun, kubectl, wait_for
 from bot.rollout.engine import RolloutEngine, open_engine
 from bot.settings import RegistrySettings
 from commands.config import DeckhandConfig
@@ -64,6 +64,7 @@ async def _rollout(
 
     start_generation = generation()
     execute = asyncio.create_task(engine.execute(plan), name=f"bench-deploy-{service}")
+    peer: asyncio.Task[KubectlRun] | None = None
     try:
         if not await wait_for(lambda: generation() > start_generation, within_s=30):
             raise RuntimeError(f"Deckhand did not patch {service} within 30 s")
@@ -79,7 +80,8 @@ async def _rollout(
                 NAMESPACE,
                 "--timeout=0",
                 deadline_s=deadline_wall,
-            )
+            ),
+            name=f"bench-kubectl-{service}",
         )
         async with asyncio.timeout(deadline_wall):
             outcome = await execute
@@ -87,9 +89,10 @@ async def _rollout(
         run = await peer
         kubectl_s = run.wall_s  # kubectl was started at `patched`
     finally:
-        if not execute.done():
-            execute.cancel()
-            await asyncio.gather(execute, return_exceptions=True)
+        for task in (execute, peer):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
     return outcome.phase.value, deckhand_s, kubectl_s, run.returncode
 
 

@@ -293,5 +293,9 @@ async def kubectl(kubeconfig: Path, *args: str, deadline_s: float) -> KubectlRun
     except TimeoutError:
         process.kill()
         out, _ = await process.communicate()
+    except asyncio.CancelledError:
+        process.kill()
+        await process.wait()
+        raise
     wall_s = time.monotonic() - begin
     return KubectlRun(process.returncode or 0, wall_s, out.decode(errors="replace"))
