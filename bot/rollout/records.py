@@ -9,7 +9,7 @@ A record survives Deckhand restarts and is what `history` and resume read:
                duration_s, slack_channel, slack_ts, reported, rolled_back,
                targets (JSON: service, deployment, container, image, digest, previous_image)
 
-Changes are compare-and-swap on the ConfigMap's resourceVersion (`KubeClient.update`).
+Changes are compare-and-swap on the ConfigMap's resourceVersion (`bot.state`).
 `claim_report` flips `reported` false→true atomically: the one caller that wins it
 sends the final report, which makes the report exactly-once across restarts.
 """
@@ -17,14 +17,14 @@ sends the final report, which makes the report exactly-once across restarts.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
 from bot.kube.client import KubeClient
-from bot.kube.kinds import CONFIGMAPS, KubeObject
+from bot.kube.kinds import KubeObject
 from bot.rollout.clock import parse_time
+from bot.state import Change, Codec, ConfigMapStore
 
 _A = "deckhand.dev/"
 _SVC = "svc.deckhand.dev/"
@@ -79,11 +79,11 @@ def record_name(deploy_id: str) -> str:
     return f"deckhand-deploy-{deploy_id}".lower()[:253]
 
 
-def to_configmap(record: DeployRecord, *, namespace: str) -> KubeObject:
-    """The ConfigMap that stores `record` (pure)."""
+def _to_data(record: DeployRecord) -> tuple[dict[str, str], dict[str, str]]:
+    """The labels and data of the ConfigMap that stores `record` (pure)."""
     labels = {f"{_A}record": "deploy", f"{_A}env": record.env, f"{_A}phase": record.phase.value}
     labels.update({f"{_SVC}{t.service}": "true" for t in record.targets})
-    data = {
+    return labels, {
         "id": record.id,
         "who": record.who,
         "when": record.when.isoformat(),
@@ -101,12 +101,6 @@ def to_configmap(record: DeployRecord, *, namespace: str) -> KubeObject:
         "rolled_back": "true" if record.rolled_back else "false",
         "targets": json.dumps([asdict(t) for t in record.targets]),
         **{f"x-{k}": v for k, v in record.extra.items()},
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": record_name(record.id), "namespace": namespace, "labels": labels},
-        "data": data,
     }
 
 
@@ -138,6 +132,10 @@ def from_configmap(obj: KubeObject) -> DeployRecord:
     )
 
 
+CODEC: Codec[DeployRecord] = Codec(lambda r: record_name(r.id), _to_data, from_configmap)
+to_configmap = CODEC.to_configmap
+
+
 @dataclass
 class Records:
     """The deploy records in Deckhand's namespace."""
@@ -145,33 +143,19 @@ class Records:
     kube: KubeClient
     namespace: str
 
+    @property
+    def _store(self) -> ConfigMapStore[DeployRecord]:
+        return ConfigMapStore(self.kube, self.namespace, CODEC)
+
     async def create(self, record: DeployRecord) -> DeployRecord:
-        created = await self.kube.create(
-            CONFIGMAPS, to_configmap(record, namespace=self.namespace), namespace=self.namespace
-        )
-        return from_configmap(created)
+        return await self._store.create(record)
 
     async def get(self, deploy_id: str) -> DeployRecord:
-        obj = await self.kube.get(CONFIGMAPS, record_name(deploy_id), namespace=self.namespace)
-        return from_configmap(obj)
+        return await self._store.get(record_name(deploy_id))
 
-    async def update(
-        self, deploy_id: str, change: Callable[[DeployRecord], DeployRecord | None]
-    ) -> DeployRecord:
+    async def update(self, deploy_id: str, change: Change[DeployRecord]) -> DeployRecord:
         """Compare-and-swap: `change` maps the stored record to the new one (None: keep it)."""
-
-        def on_object(obj: KubeObject) -> KubeObject | None:
-            new = change(from_configmap(obj))
-            if new is None:
-                return None
-            fresh = to_configmap(new, namespace=self.namespace)
-            fresh["metadata"] = {**obj["metadata"], "labels": fresh["metadata"]["labels"]}
-            return fresh
-
-        obj = await self.kube.update(
-            CONFIGMAPS, record_name(deploy_id), on_object, namespace=self.namespace
-        )
-        return from_configmap(obj)
+        return await self._store.update(record_name(deploy_id), change)
 
     async def finish(
         self,
@@ -221,11 +205,4 @@ class Records:
         return list(reversed(await self._select(selector)))
 
     async def _select(self, selector: str) -> list[DeployRecord]:
-        listed = await self.kube.list(CONFIGMAPS, namespace=self.namespace, label_selector=selector)
-        records = []
-        for obj in listed.items:
-            try:
-                records.append(from_configmap(obj))
-            except (ValueError, TypeError, KeyError):
-                continue  # someone else's ConfigMap with our label: not ours to read
-        return sorted(records, key=lambda r: r.when, reverse=True)
+        return sorted(await self._store.select(selector), key=lambda r: r.when, reverse=True)
