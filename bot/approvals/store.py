@@ -7,7 +7,7 @@
                request (JSON: the whole `commands.approvals.ApprovalRequest`)
 
 A request survives Deckhand restarts: the buttons of its message keep working. Every
-change is compare-and-swap on the ConfigMap's resourceVersion (`KubeClient.update`):
+change is compare-and-swap on the ConfigMap's resourceVersion (`bot.state`):
 `update(id, decide)` reads, asks `decide` for the new request, and writes it with the
 read resourceVersion; on 409 it reads again and asks again. So of two concurrent
 deciders (two approvers at the same instant, one click delivered twice) the second
@@ -17,14 +17,14 @@ decides on the first one's result: the PENDING → APPROVED transition happens o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from bot.kube.client import KubeClient
 from bot.kube.errors import NotFound
-from bot.kube.kinds import CONFIGMAPS, KubeObject
+from bot.kube.kinds import KubeObject
+from bot.state import Change, Codec, ConfigMapStore
 from commands.approvals import ApprovalRequest, ApprovalState, Event, EventKind, ImageChange, Vote
 
 _A = "deckhand.dev/"
@@ -76,15 +76,15 @@ def from_json(text: str) -> ApprovalRequest:
     )
 
 
-def to_configmap(request: ApprovalRequest, *, namespace: str) -> KubeObject:
-    """The ConfigMap that stores `request` (pure)."""
+def _to_data(request: ApprovalRequest) -> tuple[dict[str, str], dict[str, str]]:
+    """The labels and data of the ConfigMap that stores `request` (pure)."""
     labels = {
         f"{_A}record": "approval",
         f"{_A}env": request.env,
         f"{_A}approval": request.state.value,
     }
     labels.update({f"{_SVC}{s}": "true" for s in request.services})
-    data = {
+    return labels, {
         "id": request.id,
         "env": request.env,
         "tag": request.tag,
@@ -93,12 +93,6 @@ def to_configmap(request: ApprovalRequest, *, namespace: str) -> KubeObject:
         "requested_at": request.requested_at.isoformat(),
         "expires_at": request.expires_at.isoformat(),
         "request": to_json(request),
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": approval_name(request.id), "namespace": namespace, "labels": labels},
-        "data": data,
     }
 
 
@@ -111,7 +105,9 @@ def from_configmap(obj: KubeObject) -> ApprovalRequest:
         raise ValueError(f"not a Deckhand approval request: {type(e).__name__}") from None
 
 
-Decide = Callable[[ApprovalRequest], ApprovalRequest | None]
+CODEC: Codec[ApprovalRequest] = Codec(lambda r: approval_name(r.id), _to_data, from_configmap)
+to_configmap = CODEC.to_configmap
+Decide = Change[ApprovalRequest]
 
 
 @dataclass
@@ -121,17 +117,17 @@ class ApprovalStore:
     kube: KubeClient
     namespace: str
 
+    @property
+    def _store(self) -> ConfigMapStore[ApprovalRequest]:
+        return ConfigMapStore(self.kube, self.namespace, CODEC)
+
     async def create(self, request: ApprovalRequest) -> ApprovalRequest:
-        obj = to_configmap(request, namespace=self.namespace)
-        return from_configmap(await self.kube.create(CONFIGMAPS, obj, namespace=self.namespace))
+        return await self._store.create(request)
 
     async def get(self, request_id: str) -> ApprovalRequest | None:
         """The request, or None when there is none (or the id can't name one)."""
         try:
-            obj = await self.kube.get(
-                CONFIGMAPS, approval_name(request_id), namespace=self.namespace
-            )
-            return from_configmap(obj)
+            return await self._store.get(approval_name(request_id))
         except (NotFound, ValueError):
             return None
 
@@ -140,19 +136,7 @@ class ApprovalStore:
 
         Returns what is stored afterwards. `decide` may run more than once (on 409).
         """
-
-        def on_object(obj: KubeObject) -> KubeObject | None:
-            new = decide(from_configmap(obj))
-            if new is None:
-                return None
-            fresh = to_configmap(new, namespace=self.namespace)
-            fresh["metadata"] = {**obj["metadata"], "labels": fresh["metadata"]["labels"]}
-            return fresh
-
-        obj = await self.kube.update(
-            CONFIGMAPS, approval_name(request_id), on_object, namespace=self.namespace
-        )
-        return from_configmap(obj)
+        return await self._store.update(approval_name(request_id), decide)
 
     async def set_message(self, request_id: str, *, channel: str, ts: str) -> ApprovalRequest:
         return await self.update(
@@ -170,11 +154,5 @@ class ApprovalStore:
         return (await self._select(selector))[:n]
 
     async def _select(self, selector: str) -> list[ApprovalRequest]:
-        listed = await self.kube.list(CONFIGMAPS, namespace=self.namespace, label_selector=selector)
-        found = []
-        for obj in listed.items:
-            try:
-                found.append(from_configmap(obj))
-            except ValueError:
-                continue  # someone else's ConfigMap with our label: not ours to read
+        found = await self._store.select(selector)
         return sorted(found, key=lambda r: r.requested_at, reverse=True)
