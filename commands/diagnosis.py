@@ -8,8 +8,10 @@
 the image can't be pulled. Deckhand doesn't: a `Finding` with `is_fatal` means the
 rollout can't succeed by waiting (tag not found, pull credentials rejected, wrong
 platform, invalid image, missing config, a crash loop past `crashloop_restarts`), so
-the engine fails fast. Registry outages, unschedulable and not-ready pods are not
-fatal: they may recover before the deadline.
+the engine fails fast. A registry outage is fatal once the kubelet backs off (it
+failed and is waiting to retry); unschedulable and not-ready pods are not fatal by
+themselves (a surge pod is unschedulable while old pods terminate): the engine fails
+them after `rollout.readiness_timeout_s`, still long before the deadline.
 
 Inputs are typed observations; `PodObservation.from_dict` / `EventObservation.from_dict`
 read the Kubernetes JSON (`v1.Pod`, `v1.Event`) at the boundary. Evidence quoted back
@@ -233,7 +235,10 @@ def _container_finding(
         cause = Cause.NOT_READY
     if cause is None:
         return None
-    return Finding(cause, cause in FATAL, redact(message), pod, container.name)
+    # An unreachable registry is fatal once the kubelet is backing off: it has failed,
+    # and a blip that a single retry would have fixed doesn't fail a deploy.
+    backing_off = cause is Cause.REGISTRY_UNREACHABLE and reason == "ImagePullBackOff"
+    return Finding(cause, cause in FATAL or backing_off, redact(message), pod, container.name)
 
 
 def diagnose(

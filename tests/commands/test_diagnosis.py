@@ -112,6 +112,10 @@ RUNNING_NOT_READY = {"name": "api", "ready": False, "restartCount": 0, "state": 
          False),
         (pod(waiting("ErrImagePull", f"{RESOLVE}: dial tcp: i/o timeout")), [],
          Cause.REGISTRY_UNREACHABLE, False),
+        (pod(waiting("ImagePullBackOff", f'Back-off pulling image "{IMG}"')),
+         [EventObservation("Failed", f'Failed to pull image "{IMG}": {RESOLVE}: dial tcp '
+                           "10.0.0.5:443: connect: connection refused", "Warning", "api-6d4f-x1")],
+         Cause.REGISTRY_UNREACHABLE, True),
         (pod(waiting("InvalidImageName", "couldn't parse image reference")), [],
          Cause.INVALID_IMAGE, True),
         (pod(waiting("CreateContainerConfigError", 'secret "honeydue-env" not found')), [],

@@ -187,3 +187,19 @@ async def test_forbidden_watch_is_a_failure_naming_it(stage: Stage) -> None:
     outcome = await deploy(stage, "2222222", [])
     assert outcome.phase is Phase.FAILED
     assert "Deckhand's service account may not watch pods in honeydue." in outcome.summary
+
+
+async def test_registry_down_fails_once_the_kubelet_backs_off(stage: Stage) -> None:
+    """The registry goes away after the pre-check: the verdict names it, well before the
+    deadline (the first failed pull alone is not fatal; the kubelet's back-off is)."""
+    await stage.deployment(stage.push("1111111"))
+    stage.push("2222222")
+    plan = await stage.engine.check(Deploy(("api",), "2222222", "prod"), user="U1")
+    assert isinstance(plan, DeployPlan), plan
+    stage.registry.fail_next(10_000, 503, match="/v2/")  # down for the nodes and for Deckhand
+    outcome = await stage.engine.execute(plan)
+    assert outcome.phase in (Phase.FAILED, Phase.ROLLED_BACK), outcome.summary
+    failure = outcome.services[0].failure
+    assert failure is not None
+    assert failure.cause is Cause.REGISTRY_UNREACHABLE, failure
+    assert outcome.duration_s < 120  # cluster seconds; the progress deadline is 600
