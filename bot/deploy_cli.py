@@ -31,12 +31,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from slack_sdk.errors import SlackApiError
+
 from bot.config import ConfigError, load_config
 from bot.kube.errors import KubeError
 from bot.registry.errors import RegistryError
 from bot.rollout.engine import HistoryView, RolloutEngine, ServiceStatus, open_engine
 from bot.rollout.outcome import Outcome
 from bot.settings import Settings
+from bot.slack.client import open_web_client
 from commands import texts
 from commands.config import DeckhandConfig
 from commands.plan import DeployPlan
@@ -131,7 +134,9 @@ def _env_of(config: DeckhandConfig, env: str | None) -> str | None:
     return None
 
 
-async def _deploy(engine: RolloutEngine, args: argparse.Namespace, out: Output) -> int:
+async def _deploy(
+    engine: RolloutEngine, args: argparse.Namespace, out: Output, settings: Settings
+) -> int:
     targets = tuple(s.strip() for s in args.services.split(",") if s.strip())
     reason = f"break-glass: {args.break_glass}" if args.break_glass else "deckhand CLI"
     plan = await engine.check(Deploy(targets, args.tag, args.env, reason), user=args.user)
@@ -146,7 +151,34 @@ async def _deploy(engine: RolloutEngine, args: argparse.Namespace, out: Output) 
         return REFUSED
     if args.break_glass:
         log.warning("break-glass deploy %s by %s: %s", plan.deploy_id, args.user, args.break_glass)
+        await _announce(engine, settings, plan, args, out)
     return await _execute(engine, plan, args, out)
+
+
+async def _announce(
+    engine: RolloutEngine,
+    settings: Settings,
+    plan: DeployPlan,
+    args: argparse.Namespace,
+    out: Output,
+) -> None:
+    """Tell the environment's channel about a break-glass deploy (when Slack is set up).
+
+    A Slack problem never blocks an emergency deploy; the person is told it wasn't
+    announced, and the deploy record and change-cause still carry who and why.
+    """
+    channels = engine.config.environments[plan.env].channels
+    if settings.slack_bot_token is None or not channels:
+        return
+    text = texts.break_glass_announcement(
+        args.user, plan.env, ", ".join(s.service for s in plan.services), args.tag, args.break_glass
+    )
+    try:
+        async with open_web_client(settings) as client:
+            await client.chat_postMessage(channel=channels[0], text=text)
+    except (SlackApiError, OSError, TimeoutError) as e:
+        log.warning("break-glass deploy %s not announced: %s", plan.deploy_id, type(e).__name__)
+        out.say(texts.break_glass_not_announced(channels[0]))
 
 
 async def _execute(
@@ -206,7 +238,9 @@ def _outcome_document(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-async def _status(engine: RolloutEngine, args: argparse.Namespace, out: Output) -> int:
+async def _status(
+    engine: RolloutEngine, args: argparse.Namespace, out: Output, settings: Settings
+) -> int:
     env = _env_of(engine.config, args.env)
     if env is None:
         out.say(texts.cli_unknown_env(args.env, sorted(engine.config.environments)))
@@ -221,7 +255,9 @@ async def _status(engine: RolloutEngine, args: argparse.Namespace, out: Output) 
     return OK
 
 
-async def _history(engine: RolloutEngine, args: argparse.Namespace, out: Output) -> int:
+async def _history(
+    engine: RolloutEngine, args: argparse.Namespace, out: Output, settings: Settings
+) -> int:
     view = await engine.history(History(args.service, args.env))
     if isinstance(view, Refusal):
         out.say(view.text, {"refusal": view.code, "message": view.text})
@@ -238,7 +274,9 @@ async def _history(engine: RolloutEngine, args: argparse.Namespace, out: Output)
     return OK
 
 
-async def _rollback(engine: RolloutEngine, args: argparse.Namespace, out: Output) -> int:
+async def _rollback(
+    engine: RolloutEngine, args: argparse.Namespace, out: Output, settings: Settings
+) -> int:
     to, revision = (None, int(args.to)) if (args.to or "").isdigit() else (args.to, None)
     request = Rollback(args.service, args.env, to, revision, "deckhand CLI")
     result = await engine.rollback(request, user=args.user, on_progress=_as_async(out))
@@ -255,7 +293,9 @@ def _as_async(out: Output) -> Any:
     return on_progress
 
 
-async def _lock(engine: RolloutEngine, args: argparse.Namespace, out: Output) -> int:
+async def _lock(
+    engine: RolloutEngine, args: argparse.Namespace, out: Output, settings: Settings
+) -> int:
     if args.command == "lock":
         result = await engine.lock(Lock(args.service, args.env, args.reason), user=args.user)
     else:
@@ -282,7 +322,7 @@ async def _run(args: argparse.Namespace, out: Output) -> int:
     args.user = args.user or f"cli:{getpass.getuser()}"
     try:
         async with _engine(args, settings) as engine:
-            return await HANDLERS[args.command](engine, args, out)
+            return await HANDLERS[args.command](engine, args, out, settings)
     except ConfigError as e:
         out.say(str(e), {"error": "config", "message": str(e)})
         return REFUSED

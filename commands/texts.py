@@ -1052,3 +1052,17 @@ def doctor_summary(total: int, failed: int) -> str:
     if failed == 0:
         return f"All {total} checks passed."
     return f"{failed} of {total} checks failed: fix them, then run `deckhand check` again."
+
+
+def break_glass_announcement(user: str, env: str, services: str, tag: str, reason: str) -> str:
+    return (
+        f":rotating_light: Break-glass deploy: {user} is deploying {services} `{tag}` to "
+        f"{env} from the command line without approval. Reason: {reason}"
+    )
+
+
+def break_glass_not_announced(channel: str) -> str:
+    return (
+        f"Could not announce this break-glass deploy in <#{channel}>: tell the channel "
+        "yourself. It is recorded in the deploy record and the change-cause."
+    )

@@ -199,3 +199,23 @@ async def test_a_freeze_window_refuses_a_cli_deploy_without_break_glass(
     code, out = await deckhand(env, "deploy", "api", seed(env)["api"]["good"][1])
     assert code == 2, out
     assert "--break-glass" in out
+
+
+async def test_break_glass_is_announced_in_the_environments_channel(
+    env: SandboxEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandbox.env import CHANNEL
+    from sandbox.slack.web_api import LocalSlack
+
+    async with LocalSlack() as slack:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", slack.bot_token)
+        monkeypatch.setenv("DECKHAND_SLACK_API_URL", slack.api_url)
+        tag = seed(env)["api"]["good"][2]
+        code, out = await deckhand(
+            env, "deploy", "api", tag, "--env", "prod", "--break-glass", "site down", "--as", "bob"
+        )
+        assert code == 0, out
+        (message,) = slack.messages(CHANNEL)
+    assert "Break-glass" in message.text
+    assert "site down" in message.text
+    assert "bob" in message.text
