@@ -23,8 +23,9 @@ from datetime import datetime
 
 from bot.kube.client import KubeClient
 from bot.kube.errors import Conflict, NotFound
-from bot.kube.kinds import CONFIGMAPS, KubeObject, meta
+from bot.kube.kinds import KubeObject
 from bot.rollout.clock import parse_time
+from bot.state import Codec, ConfigMapStore
 from commands.diagnosis import Cause
 from commands.incidents import Incident, IncidentKey, Phase
 
@@ -32,10 +33,11 @@ _A = "deckhand.dev/"
 RECORD_SELECTOR = f"{_A}record=incident"
 
 
-def to_configmap(incident: Incident, *, namespace: str) -> KubeObject:
-    """The ConfigMap that stores `incident` (pure)."""
+def _to_data(incident: Incident) -> tuple[dict[str, str], dict[str, str]]:
+    """The labels and data of the ConfigMap that stores `incident` (pure)."""
     key = incident.key
-    data = {
+    labels = {f"{_A}record": "incident", f"{_A}phase": incident.phase.value}
+    return labels, {
         "namespace": key.namespace,
         "workload": key.workload,
         "image": key.image,
@@ -53,16 +55,6 @@ def to_configmap(incident: Incident, *, namespace: str) -> KubeObject:
         "fix": incident.fix,
         "cause_label": incident.cause_label,
         "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else "",
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": key.name,
-            "namespace": namespace,
-            "labels": {f"{_A}record": "incident", f"{_A}phase": incident.phase.value},
-        },
-        "data": data,
     }
 
 
@@ -91,6 +83,10 @@ def from_configmap(obj: KubeObject) -> Incident:
     )
 
 
+CODEC: Codec[Incident] = Codec(lambda i: i.key.name, _to_data, from_configmap)
+to_configmap = CODEC.to_configmap
+
+
 @dataclass
 class IncidentStore:
     """The incident ConfigMaps of Deckhand's namespace."""
@@ -98,58 +94,36 @@ class IncidentStore:
     kube: KubeClient
     namespace: str
 
+    @property
+    def _store(self) -> ConfigMapStore[Incident]:
+        return ConfigMapStore(self.kube, self.namespace, CODEC)
+
     async def load(self) -> dict[IncidentKey, Incident]:
         """Every stored incident (open and resolved), by key."""
-        listed = await self.kube.list(
-            CONFIGMAPS, namespace=self.namespace, label_selector=RECORD_SELECTOR
-        )
-        found = {}
-        for obj in listed.items:
-            try:
-                incident = from_configmap(obj)
-            except (ValueError, KeyError, TypeError):
-                continue  # not ours to read
-            found[incident.key] = incident
-        return found
+        return {incident.key: incident for incident in await self._store.select(RECORD_SELECTOR)}
 
     async def claim(self, incident: Incident) -> tuple[Incident, bool]:
         """Store a new incident; (stored, True) if this call created it, else the one stored
         already and False. A resolved one in the way is replaced (compare-and-swap)."""
-        body = to_configmap(incident, namespace=self.namespace)
-        try:
-            created = await self.kube.create(CONFIGMAPS, body, namespace=self.namespace)
-            return from_configmap(created), True
-        except Conflict:
-            pass
-        existing = await self.kube.get(CONFIGMAPS, incident.key.name, namespace=self.namespace)
-        stored = from_configmap(existing)
-        if stored.phase is not Phase.RESOLVED:
-            return stored, False
-        body["metadata"]["resourceVersion"] = meta(existing).get("resourceVersion")
-        try:
-            replaced = await self.kube.replace(CONFIGMAPS, body, namespace=self.namespace)
-        except Conflict:
-            latest = await self.kube.get(CONFIGMAPS, incident.key.name, namespace=self.namespace)
-            return from_configmap(latest), False
-        return from_configmap(replaced), True
+        with contextlib.suppress(Conflict):
+            return await self._store.create(incident), True
+        replaced = False
+
+        def renew(stored: Incident) -> Incident | None:
+            nonlocal replaced
+            replaced = stored.phase is Phase.RESOLVED
+            return incident if replaced else None
+
+        return await self._store.update(incident.key.name, renew), replaced
 
     async def save(self, incident: Incident) -> Incident:
         """Write `incident` over the stored one (compare-and-swap, re-read on conflict)."""
-
-        def change(obj: KubeObject) -> KubeObject:
-            fresh = to_configmap(incident, namespace=self.namespace)
-            fresh["metadata"] = {**obj["metadata"], "labels": fresh["metadata"]["labels"]}
-            return fresh
-
-        saved = await self.kube.update(
-            CONFIGMAPS, incident.key.name, change, namespace=self.namespace
-        )
-        return from_configmap(saved)
+        return await self._store.update(incident.key.name, lambda _: incident)
 
     async def forget(self, key: IncidentKey) -> None:
         """Delete the incident's ConfigMap (gone already is fine)."""
         with contextlib.suppress(NotFound):
-            await self.kube.delete(CONFIGMAPS, key.name, namespace=self.namespace)
+            await self._store.delete(key.name)
 
     async def expire_resolved(self, *, before: datetime) -> int:
         """Delete incidents resolved before `before`; how many were deleted."""
