@@ -7,7 +7,7 @@ the test knobs (crash → CrashLoopBackOff with restartCount, lastState and logs
 never-ready; CreateContainerConfigError; a readiness probe on an unhealthy path);
 an arm64 image on amd64 nodes (index: no match for platform; single manifest: exec
 format error); nodeSelector on an arm64 node (Unschedulable, then scheduled when
-`add_node` adds one); graceful pod deletion; container logs.
+`add_node` adds one); graceful pod deletion; container logs; init containers.
 """
 
 from __future__ import annotations
@@ -265,3 +265,18 @@ async def test_deleted_pods_terminate_gracefully() -> None:
         assert messages(h, "Killing") == ["Stopping container api"]
         # The ReplicaSet replaced it.
         await h.until(h.rolled_out)
+
+
+async def test_init_containers_run_to_completion_first() -> None:
+    async with harness() as h:
+        init = {"name": "migrate", "image": h.image(GOOD)}
+        h.deploy(replicas=1, pod_spec={"initContainers": [init]})
+        await h.until(h.rolled_out)
+        (pod,) = h.pods()
+        (done,) = pod["status"]["initContainerStatuses"]
+        assert done["state"]["terminated"]["reason"] == "Completed"
+        assert done["state"]["terminated"]["exitCode"] == 0
+        started = [e["involvedObject"]["fieldPath"] for e in h.events(reason="Started")]
+        assert started == ["spec.initContainers{migrate}", "spec.containers{api}"]
+        initialized = next(c for c in pod["status"]["conditions"] if c["type"] == "Initialized")
+        assert initialized["status"] == "True"

@@ -13,7 +13,8 @@ events come back through the dispatcher and wake whoever cares. Time is the
 `Clock`'s (scaled). All tasks are spawned through one `TaskSet` and all timers
 through one `Timers`, and `stop()` cancels both, so nothing outlives the cluster.
 
-Modules: `deployment`, `replicaset`, `nodes` (nodes + scheduler), `kubelet`,
+Modules: `deployment`, `replicaset`, `nodes` (nodes + scheduler), `kubelet` (with
+`podstate`: container states and the pod status they make),
 `puller` (images over HTTP), `events` (recording), and the pure `rollout`,
 `conditions`, `backoff`, `staging` (test knobs) and `texts` (every message).
 """

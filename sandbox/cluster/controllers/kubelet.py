@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from commands.images import ImageReference, InvalidReference
@@ -40,15 +40,15 @@ from sandbox.cluster.controllers.backoff import BackOff
 from sandbox.cluster.controllers.events import EventRecorder
 from sandbox.cluster.controllers.informer import Cache, TaskSet
 from sandbox.cluster.controllers.nodes import KUBELET_FINALIZER, SimNode
+from sandbox.cluster.controllers.podstate import Container, PodRuntime
 from sandbox.cluster.controllers.puller import (
     ImagePuller,
-    PulledImage,
     PullError,
     containerd_ref,
     credentials_for,
     keyring_from_secrets,
 )
-from sandbox.cluster.controllers.staging import Staging, staging_for
+from sandbox.cluster.controllers.staging import staging_for
 from sandbox.cluster.errors import ApiError
 from sandbox.cluster.resources import PODS, SECRETS, Resource
 from sandbox.cluster.store import Store
@@ -68,116 +68,6 @@ class KubeletSettings:
     ready_delay: float = 1.0  # container start → Ready (no probe, no knob)
     pull_seconds: float = 1.0  # downloading an image not yet on the node
     termination_seconds: float = 1.0  # deletion → containers stopped (capped by the pod's grace)
-
-
-@dataclass
-class Container:
-    """What the node knows of one container of one pod."""
-
-    spec: Obj
-    init: bool
-    state: str = "waiting"  # waiting | running | terminated
-    reason: str = "ContainerCreating"
-    message: str | None = None
-    pulled: PulledImage | None = None
-    container_id: str = ""
-    started_at: str | None = None
-    finished: Obj | None = None
-    last_terminated: Obj | None = None
-    restart_count: int = 0
-    ready: bool = False
-    ready_at: float | None = None
-    crash_at: float | None = None
-    crash: tuple[int, str] | None = None  # exit code, last log line
-    complete_at: float | None = None  # init containers
-    next_try: float | None = None  # when a waiting container may try to start again
-    show_backoff_at: float | None = (
-        None  # ErrImagePull → ImagePullBackOff, Error → CrashLoopBackOff
-    )
-    backoff_wait: float = 0.0
-    probe_next: float | None = None  # next failing readiness probe
-    liveness_kill_at: float | None = None
-    never_retry: bool = False
-
-    @property
-    def name(self) -> str:
-        return str(self.spec["name"])
-
-    @property
-    def image(self) -> str:
-        return str(self.spec.get("image") or "")
-
-    @property
-    def field_path(self) -> str:
-        return f"spec.{'initContainers' if self.init else 'containers'}{{{self.name}}}"
-
-    def wait(self, reason: str, message: str | None = None) -> None:
-        self.state, self.reason, self.message = "waiting", reason, message
-        self.ready = False
-
-    def status(self) -> Obj:
-        if self.state == "running":
-            state: Obj = {"running": {"startedAt": self.started_at}}
-        elif self.state == "terminated" and self.finished is not None:
-            state = {"terminated": dict(self.finished)}
-        else:
-            waiting: Obj = {"reason": self.reason}
-            if self.message:
-                waiting["message"] = self.message
-            state = {"waiting": waiting}
-        result: Obj = {
-            "name": self.name,
-            "state": state,
-            "lastState": {"terminated": dict(self.last_terminated)} if self.last_terminated else {},
-            "ready": self.ready,
-            "restartCount": self.restart_count,
-            "image": self.pulled.reference if self.pulled else self.image,
-            "imageID": self.pulled.repo_digest if self.pulled else "",
-            "started": self.state == "running",
-        }
-        if self.container_id:
-            result["containerID"] = self.container_id
-        return result
-
-    def due_times(self) -> list[float]:
-        times = [
-            self.ready_at if not self.ready else None,
-            self.crash_at,
-            self.complete_at,
-            self.next_try,
-            self.show_backoff_at,
-            self.probe_next,
-            self.liveness_kill_at,
-        ]
-        return [t for t in times if t is not None]
-
-
-@dataclass
-class _Condition:
-    status: str
-    since: str
-    reason: str | None = None
-    message: str | None = None
-
-
-@dataclass
-class PodRuntime:
-    """The node-side state of one pod."""
-
-    uid: str
-    namespace: str
-    name: str
-    node: SimNode
-    staging: Staging
-    init: list[Container]
-    app: list[Container]
-    ip: str
-    start_time: str
-    conditions: dict[str, _Condition] = field(default_factory=dict)
-
-    @property
-    def ref(self) -> str:
-        return texts.pod_ref(self.name, self.namespace, self.uid)
 
 
 class Kubelet:
@@ -287,10 +177,10 @@ class Kubelet:
     async def _sync(self, rt: PodRuntime, pod: Obj) -> float | None:
         """Do whatever is due for the pod's containers; return when to look again."""
         for c in rt.init:
-            if c.state == "terminated" and c.finished and c.finished.get("exitCode") == 0:
+            if c.completed:
                 continue
             await self._step(rt, pod, c)
-            if not (c.state == "terminated" and c.finished and c.finished.get("exitCode") == 0):
+            if not c.completed:
                 return min(c.due_times(), default=None)
         if any(c.reason == "PodInitializing" and c.state == "waiting" for c in rt.app):
             for c in rt.app:
@@ -583,100 +473,11 @@ class Kubelet:
 
     # ---- status ----
 
-    def _condition(
-        self,
-        rt: PodRuntime,
-        kind: str,
-        ok: bool,
-        reason: str | None = None,
-        message: str | None = None,
-    ) -> Obj:
-        status = "True" if ok else "False"
-        current = rt.conditions.get(kind)
-        if current is None or current.status != status:
-            current = rt.conditions[kind] = _Condition(status, self.clock.timestamp())
-        current.reason, current.message = (None, None) if ok else (reason, message)
-        cond: Obj = {
-            "type": kind,
-            "status": status,
-            "lastProbeTime": None,
-            "lastTransitionTime": current.since,
-        }
-        if not ok and reason:
-            cond["reason"] = reason
-            cond["message"] = message
-        return cond
-
-    def _pod_status(self, rt: PodRuntime, pod: Obj) -> Obj:
-        inits_done = all(
-            c.state == "terminated" and c.finished and c.finished.get("exitCode") == 0
-            for c in rt.init
-        )
-        unready = [c.name for c in rt.app if not c.ready]
-        incomplete = [
-            c.name
-            for c in rt.init
-            if not (c.state == "terminated" and c.finished and c.finished.get("exitCode") == 0)
-        ]
-        started = any(
-            c.state == "running"
-            or c.restart_count
-            or c.last_terminated
-            or (c.state == "terminated" and not c.init)
-            for c in rt.app
-        )
-        deleting = bool(pod["metadata"].get("deletionTimestamp"))
-        if deleting and all(c.state != "running" for c in rt.app) and started:
-            phase = (
-                "Succeeded"
-                if all((c.finished or {}).get("exitCode") == 0 for c in rt.app)
-                else "Failed"
-            )
-        else:
-            phase = "Running" if inits_done and started else "Pending"
-        not_ready = f"containers with unready status: [{' '.join(unready)}]"
-        scheduled = next(
-            (
-                c
-                for c in (pod.get("status") or {}).get("conditions") or []
-                if c.get("type") == "PodScheduled"
-            ),
-            None,
-        )
-        conditions = [
-            self._condition(rt, "PodReadyToStartContainers", phase in ("Pending", "Running")),
-            self._condition(
-                rt,
-                "Initialized",
-                inits_done,
-                "ContainersNotInitialized",
-                f"containers with incomplete status: [{' '.join(incomplete)}]",
-            ),
-            self._condition(rt, "Ready", not unready, "ContainersNotReady", not_ready),
-            self._condition(rt, "ContainersReady", not unready, "ContainersNotReady", not_ready),
-        ]
-        if scheduled is not None:
-            conditions.append(scheduled)
-        status: Obj = {
-            "phase": phase,
-            "conditions": conditions,
-            "hostIP": rt.node.internal_ip,
-            "hostIPs": [{"ip": rt.node.internal_ip}],
-            "podIP": rt.ip,
-            "podIPs": [{"ip": rt.ip}],
-            "startTime": rt.start_time,
-        }
-        if rt.init:
-            status["initContainerStatuses"] = [c.status() for c in rt.init]
-        status["containerStatuses"] = [c.status() for c in rt.app]
-        status["qosClass"] = (pod.get("status") or {}).get("qosClass", "BestEffort")
-        return status
-
     def _write_status(self, rt: PodRuntime) -> None:
         pod = self.cache.get(PODS, rt.namespace, rt.name)
         if pod is None or pod["metadata"].get("uid") != rt.uid:
             return
-        status = self._pod_status(rt, pod)
+        status = rt.status(pod, self.clock.timestamp())
         if status == pod.get("status"):
             return
 
