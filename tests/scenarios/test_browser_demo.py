@@ -7,9 +7,8 @@ typed as the requester, her own Approve refused, the approver's Approve taking i
 the pod failing to pull and Deckhand's pull alert appearing in #deploy-alerts.
 Screenshots of every step go to `artifacts/`.
 
-Features still being built elsewhere (the deploy backend, approvals, alerts) are
-probed at the step that needs them; a missing one skips only the steps that depend on
-it, and the test then ends as skipped naming what had not landed.
+Every step is required: a deploy backend, approval or alert that doesn't show fails
+the test (with a screenshot of what the page showed instead).
 """
 
 from __future__ import annotations
@@ -121,8 +120,7 @@ async def test_staging_deploy_typed_in_the_page_succeeds(page: Page, demo: Demo)
     await act_as(page, REQUESTER)
     answer = await type_command(page, f"/deploy api {tag}")
     await shot(page, "staging-01-requested")
-    if NOT_WIRED.search(await answer.inner_text()):
-        pytest.skip("deploy backend not landed yet: Deckhand answers 'not wired in yet'")
+    assert not NOT_WIRED.search(await answer.inner_text()), "Deckhand runs no deploy backend"
     message = deploy_message(page, tag)
     await expect(message).to_contain_text(SUCCEEDED, timeout=60_000)
     await shot(page, "staging-02-succeeded")
@@ -139,37 +137,26 @@ async def test_staging_deploy_typed_in_the_page_succeeds(page: Page, demo: Demo)
 async def test_prod_deploy_approved_then_token_revoked_raises_a_pull_alert(
     page: Page, demo: Demo
 ) -> None:
-    not_landed: list[str] = []
     tag = demo.env.seed()["services"]["api"]["good"][2]
 
-    # 1. Alice asks for prod.
+    # 1. Alice asks for prod: Deckhand checks the image, then asks for an approval.
     await act_as(page, REQUESTER)
     answer = await type_command(page, f"/deploy api {tag} to prod")
     await shot(page, "prod-01-requested")
-    if NOT_WIRED.search(await answer.inner_text()):
-        not_landed.append("deploy backend not landed yet (steps 1-3)")
-    else:
-        message = deploy_message(page, tag)
-        approve = message.locator(".bk-button", has_text=APPROVE)
-        # Deckhand checks the image first; then the message asks for approval, or (before
-        # approvals landed) refuses because approvals are not enabled.
-        settled = approve.or_(message.get_by_text(re.compile("Refused|not enabled", re.I)))
-        await expect(settled.first).to_be_visible(timeout=20_000)
-        if not await approve.count():
-            not_landed.append("approvals not landed yet (steps 2-3): no Approve button")
-        else:
-            # 2. Alice approves her own deploy: refused, only she sees why.
-            await click_confirming(page, approve)
-            refusal = page.locator("#messages .msg.ephemeral").last
-            await expect(refusal).to_contain_text(re.compile("someone else|approve", re.I))
-            await shot(page, "prod-02-self-approval-refused")
-            # 3. Bob approves: the same message goes on to succeeded.
-            await act_as(page, APPROVER)
-            await click_confirming(
-                page, deploy_message(page, tag).locator(".bk-button", has_text=APPROVE)
-            )
-            await expect(deploy_message(page, tag)).to_contain_text(SUCCEEDED, timeout=60_000)
-            await shot(page, "prod-03-approved-succeeded")
+    assert not NOT_WIRED.search(await answer.inner_text()), "Deckhand runs no deploy backend"
+    message = deploy_message(page, tag)
+    approve = message.locator(".bk-button", has_text=APPROVE)
+    await expect(approve).to_be_visible(timeout=20_000)
+    # 2. Alice approves her own deploy: refused, only she sees why.
+    await click_confirming(page, approve)
+    refusal = page.locator("#messages .msg.ephemeral").last
+    await expect(refusal).to_contain_text(re.compile("someone else|approve", re.I))
+    await shot(page, "prod-02-self-approval-refused")
+    # 3. Bob approves: the same message goes on to succeeded.
+    await act_as(page, APPROVER)
+    await click_confirming(page, deploy_message(page, tag).locator(".bk-button", has_text=APPROVE))
+    await expect(deploy_message(page, tag)).to_contain_text(SUCCEEDED, timeout=60_000)
+    await shot(page, "prod-03-approved-succeeded")
 
     # 4. The pods' registry token is revoked from the side panel.
     await page.locator("#revoke-token").click()
@@ -191,14 +178,9 @@ async def test_prod_deploy_approved_then_token_revoked_raises_a_pull_alert(
     alert = page.locator("#messages .msg:not(.command)")
     try:
         await expect(alert.first).to_be_visible(timeout=60_000)
-    except AssertionError:
-        await shot(page, "prod-06-no-alert")
-        not_landed.append("pull alerts not landed yet (step 6): nothing in #deploy-alerts")
-    else:
-        await expect(alert.first).to_contain_text(re.compile("pull|401|token|credential", re.I))
+    finally:
         await shot(page, "prod-06-pull-alert")
-    if not_landed:
-        pytest.skip("; ".join(not_landed))
+    await expect(alert.first).to_contain_text(re.compile("pull|401|token|credential", re.I))
 
 
 async def click_confirming(page: Page, button: Locator) -> None:
