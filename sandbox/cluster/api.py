@@ -64,6 +64,7 @@ class Denial:
     verb: str
     resource: str
     namespace: str | None
+    name: str | None = None
 
 
 def _json_response(body: Any, status: int = 200) -> web.Response:
@@ -93,17 +94,25 @@ class ApiServer:
 
     # ------------------------------------------------------------ configuration
 
-    def deny(self, verb: str, resource: str, namespace: str | None = None) -> None:
+    def deny(
+        self, verb: str, resource: str, namespace: str | None = None, name: str | None = None
+    ) -> None:
         """Answer `verb` on `resource` (`deployments`, `pods/log`; `*` = any verb) with 403,
-        in `namespace` or everywhere; access reviews for it say "not allowed"."""
-        self._denials.add(Denial(verb, resource, namespace))
+        in `namespace` or everywhere, for the object `name` or all (as RBAC's
+        `resourceNames`); access reviews for it say "not allowed"."""
+        self._denials.add(Denial(verb, resource, namespace, name))
 
     def allow_all(self) -> None:
         self._denials.clear()
 
-    def allowed(self, verb: str, resource: str, namespace: str | None) -> bool:
+    def allowed(
+        self, verb: str, resource: str, namespace: str | None, name: str | None = None
+    ) -> bool:
         return not any(
-            d.verb in (verb, "*") and d.resource == resource and d.namespace in (None, namespace)
+            d.verb in (verb, "*")
+            and d.resource == resource
+            and d.namespace in (None, namespace)
+            and d.name in (None, name)
             for d in self._denials
         )
 
@@ -144,7 +153,7 @@ class ApiServer:
         resource_name = target.resource.plural + (
             f"/{target.subresource}" if target.subresource else ""
         )
-        if checked and not self.allowed(verb, resource_name, target.namespace):
+        if checked and not self.allowed(verb, resource_name, target.namespace, target.name):
             raise self._forbidden(verb, target, resource_name)
         return await handler(request, target)
 
@@ -543,7 +552,12 @@ class ApiServer:
         resource = attrs.get("resource", "")
         if attrs.get("subresource"):
             resource = f"{resource}/{attrs['subresource']}"
-        allowed = self.allowed(attrs.get("verb", ""), resource, attrs.get("namespace") or None)
+        allowed = self.allowed(
+            attrs.get("verb", ""),
+            resource,
+            attrs.get("namespace") or None,
+            attrs.get("name") or None,
+        )
         review = {**review, "apiVersion": target.resource.api_version, "kind": target.resource.kind}
         review.setdefault("metadata", {})["creationTimestamp"] = None
         review["status"] = {"allowed": allowed}

@@ -62,9 +62,12 @@ class SandboxCluster:
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1]) if self.url else self._port
 
-    def deny(self, verb: str, resource: str, namespace: str | None = None) -> None:
-        """Make `verb` on `resource` forbidden (403; access reviews answer "not allowed")."""
-        self.api.deny(verb, resource, namespace)
+    def deny(
+        self, verb: str, resource: str, namespace: str | None = None, name: str | None = None
+    ) -> None:
+        """Make `verb` on `resource` (or on the object `name`) forbidden (403; access
+        reviews answer "not allowed")."""
+        self.api.deny(verb, resource, namespace, name)
 
     async def start(self) -> None:
         for name in SEED_NAMESPACES:
