@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS, meta
-from bot.rollout import wording
 from bot.rollout.apply import apply_patches, current_image
 from bot.rollout.background import together
 from bot.rollout.clock import Clock
@@ -36,6 +35,7 @@ from bot.rollout.locks import LockHeld, Locks
 from bot.rollout.outcome import Outcome, ServiceOutcome, progress_of, refusal, summarize
 from bot.rollout.records import DeployRecord, RecordPhase, Records, TargetRecord
 from bot.rollout.rollback import RolledBack, rollback
+from commands import texts
 from commands.diagnosis import Cause
 from commands.plan import DeployPlan, RollbackPlan
 from commands.progress import Phase, Progress
@@ -122,7 +122,7 @@ class Runner:
             results = await self._follow_all(record, follow, start, on_progress)
             if applied.failed is not None:
                 failed = next(t for t in targets if t.deployment == applied.failed.deployment)
-                failure = Failure(Cause.UNKNOWN, applied.sentence(), wording.patch_failed_step())
+                failure = Failure(Cause.UNKNOWN, applied.sentence(), texts.patch_failed_step())
                 elapsed = self.clock.monotonic() - start
                 results.append(
                     FollowResult(
@@ -154,7 +154,7 @@ class Runner:
                     follow.append(target)
                     continue
                 failure = Failure(
-                    Cause.UNKNOWN, wording.superseded(t.deployment), wording.superseded_step()
+                    Cause.UNKNOWN, texts.superseded(t.deployment), texts.superseded_step()
                 )
                 superseded.append(FollowResult(target, False, Counts(), elapsed, failure))
             results = await self._follow_all(record, follow, start, on_progress)
@@ -220,7 +220,7 @@ class Runner:
                 except KubeError as e:
                     undone = UndoRefused("error", e.sentence())
                 if isinstance(undone, UndoRefused):
-                    failure = Failure(Cause.UNKNOWN, undone.text, wording.nothing_changed())
+                    failure = Failure(Cause.UNKNOWN, undone.text, texts.nothing_changed())
                     target = _target(t, plan.namespace, 0)
                     results.append(FollowResult(target, False, Counts(), 0.0, failure))
                     continue
@@ -274,7 +274,7 @@ class Runner:
             try:
                 return await self.follower.follow(target, on_update=update, started_at=start)
             except KubeError as e:  # Deckhand lost sight of it: say so, don't guess
-                failure = Failure(Cause.UNKNOWN, e.sentence(), wording.lost_sight_step())
+                failure = Failure(Cause.UNKNOWN, e.sentence(), texts.lost_sight_step())
                 elapsed = self.clock.monotonic() - start
                 return FollowResult(target, False, Counts(), elapsed, failure)
 
@@ -349,7 +349,7 @@ class Runner:
             t = result.target
             if not t.generation:
                 continue  # never patched: nothing to undo
-            cause = wording.auto_rollback_cause(record.id)
+            cause = texts.auto_rollback_cause(record.id)
             try:
                 undone = await rollback(
                     self.kube, namespace=t.namespace, deployment=t.deployment, change_cause=cause
@@ -361,7 +361,7 @@ class Runner:
             after = await self._follow_rollback(record, t, undone, start, on_progress)
             if not after.succeeded:
                 why = after.failure.sentence if after.failure else "it did not complete"
-                return replace(outcome, rollback_problem=wording.rollback_unfinished(why))
+                return replace(outcome, rollback_problem=texts.rollback_unfinished(why))
             restored.append(undone.images.get(t.container, ""))
         if not restored:
             return outcome

@@ -19,11 +19,10 @@ from dataclasses import dataclass, replace
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS
-from bot.rollout import wording
 from bot.rollout.follow import Failure, FollowTarget
 from bot.rollout.recheck import PullRecheck, RecheckResult, pull_secret_of, recheck_pull
 from bot.settings import RegistrySettings
-from commands import diagnosis
+from commands import diagnosis, texts
 from commands.diagnosis import Cause, Finding
 from commands.images import Platform
 from commands.rollout_decisions import Judgement
@@ -36,15 +35,15 @@ PULL_CAUSES = frozenset({Cause.TAG_NOT_FOUND, Cause.PULL_AUTH, Cause.INVALID_IMA
 def recheck_verdict(result: RecheckResult, cause: Cause) -> tuple[Cause, str]:
     """The cause after the registry re-check, and a sentence to lead with (pure)."""
     if result.outcome is PullRecheck.SECRET_REJECTED:
-        return Cause.PULL_AUTH, wording.secret_rejected(result.secret)
+        return Cause.PULL_AUTH, texts.secret_rejected(result.secret)
     if result.outcome is PullRecheck.TAG_GONE:
-        return Cause.TAG_NOT_FOUND, wording.tag_gone()
+        return Cause.TAG_NOT_FOUND, texts.tag_gone()
     if result.outcome is PullRecheck.PLATFORM_MISSING:
         return Cause.PLATFORM_MISMATCH, ""
     if result.outcome is PullRecheck.SECRET_MISSING and cause is Cause.PULL_AUTH:
-        return cause, wording.no_usable_secret(result.detail)
+        return cause, texts.no_usable_secret(result.detail)
     if result.outcome is PullRecheck.IMAGE_OK:
-        return cause, wording.nodes_see_another_registry()
+        return cause, texts.nodes_see_another_registry()
     return cause, ""
 
 

@@ -30,9 +30,9 @@ from datetime import datetime, timedelta
 from bot.kube.client import KubeClient
 from bot.kube.errors import Conflict, KubeError, NotFound
 from bot.kube.kinds import LEASES, KubeObject, annotations_of
-from bot.rollout import wording
 from bot.rollout.background import background
 from bot.rollout.clock import Clock, micro_time, parse_time
+from commands import texts
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class LockHolder:
         return self.holder == MANUAL
 
     def sentence(self) -> str:
-        return wording.lock_holder(
+        return texts.lock_holder(
             self.service,
             self.env,
             manual=self.manual,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.rollout import wording
 from bot.rollout.follow import Failure
 from bot.rollout.records import DeployRecord
+from commands import texts
 from commands.diagnosis import Cause
 from commands.progress import Phase, Progress
 from commands.rollout_decisions import Counts
@@ -54,15 +54,15 @@ def summarize(
         if o.failure is None:
             c = o.counts
             lines.append(
-                wording.live(o.service, what, record.env, c.available, c.desired, duration_s)
+                texts.outcome_live(o.service, what, record.env, c.available, c.desired, duration_s)
             )
             continue
         f = o.failure
-        text = wording.failed(o.service, what, record.env, f.sentence, f.next_step)
+        text = texts.outcome_failed(o.service, what, record.env, f.sentence, f.next_step)
         if o.rolled_back_to:
-            text += wording.rolled_back(o.rolled_back_to)
+            text += texts.rolled_back(o.rolled_back_to)
         elif o.rollback_problem:
-            text += wording.rollback_skipped(o.rollback_problem)
+            text += texts.rollback_skipped(o.rollback_problem)
         lines.append(text)
     return "\n".join(lines)
 

@@ -34,17 +34,11 @@ from bot.slack.seam import (
     ViewBackend,
     ViewContext,
 )
+from commands import texts
 
 logger = logging.getLogger(__name__)
 
 ACTION_ID_PATTERN = re.compile(r"^deckhand:")
-
-# TODO(texts): move to commands/texts.py once it lands (all user-facing texts in one module).
-TEXT_RESTARTING = "Deckhand is restarting. Try again in a minute."
-TEXT_UNEXPECTED = (
-    "Sorry, something went wrong on Deckhand's side (error id `{correlation_id}`). "
-    "Share the id with the platform team: the log has the details."
-)
 
 
 def new_correlation_id() -> str:
@@ -109,7 +103,7 @@ class SlackHandlers:
 
     async def on_command(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
         if not self._supervisor.accepting:
-            await ack(text=TEXT_RESTARTING)
+            await ack(text=texts.restarting())
             return
         await ack()
         channel_id, user_id = str(body.get("channel_id", "")), str(body.get("user_id", ""))
@@ -249,6 +243,6 @@ async def guarded(work: Awaitable[None], *, correlation_id: str, replier: Replie
         except Exception:
             logger.exception("[%s] unexpected error while handling the request", correlation_id)
             try:
-                await replier.ephemeral(TEXT_UNEXPECTED.format(correlation_id=correlation_id))
+                await replier.ephemeral(texts.unexpected_error(correlation_id))
             except SlackError as e:
                 logger.error("[%s] could not tell the user about the error: %s", correlation_id, e)

@@ -8,18 +8,7 @@ unless a real backend factory is injected (`bot.run.run(..., open_backend=...)`)
 from __future__ import annotations
 
 from bot.slack.seam import ActionContext, CommandContext
-
-# TODO(texts): replace with commands.texts once the grammar helper's module is committed.
-HELP_TEXT = (
-    "*Deckhand* deploys container images to Kubernetes.\n"
-    "• `/deploy <service> <tag> [to <env>]`: check the image, patch the Deployment, "
-    "follow the rollout\n"
-    "• `/deploy help`: this message"
-)
-NOT_WIRED_TEXT = (
-    "Deckhand is running, but its deploy engine is not wired in yet: "
-    "only `/deploy help` works for now."
-)
+from commands import texts
 
 
 class HelpOnlyBackend:
@@ -27,9 +16,9 @@ class HelpOnlyBackend:
 
     async def handle_command(self, request: CommandContext) -> None:
         if request.text.lower() in ("", "help"):
-            await request.replier.ephemeral(HELP_TEXT)
+            await request.replier.ephemeral(texts.placeholder_help())
         else:
-            await request.replier.ephemeral(NOT_WIRED_TEXT)
+            await request.replier.ephemeral(texts.not_wired())
 
     async def handle_action(self, action: ActionContext) -> None:
-        await action.replier.ephemeral(NOT_WIRED_TEXT)
+        await action.replier.ephemeral(texts.not_wired())

@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 
 from bot.lifecycle import Readiness
-from bot.slack.handlers import TEXT_RESTARTING
-from bot.slack.placeholder import HELP_TEXT, NOT_WIRED_TEXT, HelpOnlyBackend
+from bot.slack.placeholder import HelpOnlyBackend
 from bot.slack.seam import ActionContext, CommandContext
+from commands import texts
 from tests.fixtures.slack import SlackStack
 
 CHANNEL = "C0DEPLOYS"
@@ -149,7 +149,7 @@ async def test_during_shutdown_the_ack_says_restarting(deckhand_slack: SlackStac
         "api 237c6b8", user_id="U0ALICE", channel_id=CHANNEL
     )
     assert status == 200
-    assert body == TEXT_RESTARTING
+    assert body == texts.restarting()
     assert deckhand_slack.backend.commands == []
 
 
@@ -170,7 +170,12 @@ async def test_health_and_readiness(deckhand_slack: SlackStack) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"), [("help", HELP_TEXT), ("", HELP_TEXT), ("api 237c6b8", NOT_WIRED_TEXT)]
+    ("text", "expected"),
+    [
+        ("help", texts.placeholder_help()),
+        ("", texts.placeholder_help()),
+        ("api 237c6b8", texts.not_wired()),
+    ],
 )
 async def test_help_only_backend(deckhand_slack: SlackStack, text: str, expected: str) -> None:
     deckhand_slack.backend.on_command = HelpOnlyBackend().handle_command

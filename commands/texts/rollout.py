@@ -1,7 +1,6 @@
-"""The rollout engine's own sentences for people, in one place.
+"""Texts: the rollout engine (outcomes, failures, rollbacks, locks).
 
-TODO(lead): these belong in `commands/texts.py` (helper D's module, which this
-helper may not edit); they are kept together here so the move is one cut and paste.
+Purely computational functions with no side-effects.
 """
 
 from __future__ import annotations
@@ -53,11 +52,13 @@ def nodes_see_another_registry() -> str:
     )
 
 
-def live(service: str, what: str, env: str, available: int, desired: int, seconds: float) -> str:
+def outcome_live(
+    service: str, what: str, env: str, available: int, desired: int, seconds: float
+) -> str:
     return f"{service}: {what} in {env} is live ({available}/{desired} available, {seconds:.0f} s)."
 
 
-def failed(service: str, what: str, env: str, sentence: str, next_step: str) -> str:
+def outcome_failed(service: str, what: str, env: str, sentence: str, next_step: str) -> str:
     stop = "" if sentence.endswith((".", "!", "?")) else "."
     return f"{service}: {what} in {env} failed: {sentence}{stop} Next step: {next_step}"
 

@@ -1,0 +1,64 @@
+"""Texts: the doctor (bot.doctor).
+
+Purely computational functions with no side-effects.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    pass
+
+
+def doctor_fix_slack_token() -> str:
+    return (
+        "create the app from manifest.yaml, install it, and set SLACK_BOT_TOKEN (xoxb-…) "
+        "in the deckhand-secrets Secret"
+    )
+
+
+def doctor_fix_slack_scopes() -> str:
+    return "add the scopes from manifest.yaml to the app (OAuth & Permissions) and reinstall it"
+
+
+def doctor_fix_kube() -> str:
+    return (
+        "in the cluster: check the ServiceAccount token is mounted; outside: set KUBECONFIG "
+        "(or --kubeconfig) to a kubeconfig whose current context reaches the cluster"
+    )
+
+
+def doctor_fix_rbac(namespace: str) -> str:
+    return (
+        f"kubectl apply -k k8s/  (it grants these in {namespace}; add a Role + RoleBinding "
+        f"pair for {namespace} to k8s/rbac-target-namespaces.yaml if it is new)"
+    )
+
+
+def doctor_fix_pull_secret(secret: str, namespace: str, registry: str) -> str:
+    return (
+        f"kubectl create secret docker-registry {secret} --docker-server={registry} "
+        f"--docker-username=<user> --docker-password=<token with read:package> -n {namespace} "
+        "--dry-run=client -o yaml | kubectl apply -f -"
+    )
+
+
+def doctor_summary(total: int, failed: int) -> str:
+    if failed == 0:
+        return f"All {total} checks passed."
+    return f"{failed} of {total} checks failed: fix them, then run `deckhand check` again."
+
+
+def break_glass_announcement(user: str, env: str, services: str, tag: str, reason: str) -> str:
+    return (
+        f":rotating_light: Break-glass deploy: {user} is deploying {services} `{tag}` to "
+        f"{env} from the command line without approval. Reason: {reason}"
+    )
+
+
+def break_glass_not_announced(channel: str) -> str:
+    return (
+        f"Could not announce this break-glass deploy in <#{channel}>: tell the channel "
+        "yourself. It is recorded in the deploy record and the change-cause."
+    )

@@ -1,0 +1,34 @@
+"""Texts: the Slack plumbing (acks while restarting, unexpected errors, the help-only
+stand-in backend).
+
+Purely computational functions with no side-effects.
+"""
+
+from __future__ import annotations
+
+
+def restarting() -> str:
+    return "Deckhand is restarting. Try again in a minute."
+
+
+def unexpected_error(correlation_id: str) -> str:
+    return (
+        f"Sorry, something went wrong on Deckhand's side (error id `{correlation_id}`). "
+        "Share the id with the platform team: the log has the details."
+    )
+
+
+def placeholder_help() -> str:
+    return (
+        "*Deckhand* deploys container images to Kubernetes.\n"
+        "• `/deploy <service> <tag> [to <env>]`: check the image, patch the Deployment, "
+        "follow the rollout\n"
+        "• `/deploy help`: this message"
+    )
+
+
+def not_wired() -> str:
+    return (
+        "Deckhand is running, but its deploy engine is not wired in yet: "
+        "only `/deploy help` works for now."
+    )
