@@ -1,30 +1,24 @@
 """State kept in the cluster: typed records stored as ConfigMaps in Deckhand's namespace.
 
 Deploy records (`bot.rollout.records`), approval requests (`bot.approvals.store`) and
-alert incidents (`bot.alerts.incidents`) all live this way; `ConfigMapStore[T]` is the
-one mechanism, a `Codec[T]` says how one kind of record maps to a ConfigMap:
+alert incidents (`bot.alerts.incidents`) share this one mechanism, `ConfigMapStore[T]`;
+a `Codec[T]` maps one kind of record to a ConfigMap: `name(record)` (stable for the
+record's life), `to_data(record)` → (labels, data), and `from_configmap(obj)` → the
+record, raising `ValueError` (or `KeyError`/`TypeError`) for a ConfigMap that isn't one.
 
-    name(record)           → the ConfigMap's name (stable for the record's lifetime)
-    to_data(record)        → (labels, data): labels to select by, data to read back
-    from_configmap(obj)    → the record; `ValueError` (or `KeyError`/`TypeError`) if
-                             the ConfigMap isn't one
+Why ConfigMaps: the state must survive restarts and be shared by replicas; they need no
+CRD (no cluster-admin), only RBAC on Deckhand's namespace, and `kubectl` shows them.
 
-Why ConfigMaps: state must survive Deckhand restarts and be shared by its replicas, and
-Deckhand already has an API server. ConfigMaps need no CRD to install (so no
-cluster-admin), only RBAC on its own namespace, and `kubectl get cm -l …` shows them.
-Each record stays small (well under the 1 MiB object limit).
+Compare-and-swap on resourceVersion: `update(name, change)` reads, asks `change(record)`
+for the new record (None: keep it, nothing is written) and writes it with the version it
+read. If someone wrote in between, the API answers 409; it reads and asks again (bounded,
+`KubeOptions.conflict_backoff_s`). No update is lost, and `change` must be a pure
+decision on its argument: it may run more than once.
 
-Compare-and-swap on resourceVersion: `update(name, change)` reads the ConfigMap, asks
-`change(record)` for the new record (None: keep it, nothing is written) and writes it
-with the resourceVersion it read. If someone wrote in between, the API server answers
-409; the ConfigMap is read again and `change` asked again (bounded:
-`KubeOptions.conflict_backoff_s`). So no update is lost, and `change` must be a pure
-decision on what it is given: it may run more than once.
-
-Labels for selection: the API server filters by label selector (`select`); data values
-are not searchable. Labels are written from the record on every update (so a record
-moving phase moves between selections); other metadata is kept as stored. A ConfigMap
-carrying our labels that doesn't decode is someone else's: `select` skips it.
+Labels for selection: the API filters by label selector, data is not searchable. Labels
+are rewritten from the record on every update (a record changing phase changes
+selections); other metadata is kept. `select` skips ConfigMaps with our labels that
+don't decode: someone else's.
 """
 
 from __future__ import annotations
@@ -72,9 +66,8 @@ class ConfigMapStore(Generic[T]):
     async def create(self, record: T) -> T:
         """Store a new record; `Conflict` if its ConfigMap exists already."""
         body = self.codec.to_configmap(record, namespace=self.namespace)
-        return self.codec.from_configmap(
-            await self.kube.create(CONFIGMAPS, body, namespace=self.namespace)
-        )
+        created = await self.kube.create(CONFIGMAPS, body, namespace=self.namespace)
+        return self.codec.from_configmap(created)
 
     async def get(self, name: str) -> T:
         """The stored record; `NotFound` if there is none, `ValueError` if it isn't one."""
@@ -83,9 +76,7 @@ class ConfigMapStore(Generic[T]):
 
     async def update(self, name: str, change: Change[T]) -> T:
         """Compare-and-swap: `change(stored)` → new record (None: keep); what is stored after.
-
-        `change` may run more than once (on 409).
-        """
+        `change` may run more than once (on 409)."""
 
         def on_object(obj: KubeObject) -> KubeObject | None:
             new = change(self.codec.from_configmap(obj))

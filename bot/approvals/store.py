@@ -7,11 +7,9 @@
                request (JSON: the whole `commands.approvals.ApprovalRequest`)
 
 A request survives Deckhand restarts: the buttons of its message keep working. Every
-change is compare-and-swap on the ConfigMap's resourceVersion (`bot.state`):
-`update(id, decide)` reads, asks `decide` for the new request, and writes it with the
-read resourceVersion; on 409 it reads again and asks again. So of two concurrent
-deciders (two approvers at the same instant, one click delivered twice) the second
-decides on the first one's result: the PENDING → APPROVED transition happens once.
+change is compare-and-swap (`bot.state`): of two concurrent deciders (two approvers at
+the same instant, one click delivered twice) the second decides on the first one's
+result, so the PENDING → APPROVED transition happens once.
 """
 
 from __future__ import annotations
@@ -132,10 +130,8 @@ class ApprovalStore:
             return None
 
     async def update(self, request_id: str, decide: Decide) -> ApprovalRequest:
-        """Compare-and-swap: `decide(stored)` → the new request (None: leave it as it is).
-
-        Returns what is stored afterwards. `decide` may run more than once (on 409).
-        """
+        """Compare-and-swap: `decide(stored)` → new request (None: keep); what is stored after.
+        `decide` may run more than once (on 409)."""
         return await self._store.update(approval_name(request_id), decide)
 
     async def set_message(self, request_id: str, *, channel: str, ts: str) -> ApprovalRequest:

@@ -185,11 +185,8 @@ class Records:
 
         def change(record: DeployRecord) -> DeployRecord | None:
             nonlocal won
-            if record.reported:
-                won = False
-                return None
-            won = True
-            return replace(record, reported=True)
+            won = not record.reported
+            return replace(record, reported=True) if won else None
 
         await self.update(deploy_id, change)
         return won
