@@ -87,7 +87,8 @@ async def test_a_silent_watch_is_reopened_from_the_last_resource_version(
     options = KubeOptions(watch_read_timeout_s=0.3, reconnect_backoff_s=(0.05,) * 5)
     seen: list[str] = []
     async with (
-        KubeClient.from_kubeconfig(kubeconfig, options=options) as kube, asyncio.timeout(10),
+        KubeClient.from_kubeconfig(kubeconfig, options=options) as kube,
+        asyncio.timeout(10),
         contextlib.aclosing(watch(kube, PODS, namespace="ns")) as events,
     ):
         async for event in events:
