@@ -97,6 +97,9 @@ class RolloutEngine:
             self.kube, namespace=home.namespace, clock=self.clock, duration_s=home.lock_ttl_s
         )
         self.records = Records(self.kube, namespace=home.namespace)
+        # Deploys this engine runs right now: `resume_in_flight` must not follow them a
+        # second time (a leader's first resume pass can come after a deploy started).
+        self._running: set[str] = set()
 
     def new_deploy_id(self) -> str:
         return f"{self.clock.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -139,13 +142,22 @@ class RolloutEngine:
         slack_ts: str = "",
     ) -> Outcome:
         """Roll the plan out and follow it to a verdict (see `bot.rollout.execute`)."""
-        return await self._runner(plan.env).deploy(
-            plan, on_progress=on_progress, slack_channel=slack_channel, slack_ts=slack_ts
-        )
+        self._running.add(plan.deploy_id)
+        try:
+            return await self._runner(plan.env).deploy(
+                plan, on_progress=on_progress, slack_channel=slack_channel, slack_ts=slack_ts
+            )
+        finally:
+            self._running.discard(plan.deploy_id)
 
     async def resume_in_flight(self, on_progress: OnProgress = drop_progress) -> list[Outcome]:
-        """Finish following every deploy recorded as rolling out (after a restart)."""
-        in_flight = [r for r in await self.records.in_flight() if not r.reported]
+        """Finish following every deploy recorded as rolling out (after a restart), except
+        those this engine is running itself."""
+        in_flight = [
+            r
+            for r in await self.records.in_flight()
+            if not r.reported and r.id not in self._running
+        ]
 
         async def resume(record: DeployRecord) -> Outcome | None:
             try:
@@ -194,7 +206,11 @@ class RolloutEngine:
         )
         if isinstance(plan, Refusal):
             return plan
-        return await self._runner(valid.env).roll_back(plan, on_progress=on_progress)
+        self._running.add(plan.deploy_id)
+        try:
+            return await self._runner(valid.env).roll_back(plan, on_progress=on_progress)
+        finally:
+            self._running.discard(plan.deploy_id)
 
     async def status(self, service: str, env: str) -> ServiceStatus:
         current = await read_current(self.cluster(env), self.config, services=(service,), env=env)

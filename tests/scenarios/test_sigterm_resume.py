@@ -61,6 +61,7 @@ READY_AFTER_S = 160
 """Sandbox seconds before a `worker` pod is Ready: 8 s of wall time at speed 20."""
 GRACE_S = 3.0
 START_WITHIN_S = 60.0
+REPORT_RETRY_INTERVAL_S = 0.5
 
 
 @dataclass
@@ -112,7 +113,7 @@ class DeckhandRun:
             "DECKHAND_POD_NAME": f"deckhand-{self.port}",
             "DECKHAND_SHUTDOWN_GRACE_S": str(GRACE_S),
             "DECKHAND_LEADER_RETRY_PERIOD_S": "0.5",
-            "DECKHAND_REPORT_RETRY_INTERVAL_S": "0.5",
+            "DECKHAND_REPORT_RETRY_INTERVAL_S": str(REPORT_RETRY_INTERVAL_S),
             "DECKHAND_LOG_LEVEL": "DEBUG",
         }
 
@@ -292,7 +293,8 @@ async def test_sigterm_mid_rollout_is_resumed_by_the_next_start(world: World) ->
     assert len(world.messages()) == 1  # the same message, no new one
     assert phase_of(world.record()) == "succeeded"
     metrics = await second.metrics()
-    assert 'deckhand_deploys_total{env="staging",result="succeeded"} 1.0' in metrics
+    deploys = [line for line in metrics.splitlines() if line.startswith("deckhand_deploys_total")]
+    assert deploys == ['deckhand_deploys_total{env="staging",result="succeeded"} 1.0'], deploys
     assert "deckhand_is_leader 1.0" in metrics
     await second.terminate(within_s=GRACE_S + 5)
     assert_no_secret_logged(world)
@@ -304,7 +306,8 @@ async def test_metrics_count_a_deploy(world: World) -> None:
     message = await world.first_message()
     await world.until(lambda: "Succeeded" in message.text, within_s=60)
     metrics = await run.metrics()
-    assert 'deckhand_deploys_total{env="staging",result="succeeded"} 1.0' in metrics
+    deploys = [line for line in metrics.splitlines() if line.startswith("deckhand_deploys_total")]
+    assert deploys == ['deckhand_deploys_total{env="staging",result="succeeded"} 1.0'], deploys
     assert 'deckhand_rollout_duration_seconds_count{env="staging"} 1.0' in metrics
     assert "deckhand_build_info{version=" in metrics
     code, _ = await run.terminate(within_s=GRACE_S + 5)

@@ -2,8 +2,9 @@
 
 Covers: two concurrent deploys (the second refused naming the holder); a Deckhand
 stopped mid-rollout and a new engine that resumes it and reports exactly once (a
-third resume finds nothing to do); `rollback` as `kubectl rollout undo` (previous
-revision, then a named tag) and its refusals; `history` from records and revisions.
+third resume finds nothing to do); an engine never resumes a deploy it runs itself;
+`rollback` as `kubectl rollout undo` (previous revision, then a named tag) and its
+refusals; `history` from records and revisions.
 """
 
 from __future__ import annotations
@@ -61,6 +62,25 @@ async def test_check_while_a_deploy_runs_is_refused(stage: Stage) -> None:
         assert isinstance(refused, Refusal)
         assert refused.code is RefusalCode.LOCKED
         assert "U1" in refused.text
+    assert running.result().phase is Phase.SUCCEEDED
+
+
+async def test_resume_skips_the_deploys_the_engine_itself_runs(stage: Stage) -> None:
+    # A replica that becomes leader while its own deploy runs must not follow it twice.
+    await stage.deployment(stage.push("1111111"), template_annotations=SLOW)
+    stage.push("2222222")
+    plan = await plan_for(stage, "2222222")
+    rolling = asyncio.Event()
+
+    async def note(progress: Progress) -> None:
+        if progress.updated:
+            rolling.set()
+
+    async with asyncio.TaskGroup() as group:
+        running = group.create_task(stage.engine.execute(plan, on_progress=note))
+        await rolling.wait()
+        assert [r.id for r in await stage.engine.records.in_flight()] == [plan.deploy_id]
+        assert await stage.engine.resume_in_flight(note) == []
     assert running.result().phase is Phase.SUCCEEDED
 
 
