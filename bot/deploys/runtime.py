@@ -16,10 +16,6 @@ Approvals: unless `approvals` is given (`ApprovalsDisabled()` turns them off), t
 `bot.approvals.gate.ApprovalDesk` is the flow's gate and takes the approval buttons,
 modals and `/deploy cancel`; its expiry runs on the leader (`bot.approvals.expiry`).
 
-Approvals: unless `approvals` is given (`ApprovalsDisabled()` turns them off), the
-`bot.approvals.gate.ApprovalDesk` is the flow's gate and takes the approval buttons,
-modals and `/deploy cancel`; its expiry runs on the leader (`bot.approvals.expiry`).
-
 A config file that can't be used raises `ValueError` (one line per problem): `deckhand
 run` exits 1 with it.
 """
