@@ -149,14 +149,26 @@ class Runner:
             superseded: list[FollowResult] = []
             for t in record.targets:
                 obj = await self.kube.get(DEPLOYMENTS, t.deployment, namespace=record.namespace)
-                target = _target(t, record.namespace, int(meta(obj).get("generation") or 0))
-                if images_of(obj).get(t.container) == t.image:
-                    follow.append(target)
+                current = images_of(obj).get(t.container)
+                if current == t.image:
+                    generation = int(meta(obj).get("generation") or 0)
+                    follow.append(_target(t, record.namespace, generation))
                     continue
-                failure = Failure(
-                    Cause.UNKNOWN, texts.superseded(t.deployment), texts.superseded_step()
-                )
-                superseded.append(FollowResult(target, False, Counts(), elapsed, failure))
+                # Not Deckhand's change (any more): generation 0 keeps the automatic
+                # rollback off it, which would otherwise undo someone else's revision,
+                # or, when the patch never happened, go one revision too far.
+                if current == t.previous_image:
+                    failure = Failure(
+                        Cause.UNKNOWN,
+                        texts.interrupted_before_patch(t.deployment),
+                        texts.interrupted_step(),
+                    )
+                else:
+                    failure = Failure(
+                        Cause.UNKNOWN, texts.superseded(t.deployment), texts.superseded_step()
+                    )
+                untouched = _target(t, record.namespace, 0)
+                superseded.append(FollowResult(untouched, False, Counts(), elapsed, failure))
             results = await self._follow_all(record, follow, start, on_progress)
             auto = record.extra.get("auto_rollback") == "true"
             return await self._conclude(record, results + superseded, auto, start, on_progress)

@@ -20,6 +20,14 @@ def superseded_step() -> str:
     return "See `history` for what changed it."
 
 
+def interrupted_before_patch(deployment: str) -> str:
+    return f"Deckhand was stopped before it patched {deployment}: nothing changed there"
+
+
+def interrupted_step() -> str:
+    return "Deploy again when you're ready."
+
+
 def nothing_changed() -> str:
     return "Nothing was changed."
 

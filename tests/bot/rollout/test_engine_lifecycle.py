@@ -152,3 +152,34 @@ async def test_rollback_to_previous_then_to_a_tag_and_history(stage: Stage) -> N
     assert [r.tag for r in history.records][:2] == ["1111111", "2222222"]
     assert history.revisions[0].image == one
     assert {r.image for r in history.revisions} >= {two, three}
+
+
+async def test_stopped_before_the_patch_resumes_as_nothing_changed(stage: Stage) -> None:
+    """Deckhand stops after writing the record but before patching: the resume says so,
+    and the automatic rollback leaves the untouched Deployment alone (undoing it would
+    go one revision too far)."""
+    stage.reconfigure(auto_rollback=True)
+    one = stage.push("1111111")
+    await stage.deployment(one)
+    stage.push("2222222")
+    plan = await plan_for(stage, "2222222")
+    recorded = asyncio.Event()
+
+    async def stall(progress: Progress) -> None:
+        recorded.set()  # the first ROLLING_OUT comes after the record, before the patch
+        await asyncio.sleep(3600)
+
+    first = asyncio.ensure_future(stage.engine.execute(plan, on_progress=stall))
+    await asyncio.wait_for(recorded.wait(), 10)
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    d = await stage.kube.get(DEPLOYMENTS, "api", namespace="honeydue")
+    assert images_of(d) == {"api": one}  # never patched
+
+    restarted = RolloutEngine(stage.engine.config, stage.kube, stage.settings, stage.cluster.clock)
+    (outcome,) = await restarted.resume_in_flight()
+    assert outcome.phase is Phase.FAILED, outcome.summary
+    assert "stopped before it patched api" in outcome.summary
+    assert outcome.services[0].rolled_back_to is None
+    d = await stage.kube.get(DEPLOYMENTS, "api", namespace="honeydue")
+    assert images_of(d) == {"api": one}
