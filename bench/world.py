@@ -6,8 +6,8 @@
   without controllers (nothing reacts; the watch benchmarks write pods straight into
   the store, which is far cheaper than having 20,000 pods scheduled and pulled).
 - `open_slack()`: a `LocalSlack` knowing the team's people and channels.
-- `DeckhandProcess`: a real `deckhand run` subprocess (HTTP mode) pointed at both, with
-  its RSS (`/proc/<pid>/status` VmRSS) and CPU seconds (`/proc/<pid>/stat`) readable.
+- `deckhand_process`: a real `deckhand run` subprocess (`sandbox.process`) pointed at
+  both, with its RSS (`/proc/<pid>/status` VmRSS) and CPU seconds (`/proc/<pid>/stat`) readable.
 - `kubectl(...)`: the real kubectl against the sandbox, timed, with a deadline.
 
 Everything waits with a deadline; nothing here passes or fails.
@@ -19,9 +19,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
-import socket
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -29,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import yaml
 from aiohttp import web
 
@@ -46,6 +42,7 @@ from sandbox.env import (
     REQUESTER,
     SandboxEnv,
 )
+from sandbox.process import DeckhandProcess
 from sandbox.registry.gitea import GiteaRegistry
 from sandbox.slack import LocalSlack
 
@@ -147,12 +144,6 @@ async def wait_for(
     return True
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def rss_mb(pid: int) -> float:
     """VmRSS of `pid` in MB (MiB), from /proc/<pid>/status."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -168,100 +159,19 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-@dataclass
-class DeckhandProcess:
-    """`deckhand run` as a subprocess (HTTP mode) against `env` and `slack`."""
-
-    env: SandboxEnv
-    slack: LocalSlack
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    process: asyncio.subprocess.Process | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    @property
-    def events_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/slack/events"
-
-    def environment(self) -> dict[str, str]:
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("DECKHAND_", "SLACK_"))}
-        keep.pop("KUBECONFIG", None)
-        return {
-            **keep,
-            "DECKHAND_CONFIG": str(self.env.config_path),
-            "DECKHAND_KUBECONFIG": str(self.env.kubeconfig),
-            "DECKHAND_REGISTRY_USERNAME": "admin",
-            "DECKHAND_REGISTRY_TOKEN": self.env.token,
-            "SLACK_BOT_TOKEN": self.slack.bot_token,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "DECKHAND_SLACK_API_URL": self.slack.api_url,
-            "DECKHAND_HTTP_LISTEN": f"127.0.0.1:{self.port}",
-            "DECKHAND_POD_NAME": "deckhand-bench",
-            "DECKHAND_SHUTDOWN_GRACE_S": "2",
-            "DECKHAND_LEADER_RETRY_PERIOD_S": "1",
-        }
-
-    async def start(self, *, within_s: float = 60.0) -> None:
-        """Start it and wait until /readyz answers 200 and it holds the leader Lease."""
-        binary = Path(sys.executable).with_name("deckhand")
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                str(binary), "run", env=self.environment(), stdout=log, stderr=log
-            )
-        async with aiohttp.ClientSession() as session:
-
-            async def ready() -> bool:
-                try:
-                    async with session.get(f"http://127.0.0.1:{self.port}/readyz") as resp:
-                        return resp.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            deadline = time.monotonic() + within_s
-            while not await ready():
-                if self.process.returncode is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"deckhand run did not become ready; see {self.log_path}")
-                await asyncio.sleep(0.1)
-        if not await wait_for(self._leading, within_s=within_s, step_s=0.1):
-            raise RuntimeError(f"deckhand run did not take the leader Lease; see {self.log_path}")
-
-    def _leading(self) -> bool:
-        from sandbox.cluster.errors import ApiError
-        from sandbox.cluster.resources import LEASES
-
-        try:
-            lease = self.env.cluster.store.get(LEASES, DECKHAND_NAMESPACE, "deckhand-leader")
-        except ApiError:
-            return False
-        return bool(lease.get("spec", {}).get("holderIdentity"))
-
-    async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(10):
-                await self.process.wait()
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-
-
 @contextlib.asynccontextmanager
 async def deckhand_process(
     env: SandboxEnv, slack: LocalSlack, log_path: Path
 ) -> AsyncIterator[DeckhandProcess]:
-    process = DeckhandProcess(env, slack, log_path)
-    try:
-        await process.start()
+    """`deckhand run` (a real subprocess, `sandbox.process`) against the bench's world."""
+    async with DeckhandProcess(
+        env,
+        slack,
+        log_path,
+        signing_secret=SIGNING_SECRET,
+        overrides={"DECKHAND_LEADER_RETRY_PERIOD_S": "1"},
+    ) as process:
         yield process
-    finally:
-        await process.stop()
 
 
 @dataclass(frozen=True)

@@ -22,21 +22,14 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
-import signal
-import socket
-import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from sandbox.cluster.errors import ApiError
-from sandbox.cluster.resources import CONFIGMAPS, DEPLOYMENTS, LEASES
+from sandbox.cluster.resources import CONFIGMAPS, DEPLOYMENTS
 from sandbox.env import (
     ALERT_CHANNEL,
     APPROVER,
@@ -50,6 +43,7 @@ from sandbox.env import (
     SandboxEnv,
     SeedService,
 )
+from sandbox.process import DeckhandProcess
 from sandbox.slack import LocalSlack, SlackSender
 from sandbox.slack.store import StoredMessage
 
@@ -76,111 +70,30 @@ class SlowWorkerEnv(SandboxEnv):
         return obj
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class DeckhandRun:
-    """One `deckhand run` process against `env` and `slack` (see the module docstring)."""
-
-    env: SandboxEnv
-    slack: LocalSlack
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    process: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def environment(self) -> dict[str, str]:
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("DECKHAND_", "SLACK_"))}
-        keep.pop("KUBECONFIG", None)
-        return {
-            **keep,
-            "DECKHAND_CONFIG": str(self.env.config_path),
-            "DECKHAND_KUBECONFIG": str(self.env.kubeconfig),
-            "DECKHAND_REGISTRY_USERNAME": "admin",
-            "DECKHAND_REGISTRY_TOKEN": self.env.token,
-            "SLACK_BOT_TOKEN": self.slack.bot_token,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "DECKHAND_SLACK_API_URL": self.slack.api_url,
-            "DECKHAND_SLACK_UPDATE_INTERVAL_S": "0.2",
-            "DECKHAND_HTTP_LISTEN": f"127.0.0.1:{self.port}",
-            "DECKHAND_POD_NAME": f"deckhand-{self.port}",
-            "DECKHAND_SHUTDOWN_GRACE_S": str(GRACE_S),
-            "DECKHAND_LEADER_RETRY_PERIOD_S": "0.5",
-            "DECKHAND_REPORT_RETRY_INTERVAL_S": str(REPORT_RETRY_INTERVAL_S),
-            "DECKHAND_LOG_LEVEL": "DEBUG",
-        }
-
-    async def start(self) -> None:
-        """Start it; return once /readyz answers 200 and it holds the leader Lease."""
-        binary = Path(sys.executable).with_name("deckhand")
-        with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                str(binary), "run", env=self.environment(), stdout=log, stderr=log
-            )
-        async with asyncio.timeout(START_WITHIN_S), aiohttp.ClientSession() as session:
-            while not (await self._ready(session) and self._leading()):
-                assert self.process.returncode is None, self.log_path.read_text()
-                await asyncio.sleep(0.1)
-
-    async def _ready(self, session: aiohttp.ClientSession) -> bool:
-        try:
-            async with session.get(self.url + "/readyz") as response:
-                return response.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    def _leading(self) -> bool:
-        try:
-            lease = self.env.cluster.store.get(LEASES, DECKHAND_NAMESPACE, "deckhand-leader")
-        except ApiError:
-            return False
-        return bool(lease.get("spec", {}).get("holderIdentity") == f"deckhand-{self.port}")
-
-    async def terminate(self, *, within_s: float) -> tuple[int, float]:
-        """SIGTERM; (exit code, seconds it took). Killed (and failed) past `within_s`."""
-        assert self.process is not None
-        started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(within_s):
-                code = await self.process.wait()
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-            pytest.fail(f"deckhand run ignored SIGTERM for {within_s} s; see {self.log_path}")
-        return code, time.monotonic() - started
-
-    async def metrics(self) -> str:
-        async with aiohttp.ClientSession() as session, session.get(self.url + "/metrics") as r:
-            assert r.status == 200
-            return await r.text()
-
-    async def close(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
-
 @dataclass
 class World:
     env: SandboxEnv
     slack: LocalSlack
     sender: SlackSender
     directory: Path
-    runs: list[DeckhandRun] = field(default_factory=list)
+    runs: list[DeckhandProcess] = field(default_factory=list)
 
-    async def deckhand(self) -> DeckhandRun:
-        run = DeckhandRun(self.env, self.slack, self.directory / f"deckhand-{len(self.runs)}.log")
+    async def deckhand(self) -> DeckhandProcess:
+        run = DeckhandProcess(
+            self.env,
+            self.slack,
+            self.directory / f"deckhand-{len(self.runs)}.log",
+            signing_secret=SIGNING_SECRET,
+            overrides={
+                "DECKHAND_SLACK_UPDATE_INTERVAL_S": "0.2",
+                "DECKHAND_SHUTDOWN_GRACE_S": str(GRACE_S),
+                "DECKHAND_REPORT_RETRY_INTERVAL_S": str(REPORT_RETRY_INTERVAL_S),
+                "DECKHAND_LOG_LEVEL": "DEBUG",
+            },
+        )
         self.runs.append(run)
-        await run.start()
-        self.sender.events_url = run.url + "/slack/events"
+        await run.start(within_s=START_WITHIN_S)
+        self.sender.events_url = run.events_url
         return run
 
     async def until(
