@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,25 +236,18 @@ class KubeClient:
     ) -> KubeObject:
         """Patch (strategic merge by default); a 409 is retried a bounded number of times."""
         request = Request("patch", kind.plural, namespace, name)
-        backoff = self.options.conflict_backoff_s
-        for attempt in range(len(backoff) + 1):
-            try:
-                patched: KubeObject = await self._call(
-                    "PATCH",
-                    kind.path(namespace, name),
-                    request=request,
-                    body=patch,
-                    content_type=content_type,
-                )
-                return patched
-            except Conflict:
-                if attempt == len(backoff):
-                    raise
-                log.info(
-                    "409 on patch %s %s/%s, retry %d", kind.plural, namespace, name, attempt + 1
-                )
-                await asyncio.sleep(backoff[attempt])
-        raise AssertionError("unreachable")
+
+        async def attempt() -> KubeObject:
+            patched: KubeObject = await self._call(
+                "PATCH",
+                kind.path(namespace, name),
+                request=request,
+                body=patch,
+                content_type=content_type,
+            )
+            return patched
+
+        return await self._retry_conflicts(attempt, what=f"patch {kind.plural} {namespace}/{name}")
 
     async def update(
         self,
@@ -269,8 +262,8 @@ class KubeClient:
         On 409 the object is read again and `change` asked again (bounded); `change` may
         raise to give up (e.g. a lock now held by someone else).
         """
-        backoff = self.options.conflict_backoff_s
-        for attempt in range(len(backoff) + 1):
+
+        async def attempt() -> KubeObject:
             current = await self.get(kind, name, namespace=namespace)
             wanted = change(current)
             if wanted is None:
@@ -278,16 +271,23 @@ class KubeClient:
             wanted.setdefault("metadata", {})["resourceVersion"] = meta(current).get(
                 "resourceVersion"
             )
+            return await self.replace(kind, wanted, namespace=namespace)
+
+        return await self._retry_conflicts(attempt, what=f"update {kind.plural} {namespace}/{name}")
+
+    async def _retry_conflicts(
+        self, attempt: Callable[[], Awaitable[KubeObject]], *, what: str
+    ) -> KubeObject:
+        """Run `attempt`; on 409 Conflict wait and run it again, once per entry of
+        `conflict_backoff_s`, then let the last Conflict through."""
+        backoff = self.options.conflict_backoff_s
+        for number, wait in enumerate(backoff, start=1):
             try:
-                return await self.replace(kind, wanted, namespace=namespace)
+                return await attempt()
             except Conflict:
-                if attempt == len(backoff):
-                    raise
-                log.info(
-                    "409 on update %s %s/%s, retry %d", kind.plural, namespace, name, attempt + 1
-                )
-                await asyncio.sleep(backoff[attempt])
-        raise AssertionError("unreachable")
+                log.info("409 on %s, retry %d", what, number)
+                await asyncio.sleep(wait)
+        return await attempt()
 
     # ---- special calls ----
 
