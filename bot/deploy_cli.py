@@ -188,25 +188,28 @@ async def _execute(
 
     async def on_progress(p: Progress) -> None:
         out.progress(p)
-        if p.phase is Phase.ROLLING_OUT:
+        # The first ROLLING_OUT comes before the patch (record written, nothing changed
+        # yet); counts from the Deployment only come once the patch is in.
+        if p.phase is Phase.ROLLING_OUT and p.total > 0:
             started.set()
 
-    run = asyncio.ensure_future(engine.execute(plan, on_progress=on_progress))
-    if args.no_wait:
-        # Wait until the patches are in, then leave: the record stays "rolling out" and
-        # the Deckhand in the cluster (or `deckhand status`) takes it from there.
-        waiter = asyncio.ensure_future(started.wait())
-        done, _ = await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if run not in done:
-            run.cancel()
-            waiter.cancel()
-            await asyncio.gather(run, waiter, return_exceptions=True)
-            out.say(texts.cli_started(plan.deploy_id, plan.env), {"deploy_id": plan.deploy_id})
-            return OK
-        waiter.cancel()
-        await asyncio.gather(waiter, return_exceptions=True)
-    outcome = await run
-    return _verdict(outcome, out)
+    deploy = engine.execute(plan, on_progress=on_progress)
+    if not args.no_wait:
+        return _verdict(await deploy, out)
+    # --no-wait: leave once the patches are in. The record stays "rolling out" (and its
+    # lock held until it expires) for the Deckhand in the cluster to finish.
+    run = asyncio.create_task(deploy, name=f"deploy:{plan.deploy_id}")
+    waiter = asyncio.create_task(started.wait(), name="deploy-started")
+    try:
+        await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if run.done():
+            return _verdict(run.result(), out)
+    finally:
+        for task in (run, waiter):
+            task.cancel()
+        await asyncio.gather(run, waiter, return_exceptions=True)
+    out.say(texts.cli_started(plan.deploy_id, plan.env), {"deploy_id": plan.deploy_id})
+    return OK
 
 
 def _verdict(outcome: Outcome, out: Output) -> int:

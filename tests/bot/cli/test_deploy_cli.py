@@ -219,3 +219,33 @@ async def test_break_glass_is_announced_in_the_environments_channel(
     assert "Break-glass" in message.text
     assert "site down" in message.text
     assert "bob" in message.text
+
+
+async def test_no_wait_returns_once_the_patch_is_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandbox.cluster.resources import CONFIGMAPS
+    from sandbox.env import SeedService
+
+    class SlowApi(SandboxEnv):
+        """api pods take 100 sandbox seconds (2 s wall at speed 50) to become Ready."""
+
+        def deployment(self, service: SeedService, *, tag: str | None = None) -> dict[str, Any]:
+            obj = super().deployment(service, tag=tag)
+            if service.name == "api":
+                slow = {"sandbox.deckhand.dev/ready-after-seconds": "100"}
+                obj["spec"]["template"]["metadata"]["annotations"] = slow
+            return obj
+
+    async with SlowApi(tmp_path / "slow", speed=50) as env:
+        monkeypatch.setenv("DECKHAND_REGISTRY_USERNAME", "admin")
+        monkeypatch.setenv("DECKHAND_REGISTRY_TOKEN", env.token)
+        tag = seed(env)["api"]["good"][1]
+        code, out = await deckhand(env, "deploy", "api", tag, "--no-wait")
+        assert code == 0, out
+        assert "not waiting" in out
+        assert f":{tag}@sha256:" in image_of(env, "honeydue-staging")
+        (record,) = env.cluster.store.list(
+            CONFIGMAPS, "deckhand", label_selector="deckhand.dev/record=deploy"
+        )[0]
+        assert record["data"]["phase"] == "rolling_out"  # left for the in-cluster Deckhand
