@@ -93,8 +93,12 @@ async def start(
     backend = await open_backend(settings, stack, supervisor, client)
     app = build_app(settings, backend=backend, supervisor=supervisor, client=client)
     socket = uses_socket_mode(settings)
+    secret = settings.slack_signing_secret
     http_app = build_http_app(
-        readiness=readiness, bolt_app=None if socket else app, metrics=metrics
+        readiness=readiness,
+        bolt_app=None if socket else app,
+        metrics=metrics,
+        signing_secret=secret.get_secret_value() if secret is not None else None,
     )
     host, port = parse_listen(settings.http_listen)
     http_url = await stack.enter_async_context(serve_http(http_app, host=host, port=port))

@@ -207,6 +207,23 @@ def _open(request: ApprovalRequest, now: datetime) -> Refusal | None:
     return None
 
 
+def click_on_its_message(
+    request: ApprovalRequest, *, channel_id: str, message_ts: str | None
+) -> Refusal | None:
+    """None when a click came from `request`'s own message; else the refusal (pure).
+
+    A button names its request by value alone; the message it sits on is the click's
+    container. A click whose container is another message (a forged or replayed
+    payload, a copied button) decides nothing. A request with no recorded message yet
+    (being posted) only accepts clicks from its channel.
+    """
+    same_channel = not request.slack_channel or channel_id == request.slack_channel
+    same_message = not request.slack_ts or message_ts == request.slack_ts
+    if same_channel and same_message:
+        return None
+    return Refusal(RefusalCode.INVALID_REQUEST, texts.approval_wrong_message(request.id))
+
+
 def decide_approval(
     request: ApprovalRequest,
     *,

@@ -58,6 +58,7 @@ from commands.approvals import (
     ApprovalState,
     Approved,
     Counted,
+    click_on_its_message,
     decide_approval,
     decide_cancel,
     decide_rejection,
@@ -144,12 +145,36 @@ class ApprovalDesk:
 
     async def handle_action(self, action: ActionContext) -> None:
         try:
+            if not await self._on_its_message(action):
+                return
             if action.action_id == APPROVE_ACTION:
                 await self._approve(action.replier, action.user_id, action.value, forced=None)
             elif action.action_id in (REJECT_ACTION, FORCE_ACTION):
                 await self._open_modal(action)
         except KubeError as e:
             await action.replier.ephemeral(texts.backend_unavailable("decide", e.sentence()))
+
+    async def _on_its_message(self, action: ActionContext) -> bool:
+        """False (and the clicker told) when the click's message is not the request's."""
+        if action.action_id not in (APPROVE_ACTION, REJECT_ACTION, FORCE_ACTION):
+            return True
+        request = await self._store.get(action.value)
+        if request is None:
+            return True  # `_load` answers "no such request"
+        refusal = click_on_its_message(
+            request, channel_id=action.channel_id, message_ts=action.message_ts
+        )
+        if refusal is None:
+            return True
+        log.warning(
+            "approval %s: click from message %s in %s refused (the request's is %s)",
+            request.id,
+            action.message_ts,
+            action.channel_id,
+            request.slack_ts,
+        )
+        await action.replier.ephemeral(refusal.text)
+        return False
 
     async def handle_view(self, view: ViewContext) -> None:
         request_id = modal_target(view.private_metadata)

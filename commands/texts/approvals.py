@@ -61,6 +61,13 @@ def approval_unknown(request_id: str) -> str:
     return f"Deckhand has no deploy {_code(request_id)} waiting for approval."
 
 
+def approval_wrong_message(request_id: str) -> str:
+    return (
+        f"That button doesn't belong to the approval request for {_code(request_id)}: "
+        "nothing was decided. Use the buttons on the request's own message."
+    )
+
+
 def approval_void_note(tag: str, services: Sequence[str]) -> str:
     return (
         f"{_code(tag)} now points at another image for {_list(services)}: the approval is "

@@ -31,9 +31,10 @@ APP_ID = "A0DECKHAND"
 STALE_BY_S = 600
 
 
-def sign(body: str, *, secret: str, timestamp: int) -> str:
-    """Slack's v0 request signature of `body`."""
-    base = f"v0:{timestamp}:{body}".encode()
+def sign(body: str | bytes, *, secret: str, timestamp: int) -> str:
+    """Slack's v0 request signature of `body` (raw bytes: signed as they are)."""
+    raw = body if isinstance(body, bytes) else body.encode()
+    base = f"v0:{timestamp}:".encode() + raw
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
@@ -250,14 +251,21 @@ class SlackSender:
             urlencode({"payload": json.dumps(payload)}), forge=forge, stale=stale
         )
 
-    async def post(self, body: str, *, forge: bool = False, stale: bool = False) -> tuple[int, str]:
-        """POST a raw form body, signed (or mis-signed) as asked."""
+    async def post(
+        self,
+        body: str | bytes,
+        *,
+        forge: bool = False,
+        stale: bool = False,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> tuple[int, str]:
+        """POST a raw body (a form unless told), signed (or mis-signed) as asked."""
         if self._session is None:
             raise RuntimeError("use SlackSender as an async context manager")
         timestamp = int(time.time()) - (STALE_BY_S if stale else 0)
         secret = self._secret + "-forged" if forge else self._secret
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             "X-Slack-Request-Timestamp": str(timestamp),
             "X-Slack-Signature": sign(body, secret=secret, timestamp=timestamp),
         }

@@ -1,7 +1,8 @@
 """`commands.approvals`, table-tested: who may approve (requester, listed user, group
 member, outsider), counting distinct approvers (one, two required, the same one twice,
 concurrent deciders on one stored state), expiry, freeze windows (force with a reason),
-digest binding (void when the tag moved), rejection, cancel, compare links, the trail."""
+digest binding (void when the tag moved), a click bound to the request's own
+message, rejection, cancel, compare links, the trail."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from commands.approvals import (
     Counted,
     EventKind,
     ImageChange,
+    click_on_its_message,
     compare_url,
     decide_approval,
     decide_cancel,
@@ -289,3 +291,26 @@ def test_new_request_from_a_plan() -> None:
     assert change.compare_url == "https://g/a/h/compare/1111111...237c6b8f00"
     assert change.current == "r/api:1111111@sha256:0"
     assert got.events[0].kind is EventKind.REQUESTED
+
+
+@pytest.mark.parametrize(
+    ("stored", "channel", "ts", "accepted"),
+    [
+        (("C1", "111.1"), "C1", "111.1", True),
+        (("C1", "111.1"), "C1", "222.2", False),  # another message's button, same channel
+        (("C1", "111.1"), "C2", "111.1", False),  # same ts, other channel
+        (("C1", "111.1"), "C1", None, False),  # no container at all
+        (("C1", ""), "C1", "333.3", True),  # message not recorded yet: its channel only
+        (("C1", ""), "C2", "333.3", False),
+    ],
+)
+def test_a_click_counts_only_from_the_request_message(
+    stored: tuple[str, str], channel: str, ts: str | None, accepted: bool
+) -> None:
+    bound = replace(request(), slack_channel=stored[0], slack_ts=stored[1])
+    refusal = click_on_its_message(bound, channel_id=channel, message_ts=ts)
+    assert (refusal is None) is accepted
+    if refusal is not None:
+        assert refusal.code is RefusalCode.INVALID_REQUEST
+        assert "`d-7f3a2c`" in refusal.text
+        assert "nothing was decided" in refusal.text

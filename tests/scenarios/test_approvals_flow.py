@@ -9,7 +9,8 @@ plus one click delivered twice → one rollout; expiry → can't approve, messag
 without buttons; Reject → modal → reason recorded (and in `/deploy history`); a
 restart between request and approval; a tag re-pushed to another digest → void; a
 member of the approvers' user group approves, an outsider can't; two approvals
-required; `/deploy cancel ID`.
+required; `/deploy cancel ID`; a click on one request's message carrying another
+request's id is refused and changes nothing.
 """
 
 from __future__ import annotations
@@ -226,3 +227,23 @@ async def test_freeze_window_needs_a_forced_approval_with_reason(tmp_path: Path)
         await stack.submit("deckhand:force", user=APPROVER, view=view, reason="hotfix INC-42")
         text = await _rolled_out(stack, message)
         assert "hotfix INC-42" in text
+
+
+async def test_a_click_naming_another_request_is_refused(stack: ApprovalStack) -> None:
+    before = stack.prod_image()
+    first = await stack.request(DEPLOY)
+    second = await stack.request(f"admin {SERVICES[2].good[2]} to prod")
+    other_id = approval_id(second)
+    await stack.click(first, "deckhand:approve", user=APPROVER, value=other_id)
+    said = await stack.deckhand.wait_ephemeral(APPROVER)
+    assert "doesn't belong" in said, said
+    assert other_id in said, said
+    assert stack.prod_image() == before
+    assert stack.deckhand.image_of("admin", namespace="honeydue").endswith(SERVICES[2].current)
+    assert [b["text"]["text"] for b in buttons(first)] == ["Approve", "Reject"]
+    assert [b["text"]["text"] for b in buttons(second)] == ["Approve", "Reject"]
+    assert not _records(stack, other_id)
+    # The request's own button still works.
+    await stack.click(second, "deckhand:approve", user=APPROVER)
+    text = await stack.deckhand.wait_final(second)
+    assert "Succeeded" in text, text

@@ -3,7 +3,9 @@
 Covers: ack within Slack's 3 s while the backend is slow; signature and timestamp
 verification (401, backend untouched); the contexts handed to the backend; unexpected
 backend errors (ephemeral + correlation id in the log); response_url answers; the
-"restarting" ack during shutdown; /healthz and /readyz; the help-only backend.
+"restarting" ack during shutdown; /healthz and /readyz; the help-only backend; the
+total door: bodies that are not UTF-8, garbage JSON, not an object, huge, truncated or
+unsigned get a 4xx and one WARNING line, never a 500 or an ERROR.
 """
 
 from __future__ import annotations
@@ -186,3 +188,70 @@ async def test_help_only_backend(deckhand_slack: SlackStack, text: str, expected
     await deckhand_slack.slack.wait_for_call("chat.postEphemeral")
     (message,) = deckhand_slack.slack.ephemerals(user_id="U0ALICE", channel_id=CHANNEL)
     assert message.text == expected
+
+
+HUGE = b"payload=" + b"x" * (300 * 1024)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "signed", "expected"),
+    [
+        (b"payload=\xff\xfe\xfa{}", "application/x-www-form-urlencoded", True, 400),
+        (b"\x80\x81 not utf-8", "application/json", True, 400),
+        (b"payload=%7Bnot+json", "application/x-www-form-urlencoded", True, 400),
+        (b"{not json", "application/json", True, 400),
+        (b"[1, 2, 3]", "application/json", True, 400),
+        (b"payload=%5B1%5D", "application/x-www-form-urlencoded", True, 400),
+        (
+            b'payload={"type":"block_actions","team":"T1"}',
+            "application/x-www-form-urlencoded",
+            True,
+            404,
+        ),
+        (HUGE, "application/x-www-form-urlencoded", True, 413),
+        (b"payload=%7Bnot+json", "application/x-www-form-urlencoded", False, 401),
+        (b"\xff\xfe", "text/plain", False, 401),
+    ],
+)
+async def test_any_body_gets_a_4xx_and_one_warning(
+    deckhand_slack: SlackStack,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    content_type: str,
+    signed: bool,
+    expected: int,
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        status, _ = await deckhand_slack.sender.post(
+            body, content_type=content_type, forge=not signed
+        )
+    assert status == expected
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1, [r.getMessage() for r in warned]  # one line, no traceback
+    assert warned[0].exc_info is None
+    assert deckhand_slack.backend.commands == []
+    assert deckhand_slack.backend.actions == []
+
+
+async def test_a_truncated_body_is_refused_without_an_error(
+    deckhand_slack: SlackStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    host, port = deckhand_slack.url.removeprefix("http://").rsplit(":", 1)
+    with caplog.at_level(logging.DEBUG):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /slack/events HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 4000\r\n\r\npayload=%7B%22ty"
+        )
+        await writer.drain()
+        writer.write_eof()
+        async with asyncio.timeout(5):
+            answer = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    assert not answer or answer.split(b" ")[1].startswith(b"4"), answer[:80]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert deckhand_slack.backend.commands == []
+    assert deckhand_slack.backend.actions == []
