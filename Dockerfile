@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Deckhand's image. Build it for the nodes' platform, not your laptop's:
+# Deckhand's image: the `deckhand` distribution only (the stand-ins in sandbox/ are the
+# separate `deckhand-sandbox` distribution and stay out). Build it for the nodes' platform, not your laptop's:
 #   docker buildx build --platform linux/amd64 -t gitea.example.com/admin/deckhand:$(git rev-parse --short HEAD) --push .
 
 FROM python:3.11-slim-bookworm AS build
@@ -8,7 +9,6 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY commands ./commands
-COPY sandbox ./sandbox
 RUN python -m venv /opt/deckhand \
  && /opt/deckhand/bin/pip install --no-compile . \
  && find /opt/deckhand -name '__pycache__' -prune -exec rm -rf {} +

@@ -1,15 +1,16 @@
 # One entry point for every task. Each target creates what it needs on a fresh machine.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.txt | sha1sum | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml sandbox/pyproject.toml requirements-dev.txt | sha1sum | cut -c1-12)
 
 .PHONY: venv system-deps sandbox test check lint format typecheck contracts manifests bench clean
 
-$(STAMP): pyproject.toml requirements-dev.txt
+$(STAMP): pyproject.toml sandbox/pyproject.toml requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
-	$(PY) -m pip install -q --no-deps -e .
+	# The product (`deckhand`) and, separately, its stand-ins (`deckhand-sandbox`).
+	$(PY) -m pip install -q --no-deps -e . -e ./sandbox
 	rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)

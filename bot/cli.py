@@ -1,18 +1,38 @@
 """The `deckhand` command line: one sub-command per front door.
 
 Each sub-command's parser and runner live with the feature they drive; this module
-only wires them. `deckhand sandbox …` is dispatched to the sandbox package (the one
-allowed exception to "bot does not import sandbox", see pyproject.toml).
+only wires them. Sub-commands of other distributions come in through the entry-point
+group `deckhand.commands` (name = sub-command, value = `main(argv) -> int`): the
+`deckhand-sandbox` distribution (sandbox/pyproject.toml) registers `sandbox` there, so
+`deckhand sandbox …` works where it is installed (`make venv`) and the product itself
+imports no stand-in.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 
 from bot.deploy_cli import VERBS as ENGINE_VERBS
 from bot.deploy_cli import add_parsers as add_engine_parsers
+
+
+PLUGIN_GROUP = "deckhand.commands"
+
+PLUGIN_MISSING = {
+    "sandbox": "deckhand: the sandbox is not installed here (it is the `deckhand-sandbox` "
+    "distribution: `make venv` in a checkout installs it)",
+}
+
+
+def plugin(name: str) -> Callable[[list[str]], int] | None:
+    """The `main` another installed distribution registered for sub-command `name`."""
+    for point in entry_points(group=PLUGIN_GROUP, name=name):
+        loaded: Callable[[list[str]], int] = point.load()
+        return loaded
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,9 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "sandbox":
-        from sandbox.cli import main as sandbox_main
-
-        return sandbox_main(args_list[1:])
+        found = plugin("sandbox")
+        if found is None:
+            print(PLUGIN_MISSING["sandbox"], file=sys.stderr)
+            return 2
+        return found(args_list[1:])
     if args_list and args_list[0] == "run":
         from bot.run import main as run_main
 

@@ -33,7 +33,7 @@ from typing import Any, Self
 import yaml
 
 from commands.config import DeckhandConfig
-from commands.images import Platform
+from sandbox.cluster.imageref import Platform
 from sandbox.cluster.resources import DEPLOYMENTS, NAMESPACES, SECRETS
 from sandbox.cluster.server import SandboxCluster
 from sandbox.registry.gitea import GiteaRegistry

@@ -21,10 +21,9 @@ import contextlib
 import secrets
 from typing import Any
 
-from commands.images import ImageReference, InvalidReference
-from sandbox.cluster.controllers.puller import containerd_ref
 from sandbox.cluster.controllers.staging import CRASH
 from sandbox.cluster.errors import ApiError
+from sandbox.cluster.imageref import BadReference, containerd_ref, parse_ref
 from sandbox.cluster.resources import DEPLOYMENTS, PODS, SECRETS
 from sandbox.env import ENVIRONMENTS, OWNER, PULL_SECRET, SERVICES, SandboxEnv
 from sandbox.registry.store import StoreError
@@ -122,8 +121,8 @@ class Breakers:
 
     def _evict(self, image: str) -> None:
         try:
-            name = containerd_ref(ImageReference.parse(image))
-        except InvalidReference:
+            name = containerd_ref(parse_ref(image))
+        except BadReference:
             return
         for node in self._env.cluster.controllers.nodes.values():
             node.images.pop(name, None)

@@ -28,7 +28,7 @@ from urllib.parse import urlencode, urljoin
 
 import aiohttp
 
-from commands.images import Platform
+from sandbox.cluster.imageref import Platform
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -26,8 +26,8 @@ import aiohttp
 import pytest
 
 from commands.images import ImageReference
-from sandbox.cluster.controllers.puller import containerd_ref
 from sandbox.cluster.controllers.staging import CRASH
+from sandbox.cluster.imageref import containerd_ref
 from sandbox.cluster.resources import DEPLOYMENTS, PODS, SECRETS
 from sandbox.demo.cluster_view import image_tag, pod_state
 from sandbox.demo.run import DECKHAND_BACKEND, Demo, DemoError, open_demo, parse_loopback

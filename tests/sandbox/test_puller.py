@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 
-from commands.images import ImageReference, Platform
+from commands.images import ImageReference
 from sandbox.cluster.controllers import puller as p
+from sandbox.cluster.imageref import Platform
 from sandbox.registry.gitea import GiteaRegistry
 from sandbox.registry.images import build_image, push_image
 from tests.fixtures.registry import ADMIN_TOKEN, DistributionRegistry

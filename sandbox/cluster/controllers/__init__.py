@@ -25,7 +25,6 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
-from commands.images import Platform
 from sandbox.cluster.clock import Clock
 from sandbox.cluster.controllers.deployment import DeploymentController
 from sandbox.cluster.controllers.events import EventRecorder
@@ -35,6 +34,7 @@ from sandbox.cluster.controllers.nodes import Scheduler, SimNode, node_object
 from sandbox.cluster.controllers.puller import ImagePuller
 from sandbox.cluster.controllers.replicaset import ReplicaSetController
 from sandbox.cluster.errors import ApiError
+from sandbox.cluster.imageref import Platform
 from sandbox.cluster.resources import DEPLOYMENTS, NODES, PODS, REPLICASETS, Resource
 from sandbox.cluster.store import Change, Store
 

@@ -33,7 +33,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from commands.images import ImageReference, InvalidReference
 from sandbox.cluster.clock import Clock
 from sandbox.cluster.controllers import texts
 from sandbox.cluster.controllers.backoff import BackOff
@@ -44,12 +43,12 @@ from sandbox.cluster.controllers.podstate import Container, PodRuntime
 from sandbox.cluster.controllers.puller import (
     ImagePuller,
     PullError,
-    containerd_ref,
     credentials_for,
     keyring_from_secrets,
 )
 from sandbox.cluster.controllers.staging import staging_for
 from sandbox.cluster.errors import ApiError
+from sandbox.cluster.imageref import BadReference, ImageRef, containerd_ref, parse_ref
 from sandbox.cluster.resources import PODS, SECRETS, Resource
 from sandbox.cluster.store import Store
 
@@ -354,8 +353,8 @@ class Kubelet:
         """`EnsureImageExists`: True when the image is on the node, else sets the waiting state."""
         image = c.image
         try:
-            ref = ImageReference.parse(image)
-        except InvalidReference:
+            ref = parse_ref(image)
+        except BadReference:
             c.wait("InvalidImageName", texts.invalid_image(image))
             c.never_retry = True
             self._event(rt, pod, c, "InspectFailed", texts.invalid_image(image), warning=True)
@@ -407,7 +406,7 @@ class Kubelet:
         self._event(rt, pod, c, "Pulled", texts.pulled(image, pulled_in, total, result.size))
         return True
 
-    def _credentials(self, rt: PodRuntime, pod: Obj, ref: ImageReference) -> list[Any]:
+    def _credentials(self, rt: PodRuntime, pod: Obj, ref: ImageRef) -> list[Any]:
         found, missing = [], []
         for item in pod.get("spec", {}).get("imagePullSecrets") or []:
             name = item.get("name")

@@ -20,13 +20,13 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from commands.images import Platform
 from sandbox.cluster.clock import Clock
 from sandbox.cluster.controllers import texts
 from sandbox.cluster.controllers.events import EventRecorder
 from sandbox.cluster.controllers.informer import Cache, Key, Timers, WorkQueue, key_of
 from sandbox.cluster.controllers.puller import PulledImage
 from sandbox.cluster.errors import ApiError
+from sandbox.cluster.imageref import Platform
 from sandbox.cluster.resources import NODES, PODS, Resource
 from sandbox.cluster.store import Store
 

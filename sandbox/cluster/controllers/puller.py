@@ -53,7 +53,7 @@ from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 
-from commands.images import ImageReference, Platform
+from sandbox.cluster.imageref import ImageRef, Platform, containerd_ref
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -170,7 +170,7 @@ def keyring_from_secrets(secrets: Iterable[Mapping[str, Any]]) -> Keyring:
     return keyring
 
 
-def credentials_for(keyring: Keyring, ref: ImageReference) -> list[RegistryAuth]:
+def credentials_for(keyring: Keyring, ref: ImageRef) -> list[RegistryAuth]:
     """The credentials whose key is a prefix of `registry/repository`, longest key first."""
     name = ref.name
     matches = [
@@ -180,13 +180,6 @@ def credentials_for(keyring: Keyring, ref: ImageReference) -> list[RegistryAuth]
     ]
     matches.sort(key=lambda item: -item[0])
     return [auth for _, auth in matches]
-
-
-def containerd_ref(ref: ImageReference) -> str:
-    """`reference.ParseDockerRef`: `:latest` when untagged; a digest wins over a tag."""
-    if ref.digest:
-        return f"{ref.name}@{ref.digest}"
-    return f"{ref.name}:{ref.tag or 'latest'}"
 
 
 def is_loopback(host: str) -> bool:
@@ -254,7 +247,7 @@ class _Attempt:
         self,
         session: aiohttp.ClientSession,
         base: str,
-        ref: ImageReference,
+        ref: ImageRef,
         auth: RegistryAuth | None,
         timeout: float,
     ) -> None:
@@ -414,7 +407,7 @@ class ImagePuller:
         return ("http://" if is_loopback(host) else "https://") + host
 
     async def pull(
-        self, ref: ImageReference, *, platform: Platform, auths: Sequence[RegistryAuth] = ()
+        self, ref: ImageRef, *, platform: Platform, auths: Sequence[RegistryAuth] = ()
     ) -> PulledImage:
         """Pull `ref` for `platform`, trying each credential in turn like the kubelet.
 
@@ -436,7 +429,7 @@ class ImagePuller:
         raise joined
 
     async def _pull_once(
-        self, ref: ImageReference, platform: Platform, auth: RegistryAuth | None
+        self, ref: ImageRef, platform: Platform, auth: RegistryAuth | None
     ) -> PulledImage:
         assert self._session is not None
         name = containerd_ref(ref)
