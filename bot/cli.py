@@ -18,7 +18,6 @@ from importlib.metadata import entry_points
 from bot.deploy_cli import VERBS as ENGINE_VERBS
 from bot.deploy_cli import add_parsers as add_engine_parsers
 
-
 PLUGIN_GROUP = "deckhand.commands"
 
 PLUGIN_MISSING = {
