@@ -5,16 +5,20 @@ them as the honeydue team runs today:
 
 - registry user `admin` with a token; per service (api, worker, admin) four good
   linux/amd64 tags, one arm64-only tag (the laptop build that caused `exec format
-  error`) and one multi-arch tag, each labelled `org.opencontainers.image.revision`;
+  error`), one multi-arch tag and one older linux/amd64 tag (`previous`: deploying it
+  is a downgrade), each labelled `org.opencontainers.image.revision`;
+- per service a private git repository `admin/honeydue-<service>` on the same Gitea
+  (`sandbox/history.py`): every tag is the short SHA of one of its commits, the
+  revision label the full SHA; a second token with `read:repository` reads it;
 - namespaces `honeydue-staging` (environment `staging`, no approval) and `honeydue`
   (environment `prod`, one approval), each with a `gitea-credentials` pull secret and
   api ×3, worker ×1 (a singleton: strategy Recreate), admin ×2 running the first
   good tag; Deckhand's own namespace `deckhand`.
 
 and writes into DIR: `kubeconfig`, `deckhand.yaml` (a config that works against
-them), `registry.env` (`DECKHAND_REGISTRY_*`) and `seed.json` (services, current tag,
-every seeded tag with its platforms). The CLI tests, the benchmarks, the demo and
-anyone trying Deckhand start from here.
+them), `registry.env` (`DECKHAND_REGISTRY_*`, `DECKHAND_GITEA_TOKEN`) and `seed.json`
+(services, current tag, every seeded tag with its platforms). The CLI tests, the
+benchmarks, the demo and anyone trying Deckhand start from here.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from commands.config import DeckhandConfig
 from sandbox.cluster.imageref import Platform
 from sandbox.cluster.resources import DEPLOYMENTS, NAMESPACES, SECRETS
 from sandbox.cluster.server import SandboxCluster
+from sandbox.history import seed_history
 from sandbox.registry.gitea import GiteaRegistry
 from sandbox.registry.images import build_image
 
@@ -69,6 +74,8 @@ class SeedService:
     good: tuple[str, ...]  # linux/amd64 tags, oldest first; good[0] runs at start
     arm64_only: str
     multi_arch: str
+    previous: str
+    """An ancestor of `current`: deploying it is a downgrade."""
     recreate: bool = False
 
     @property
@@ -76,7 +83,7 @@ class SeedService:
         return self.good[0]
 
 
-def _sha(service: str, n: int) -> str:
+def _sha(service: str, n: int | str) -> str:
     # Stable fake git SHAs, so docs and screenshots stay the same from run to run.
     return hashlib.sha1(f"honeydue-{service}-{n}".encode()).hexdigest()
 
@@ -89,6 +96,7 @@ def _service(name: str, replicas: int, *, recreate: bool = False) -> SeedService
         good=tuple(tags[:4]),
         arm64_only=tags[4],
         multi_arch=tags[5],
+        previous=_sha(name, "previous")[:7],
         recreate=recreate,
     )
 
@@ -106,11 +114,14 @@ class SandboxEnv:
     cluster_port: int = 0
     registry_port: int = 0
     token: str = field(default_factory=lambda: "gta_" + secrets.token_hex(20))
+    gitea_token: str = field(default_factory=lambda: "gtr_" + secrets.token_hex(20))
+    """The `read:repository` token (change notes); `token` only has the package scopes."""
     ready_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         self.cluster = SandboxCluster(speed=self.speed, host=self.host, port=self.cluster_port)
         self.registry = GiteaRegistry(self.host, self.registry_port, users={OWNER: self.token})
+        self.registry.add_repo_token(OWNER, self.gitea_token)
 
     # paths ---------------------------------------------------------------------------
 
@@ -132,6 +143,10 @@ class SandboxEnv:
 
     def repository(self, service: str) -> str:
         return f"{self.registry.host}/{OWNER}/honeydue-{service}"
+
+    def source_url(self, service: str) -> str:
+        """The service's git repository on the sandbox Gitea (its web URL)."""
+        return f"{self.registry.url}/{OWNER}/honeydue-{service}"
 
     # lifecycle -----------------------------------------------------------------------
 
@@ -165,6 +180,22 @@ class SandboxEnv:
         start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
         for service in SERVICES:
             repo = f"{OWNER}/honeydue-{service.name}"
+            git = self.registry.git.create(OWNER, f"honeydue-{service.name}")
+            seed_history(
+                git,
+                service.name,
+                tags=[_sha(service.name, n) for n in range(6)],
+                previous=_sha(service.name, "previous"),
+                released=[start + timedelta(days=n) for n in range(6)],
+            )
+            self._seed_tag(
+                repo,
+                service.name,
+                "previous",
+                service.previous,
+                [AMD64],
+                start - timedelta(days=2),
+            )
             for n, tag in enumerate(service.good):
                 self._seed_tag(repo, service.name, n, tag, [AMD64], start + timedelta(days=n))
             n = len(service.good)
@@ -184,14 +215,14 @@ class SandboxEnv:
         self,
         repo: str,
         service: str,
-        n: int,
+        n: int | str,
         tag: str,
         platforms: list[Platform],
         created: datetime,
     ) -> None:
         labels = {
             "org.opencontainers.image.revision": _sha(service, n),
-            "org.opencontainers.image.source": f"https://gitea.example.com/{OWNER}/honeydue",
+            "org.opencontainers.image.source": f"{self.registry.url}/{OWNER}/honeydue-{service}",
         }
         image = build_image(platforms=platforms, labels=labels, created=created, salt=repo + tag)
         self.registry.seed(repo, tag, image)
@@ -282,7 +313,7 @@ class SandboxEnv:
                     "image": self.repository(s.name),
                     "deployments": [{"name": s.name, "container": s.name}],
                     **({"max_replicas": 1} if s.recreate else {}),
-                    "source_url": f"https://gitea.example.com/{OWNER}/honeydue",
+                    "source_url": self.source_url(s.name),
                 }
                 for s in SERVICES
             },
@@ -335,10 +366,13 @@ class SandboxEnv:
                     "good": list(s.good),
                     "arm64_only": s.arm64_only,
                     "multi_arch": s.multi_arch,
+                    "previous": s.previous,
+                    "source_url": self.source_url(s.name),
                     "tags": {
                         **{t: ["linux/amd64"] for t in s.good},
                         s.arm64_only: ["linux/arm64/v8"],
                         s.multi_arch: ["linux/amd64", "linux/arm64/v8"],
+                        s.previous: ["linux/amd64"],
                     },
                 }
                 for s in SERVICES
@@ -354,7 +388,8 @@ class SandboxEnv:
             encoding="utf-8",
         )
         self.registry_env.write_text(
-            f"DECKHAND_REGISTRY_USERNAME={OWNER}\nDECKHAND_REGISTRY_TOKEN={self.token}\n",
+            f"DECKHAND_REGISTRY_USERNAME={OWNER}\nDECKHAND_REGISTRY_TOKEN={self.token}\n"
+            f"DECKHAND_GITEA_TOKEN={self.gitea_token}\n",
             encoding="utf-8",
         )
         self.registry_env.chmod(0o600)

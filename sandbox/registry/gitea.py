@@ -14,6 +14,8 @@ Behaviour copied from Gitea's `routers/api/packages/container` (see shared/FACTS
   404 `MANIFEST_UNKNOWN`; `tags/list` -> `NAME_UNKNOWN` for unknown images and a
   `Link: rel="next"` on every non-empty page (also the last one).
 - `GET /api/v1/packages/{owner}?type=container&q=` with `created_at` and `X-Total-Count`.
+- `/api/v1/repos/…`: git repositories (compare, commits, one commit), `repos_api.py`;
+  `git` (a `RepoStore`) holds them, `repos_api` has the old-Gitea and slow switches.
 
 Test controls: `fail_next()` injects 5xx/429 answers, `set_down()` refuses connections,
 `requests` logs every request, `store` (a `RegistryStore`) seeds content in-process.
@@ -34,6 +36,8 @@ from aiohttp import web
 
 from sandbox.registry.images import BuiltImage, sha256_digest
 from sandbox.registry.packages import basic_user, packages_response
+from sandbox.registry.repos import RepoStore
+from sandbox.registry.repos_api import ReposApi
 from sandbox.registry.store import RegistryStore, StoreError, User, blob_unknown
 
 _REPO_ROUTE = re.compile(
@@ -81,6 +85,8 @@ class GiteaRegistry:
         for name, token in (users or {}).items():
             self.store.add_user(name, token, site_admin=True)
         self.token_ttl_s = token_ttl_s
+        self.git = RepoStore()
+        self.repos_api = ReposApi(self.git, self.store)
         self.requests: list[LoggedRequest] = []
         self._bearer: dict[str, tuple[str | None, str | None, float]] = {}
         self._issued: list[str] = []
@@ -116,6 +122,7 @@ class GiteaRegistry:
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.repos_api.release()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -141,6 +148,12 @@ class GiteaRegistry:
         """Revoke a personal access token and every Bearer token issued for it."""
         self.store.revoke_token(token)
         self._bearer = {k: v for k, v in self._bearer.items() if v[1] != token}
+
+    def add_repo_token(
+        self, user: str, token: str, scopes: tuple[str, ...] = ("read:repository",)
+    ) -> None:
+        """A personal access token for the repository API with these scopes."""
+        self.git.add_token(user, token, scopes)
 
     def make_public(self, owner: str) -> None:
         self.store.public_owners.add(owner.lower())
@@ -201,6 +214,8 @@ class GiteaRegistry:
                     headers["Retry-After"] = f"{fault.retry_after:g}"
                 return web.Response(status=fault.status, text="injected fault", headers=headers)
         path = request.path
+        if path.startswith("/api/v1/repos/"):
+            return await self.repos_api.handle(request, base_url=self.url)
         if path.startswith("/api/v1/packages/"):
             owner = path.removeprefix("/api/v1/packages/").strip("/")
             return packages_response(self.store, request, owner, base_url=self.url)
