@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 MERGE = "application/merge-patch+json"
+FIELD_MANAGER = "deckhand"
+"""The `fieldManager` of every write: how `metadata.managedFields` names Deckhand's changes
+(drift notices tell them apart from `kubectl-set`, `helm`, ...)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ class KubeClient:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The raw response of a 2xx answer, closed on exit; other answers raise `KubeError`."""
         params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
+        if method in ("POST", "PUT", "PATCH"):
+            params.append(("fieldManager", FIELD_MANAGER))
         try:
             response = await self.api.call_api(
                 path,

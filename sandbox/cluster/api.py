@@ -20,7 +20,9 @@ streamed by `streams`):
 * `selfsubjectaccessreviews`, answered from the denials set with `deny()`, which
   also make the matching requests fail with 403 Forbidden as RBAC would;
 * `Accept: ...;as=Table;g=meta.k8s.io` answers a server-side printed `Table`
-  (`tables.py`), so `kubectl get` prints the usual columns.
+  (`tables.py`), so `kubectl get` prints the usual columns;
+* writes record `metadata.managedFields` (`fields.py`) for the request's manager:
+  `?fieldManager=`, else the User-Agent's prefix.
 
 Every error is a `kind: Status` with the real code, reason and message, and a
 request that fails leaves the store unchanged.
@@ -37,7 +39,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.cluster import bodies, discovery, openapi, streams, tables
+from sandbox.cluster import bodies, discovery, fields, openapi, streams, tables
 from sandbox.cluster.clock import Clock
 from sandbox.cluster.errors import ApiError, FieldError
 from sandbox.cluster.patch import PatchError, json_patch, merge_patch, strategic_merge
@@ -338,7 +340,11 @@ class ApiServer:
                 "the request"
             )
         created = self.store.create(
-            target.resource, obj, namespace=target.namespace, dry_run=bodies.dry_run(request)
+            target.resource,
+            obj,
+            namespace=target.namespace,
+            dry_run=bodies.dry_run(request),
+            manager=_manager(request),
         )
         return _json_response(created, 201)
 
@@ -352,6 +358,7 @@ class ApiServer:
                 obj,
                 subresource=target.subresource,
                 dry_run=bodies.dry_run(request),
+                manager=_manager(request),
             )
         )
 
@@ -403,7 +410,13 @@ class ApiServer:
             raise ApiError.invalid_request()
         if scale:
             return _json_response(
-                self._write_scale(target, current, patched, dry_run=bodies.dry_run(request))
+                self._write_scale(
+                    target,
+                    current,
+                    patched,
+                    dry_run=bodies.dry_run(request),
+                    manager=_manager(request),
+                )
             )
         meta = patched.get("metadata")
         if not isinstance(meta, dict):
@@ -417,6 +430,7 @@ class ApiServer:
                 patched,
                 subresource=target.subresource,
                 dry_run=bodies.dry_run(request),
+                manager=_manager(request),
             )
         )
 
@@ -508,11 +522,13 @@ class ApiServer:
         scale = await bodies.read_object(request, target.resource)
         current = self.store.get(target.resource, target.namespace, target.name)
         return _json_response(
-            self._write_scale(target, current, scale, dry_run=bodies.dry_run(request))
+            self._write_scale(
+                target, current, scale, dry_run=bodies.dry_run(request), manager=_manager(request)
+            )
         )
 
     def _write_scale(
-        self, target: Target, current: Obj, scale: Obj, *, dry_run: bool = False
+        self, target: Target, current: Obj, scale: Obj, *, dry_run: bool = False, manager: str
     ) -> Obj:
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
@@ -532,7 +548,7 @@ class ApiServer:
         updated["spec"]["replicas"] = replicas
         wanted = (scale.get("metadata") or {}).get("resourceVersion")
         updated["metadata"]["resourceVersion"] = wanted or current["metadata"]["resourceVersion"]
-        stored = self.store.replace(target.resource, updated, dry_run=dry_run)
+        stored = self.store.replace(target.resource, updated, dry_run=dry_run, manager=manager)
         return self._scale_of(target.resource, stored)
 
     async def _log(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -562,6 +578,11 @@ class ApiServer:
         review.setdefault("metadata", {})["creationTimestamp"] = None
         review["status"] = {"allowed": allowed}
         return _json_response(review, 201)
+
+
+def _manager(request: web.Request) -> str:
+    """Who writes, as the real handlers' `managerOrUserAgent` names it."""
+    return fields.manager_of(request.query.get("fieldManager"), request.headers.get("User-Agent"))
 
 
 def _raise(error: ApiError) -> Obj:

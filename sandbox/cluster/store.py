@@ -33,8 +33,11 @@ What it models from the real apiserver:
 * `subscribe`: every change of every resource, for the controllers;
 * pod logs: `append_log` (the kubelet stand-in writes), `read_log`.
 
-Not modelled: admission, RBAC (the HTTP layer has `deny`), managedFields,
-server-side apply, field-level immutability beyond names and uids.
+* `metadata.managedFields` on every write (`fields.py`): the writer is the `manager`
+  the HTTP layer passes (controllers write as `k3s`, as on a k3s server).
+
+Not modelled: admission, RBAC (the HTTP layer has `deny`), server-side apply,
+field-level immutability beyond names and uids.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sandbox.cluster import validation
+from sandbox.cluster import fields, validation
 from sandbox.cluster.clock import Clock
 from sandbox.cluster.errors import ApiError
 from sandbox.cluster.resources import EVENTS, NAMESPACES, PODS, RESOURCES, SERVICES, Resource
@@ -63,6 +66,7 @@ _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # as apimachinery's utilrand.String
 _NO_GENERATION = frozenset({"namespaces", "nodes"})
 # Resources whose create ignores the status sent (the real strategies' PrepareForCreate).
 _STATUS_SET_BY_SERVER = frozenset({"deployments", "replicasets", "pods", "services", "namespaces"})
+CONTROLLER_MANAGER = "k3s"  # how k3s's embedded controllers and kubelet appear in managedFields
 
 
 def clone(value: _T) -> _T:
@@ -218,12 +222,19 @@ class Store:
     # ------------------------------------------------------------------ writes
 
     def create(
-        self, resource: Resource, obj: Obj, *, namespace: str | None = None, dry_run: bool = False
+        self,
+        resource: Resource,
+        obj: Obj,
+        *,
+        namespace: str | None = None,
+        dry_run: bool = False,
+        manager: str = CONTROLLER_MANAGER,
     ) -> Obj:
         """Store a new object (see the module docstring); returns it as stored.
 
         `dry_run`: validate and return what would be stored (without a resourceVersion),
-        changing nothing (`?dryRun=All`); the same for `replace` and `delete`."""
+        changing nothing (`?dryRun=All`); the same for `replace` and `delete`.
+        `manager`: who writes, for `managedFields`."""
         new = clone(obj)
         meta = new.get("metadata")
         if not isinstance(meta, dict):
@@ -263,6 +274,13 @@ class Store:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
+        meta["managedFields"] = fields.record(
+            None,
+            new,
+            manager=manager,
+            api_version=resource.api_version,
+            time=self.clock.timestamp(),
+        )
         if dry_run:
             return clone(new)
         self._rv += 1
@@ -283,6 +301,7 @@ class Store:
         *,
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: str = CONTROLLER_MANAGER,
     ) -> Obj:
         """PUT the object named in `obj.metadata`; 409 Conflict on a stale resourceVersion."""
         meta = obj.get("metadata") or {}
@@ -299,7 +318,7 @@ class Store:
                 f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: "
                 f"{old['metadata']['uid']}",
             )
-        return self._update(resource, old, obj, subresource, dry_run)
+        return self._update(resource, old, obj, subresource, dry_run, manager)
 
     def mutate(
         self,
@@ -309,13 +328,14 @@ class Store:
         fn: Callable[[Obj], object],
         *,
         subresource: str | None = None,
+        manager: str = CONTROLLER_MANAGER,
     ) -> Obj:
         """Read-modify-write without a conflict check (for controllers): `fn` edits a copy."""
         old = self._get(resource, namespace, name)
         new = clone(old)
         fn(new)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-        return self._update(resource, old, new, subresource)
+        return self._update(resource, old, new, subresource, manager=manager)
 
     def delete(
         self,
@@ -364,6 +384,7 @@ class Store:
         new: Obj,
         subresource: str | None,
         dry_run: bool = False,
+        manager: str = CONTROLLER_MANAGER,
     ) -> Obj:
         new = clone(new)
         if subresource == "status":
@@ -393,6 +414,7 @@ class Store:
             "deletionTimestamp",
             "deletionGracePeriodSeconds",
             "resourceVersion",
+            "managedFields",
         ):
             if field in old["metadata"]:
                 meta[field] = old["metadata"][field]
@@ -406,6 +428,15 @@ class Store:
             validation.validate(resource, candidate, old)
         if "generation" in meta and candidate.get("spec") != old.get("spec"):
             meta["generation"] = int(meta["generation"]) + 1
+        if candidate != old:
+            meta["managedFields"] = fields.record(
+                old,
+                candidate,
+                manager=manager,
+                api_version=resource.api_version,
+                time=self.clock.timestamp(),
+                subresource=subresource,
+            )
         if candidate == old or dry_run:
             return clone(candidate)
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):

@@ -317,9 +317,9 @@ def test_kubelet_texts() -> None:
         'Failed to apply default image tag "Bad:Image": couldn\'t parse image name "Bad:Image": '
         "invalid reference format"
     )
-    assert texts.unschedulable(3, 3).startswith(
-        "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."
-    )
+    assert texts.unschedulable(
+        3, {"node(s) didn't match Pod's node affinity/selector": 3}
+    ).startswith("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.")
 
 
 @pytest.mark.parametrize(

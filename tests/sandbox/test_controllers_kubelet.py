@@ -280,3 +280,41 @@ async def test_init_containers_run_to_completion_first() -> None:
         assert started == ["spec.initContainers{migrate}", "spec.containers{api}"]
         initialized = next(c for c in pod["status"]["conditions"] if c["type"] == "Initialized")
         assert initialized["status"] == "True"
+
+
+async def test_an_oom_kill_shows_as_oomkilled_137_without_a_log_line() -> None:
+    async with harness() as h:
+        h.deploy(
+            replicas=1,
+            pod_annotations={staging.CRASH: "exit-code=137,reason=OOMKilled,after=0.5"},
+            container={"resources": {"limits": {"memory": "128Mi"}}},
+        )
+
+        def oom_killed() -> Obj | None:
+            pod = one_pod(h)
+            last = container_status(pod).get("lastState", {}) if pod else {}
+            return pod if "terminated" in last else None
+
+        pod = await h.until(oom_killed)
+        terminated = container_status(pod)["lastState"]["terminated"]
+        assert (terminated["reason"], terminated["exitCode"]) == ("OOMKilled", 137)
+        log = h.store.read_log("default", pod["metadata"]["name"], "api")
+        assert not any("fatal error" in line for line in log)
+
+
+async def test_requests_beyond_the_nodes_room_are_insufficient_cpu() -> None:
+    async with harness() as h:
+        h.deploy(replicas=1, container={"resources": {"requests": {"cpu": "6", "memory": "1Gi"}}})
+
+        def unschedulable() -> Obj | None:
+            pending = [p for p in h.pods() if not p["spec"].get("nodeName")]
+            conds = pending[0]["status"].get("conditions", []) if pending else []
+            return pending[0] if any(c.get("reason") == "Unschedulable" for c in conds) else None
+
+        pod = await h.until(unschedulable)
+        cond = next(c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
+        assert cond["message"] == (
+            "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: "
+            "3 No preemption victims found for incoming pod."
+        )
+        assert messages(h, "FailedScheduling")[0] == cond["message"]

@@ -15,7 +15,8 @@ Per container (init containers first, one after another) it does what the kubele
   readiness delay (`staging` knobs can crash it, keep it unready, fail its readiness
   probe or fail its config). An image built for another architecture starts and dies
   with `exec format error`, as on a real node.
-* crash: terminated (exit code, reason `Error`), restart at once the first time,
+* crash: terminated (exit code, reason `Error`, or `OOMKilled` with 137 when staged),
+  restart at once the first time,
   then `CrashLoopBackOff` with the back-off, `restartCount` and `lastState`.
 * deletion: the scheduler's finalizer holds the pod; `Killing` events, containers
   terminate after a short grace, then the kubelet drops the finalizer and the pod
@@ -226,9 +227,10 @@ class Kubelet:
             self._exit(rt, pod, c, 137, "Error", now)
             return
         if c.crash_at is not None and now >= c.crash_at and c.crash is not None:
-            code, line = c.crash
-            self.store.append_log(rt.namespace, rt.name, c.name, line)
-            self._exit(rt, pod, c, code, "Error", now)
+            code, line, reason = c.crash
+            if line is not None:
+                self.store.append_log(rt.namespace, rt.name, c.name, line)
+            self._exit(rt, pod, c, code, reason, now)
             return
         if c.probe_next is not None and now >= c.probe_next:
             probe = c.spec.get("readinessProbe") or {}
@@ -303,7 +305,8 @@ class Kubelet:
         if not c.pulled.platform.matches(rt.node.platform):
             # The binary is for another architecture: the process never runs.
             entry = (c.spec.get("command") or list(c.pulled.command) or ["/entrypoint"])[0]
-            c.crash = (255, f"exec {entry}: exec format error")
+            # runc's init writes this to the container's stderr and exits 255.
+            c.crash = (255, f"exec {entry}: exec format error", "Error")
             c.crash_at = now + 0.1
             return
         self._log_start(rt, c)
@@ -312,7 +315,7 @@ class Kubelet:
             return
         crash = rt.staging.crash
         if crash is not None and crash.applies_to(c.name):
-            c.crash = (crash.exit_code, crash.message)
+            c.crash = (crash.exit_code, crash.log_line, crash.reason)
             c.crash_at = now + crash.after_seconds
         self._arm_probes(rt, c, now)
 

@@ -6,10 +6,13 @@ linux/amd64, with the well-known labels (`kubernetes.io/arch`, `kubernetes.io/os
 `Controllers.add_node("arm-1", arch="arm64")`.
 
 The scheduler binds each pending pod to a node, round robin over the nodes that are
-Ready and match the pod's `nodeSelector` (and `requiredDuringScheduling` node
-affinity `In` / `NotIn` / `Exists` / `DoesNotExist` terms). No fit: condition
-`PodScheduled=False` reason `Unschedulable` with the scheduler's message and a
-`FailedScheduling` event; it retries when a node appears. Binding also adds the
+Ready, match the pod's `nodeSelector` (and `requiredDuringScheduling` node
+affinity `In` / `NotIn` / `Exists` / `DoesNotExist` terms) and have room for its
+`resources.requests` (cpu, memory, pod count; the requests of the pods already bound
+there count against `status.allocatable`, as the `NodeResourcesFit` plugin does).
+No fit: condition `PodScheduled=False` reason `Unschedulable` with the scheduler's
+message (`0/3 nodes are available: 3 Insufficient cpu. preemption: ...`) and a
+`FailedScheduling` event; it retries when a node appears or a pod goes. Binding also adds the
 kubelet stand-in's finalizer, which makes deletion graceful (see `kubelet`).
 """
 
@@ -162,6 +165,65 @@ def _expression_matches(expr: Obj, labels: dict[str, str]) -> bool:
     return False
 
 
+_SUFFIXES = {
+    "m": 0.001,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+}
+
+
+def quantity(text: object) -> float:
+    """A resource.Quantity as a number (`500m` → 0.5, `1Gi` → 1073741824); 0 if unreadable."""
+    value = str(text or "0").strip()
+    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
+        if value.endswith(suffix):
+            try:
+                return float(value[: -len(suffix)]) * _SUFFIXES[suffix]
+            except ValueError:
+                return 0.0
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
+
+
+def requests_of(pod: Obj) -> dict[str, float]:
+    """The pod's cpu and memory requests (sum over its containers; pure)."""
+    total = {"cpu": 0.0, "memory": 0.0}
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        requests = (c.get("resources") or {}).get("requests") or {}
+        for name in total:
+            total[name] += quantity(requests.get(name))
+    return total
+
+
+def misfit(pod: Obj, node: Obj, bound: list[Obj]) -> list[str]:
+    """Why `node` can't take `pod`, in the scheduler's words ([] = it fits; pure).
+
+    `bound`: the pods already on that node."""
+    if not fits(pod, node):
+        return ["node(s) didn't match Pod's node affinity/selector"]
+    allocatable = (node.get("status") or {}).get("allocatable") or {}
+    reasons = []
+    if len(bound) + 1 > quantity(allocatable.get("pods", "110")):
+        reasons.append("Too many pods")
+    wanted = requests_of(pod)
+    used = {"cpu": 0.0, "memory": 0.0}
+    for other in bound:
+        for name, amount in requests_of(other).items():
+            used[name] += amount
+    for name in ("cpu", "memory"):
+        if wanted[name] and used[name] + wanted[name] > quantity(allocatable.get(name)):
+            reasons.append(f"Insufficient {name}")
+    return reasons
+
+
 def fits(pod: Obj, node: Obj) -> bool:
     """Does `node` satisfy the pod's nodeSelector and required node affinity? (pure)"""
     labels = node["metadata"].get("labels") or {}
@@ -202,6 +264,9 @@ class Scheduler:
                 or obj["metadata"].get("deletionTimestamp")
             ):
                 self._pending.pop(key, None)
+                if kind == "DELETED" and obj.get("spec", {}).get("nodeName"):
+                    for waiting in self._pending:  # its room may fit a waiting pod
+                        self.queue.add(waiting)
             elif kind == "ADDED":
                 self._pending[key] = None
                 self.queue.add(key)
@@ -220,9 +285,23 @@ class Scheduler:
             return
         nodes = sorted(self.cache.all(NODES), key=lambda n: n["metadata"]["name"])
         ready = [n for n in nodes if _node_ready(n)]
-        candidates = [n for n in ready if fits(pod, n)]
+        on_node: dict[str, list[Obj]] = {}
+        for other in self.cache.all(PODS):
+            where = (other.get("spec") or {}).get("nodeName")
+            if where and (other.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                on_node.setdefault(where, []).append(other)
+        reasons: dict[str, int] = {}
+        candidates = []
+        for n in ready:
+            why = misfit(pod, n, on_node.get(n["metadata"]["name"], []))
+            if not why:
+                candidates.append(n)
+            for reason in why:
+                reasons[reason] = reasons.get(reason, 0) + 1
         if not candidates:
-            self._unschedulable(pod, len(nodes), len(ready) - len(candidates))
+            if len(nodes) > len(ready):
+                reasons["node(s) were not ready"] = len(nodes) - len(ready)
+            self._unschedulable(pod, len(nodes), reasons)
             return
         node = candidates[self._turn % len(candidates)]
         self._turn += 1
@@ -268,8 +347,8 @@ class Scheduler:
             component=COMPONENT,
         )
 
-    def _unschedulable(self, pod: Obj, total: int, mismatched: int) -> None:
-        message = texts.unschedulable(total, mismatched)
+    def _unschedulable(self, pod: Obj, total: int, reasons: dict[str, int]) -> None:
+        message = texts.unschedulable(total, reasons)
         meta = pod["metadata"]
         current = next(
             (

@@ -37,7 +37,7 @@ class Container:
     ready: bool = False
     ready_at: float | None = None
     crash_at: float | None = None
-    crash: tuple[int, str] | None = None  # exit code, last log line
+    crash: tuple[int, str | None, str] | None = None  # exit code, last log line, reason
     complete_at: float | None = None  # init containers
     next_try: float | None = None  # when a waiting container may try to start again
     show_backoff_at: float | None = (

@@ -8,13 +8,15 @@ stand-in reads it with `staging_for(pod)`:
 |---|---|
 | `ready-after-seconds: "3"` | Ready that long after the container starts |
 | `crash: "exit-code=1,message=boom"` | exits `after` s (default 1) after start: CrashLoopBackOff |
+| `crash: "exit-code=137,reason=OOMKilled"` | killed by the kernel's OOM killer (no log line) |
 | `never-ready: "true"` | Running, never Ready |
 | `config-error: 'secret "x" not found'` | CreateContainerConfigError with that message |
 | `healthy-paths: "/healthz,/ready"` | a readinessProbe `httpGet.path` not listed gets 404 |
 
 `crash` takes comma-separated `key=value` pairs: `exit-code`, `after` (seconds),
-`container` (only that container crashes) and `message` (the last log line; it must
-come last and may contain commas).
+`container` (only that container crashes), `reason` (the terminated state's reason:
+`Error`, or `OOMKilled` as the runtime reports a cgroup OOM kill) and `message` (the
+last log line; it must come last and may contain commas).
 """
 
 from __future__ import annotations
@@ -33,9 +35,17 @@ HEALTHY_PATHS = PREFIX + "healthy-paths"
 @dataclass(frozen=True)
 class Crash:
     exit_code: int = 1
-    message: str = "fatal error"
+    message: str | None = None  # None: "fatal error", or nothing for an OOM kill
     after_seconds: float = 1.0
     container: str | None = None
+    reason: str = "Error"
+
+    @property
+    def log_line(self) -> str | None:
+        """What the process writes before it dies (an OOM kill leaves no last words)."""
+        if self.message is not None:
+            return self.message
+        return None if self.reason == "OOMKilled" else "fatal error"
 
     def applies_to(self, container: str) -> bool:
         return self.container is None or self.container == container
@@ -73,14 +83,15 @@ def parse_crash(text: str) -> Crash:
         value, _, rest = value.partition(",")
         fields[key] = value.strip()
         rest = rest.strip()
-    unknown = set(fields) - {"exit-code", "after", "container", "message"}
+    unknown = set(fields) - {"exit-code", "after", "container", "message", "reason"}
     if unknown:
         raise ValueError(f"crash knob {text!r}: unknown keys {sorted(unknown)}")
     return Crash(
         exit_code=int(fields.get("exit-code", 1)),
-        message=fields.get("message", Crash.message),
+        message=fields.get("message"),
         after_seconds=float(fields.get("after", Crash.after_seconds)),
         container=fields.get("container") or None,
+        reason=fields.get("reason") or "Error",
     )
 
 

@@ -83,12 +83,22 @@ def scheduled(namespace: str, pod_name: str, node: str) -> str:
     return f"Successfully assigned {namespace}/{pod_name} to {node}"
 
 
-def unschedulable(total: int, mismatched: int) -> str:
-    """The scheduler's text when no node matches a pod's nodeSelector."""
+def unschedulable(total: int, reasons: dict[str, int]) -> str:
+    """`FitError.Error()`: the reasons histogram sorted as strings, then the preemption
+    verdict (resources could be freed by preempting lower-priority pods; a selector
+    or a missing node can't)."""
+    histogram = ", ".join(sorted(f"{count} {reason}" for reason, count in reasons.items()))
+    resources = {r: n for r, n in reasons.items() if r.startswith("Insufficient")}
+    if resources:
+        preemption = f"{sum(resources.values())} No preemption victims found for incoming pod"
+        others = total - sum(resources.values())
+        if others > 0:
+            preemption += f", {others} Preemption is not helpful for scheduling"
+    else:
+        preemption = f"{total} Preemption is not helpful for scheduling"
     return (
-        f"0/{total} nodes are available: {mismatched} node(s) didn't match Pod's node "
-        f"affinity/selector. preemption: 0/{total} nodes are available: {total} "
-        "Preemption is not helpful for scheduling."
+        f"0/{total} nodes are available: {histogram}. preemption: 0/{total} nodes are "
+        f"available: {preemption}."
     )
 
 

@@ -1,6 +1,7 @@
 """bot.kube against the sandbox API server: verbs, compare-and-swap, error translation, watches.
 
-Covers: get/list/patch/create/update round trips; a 409 on `update` retried with a
+Covers: get/list/patch/create/update round trips; writes named `deckhand` in
+managedFields; a 409 on `update` retried with a
 fresh read; 403 naming verb, resource and namespace; 404; an unreachable server named
 with its URL; pod logs; access reviews; the watch listing first, reconnecting after
 server timeouts and re-listing after 410.
@@ -38,6 +39,12 @@ async def test_create_get_list_delete(kube: KubeClient) -> None:
     with pytest.raises(NotFound) as caught:
         await kube.get(CONFIGMAPS, "a", namespace="deckhand")
     assert caught.value.sentence() == 'configmap "a" not found in deckhand'
+
+
+async def test_writes_are_recorded_under_the_deckhand_field_manager(kube: KubeClient) -> None:
+    await kube.create(CONFIGMAPS, configmap("m", x="1"), namespace="deckhand")
+    patched = await kube.patch(CONFIGMAPS, "m", {"data": {"x": "2"}}, namespace="deckhand")
+    assert {e["manager"] for e in patched["metadata"]["managedFields"]} == {"deckhand"}
 
 
 async def test_update_retries_a_conflict_with_a_fresh_read(
