@@ -30,6 +30,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError, load_config
+from bot.gitea.client import GiteaClient
+from bot.gitea.errors import GiteaError
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import SECRETS
@@ -40,6 +42,7 @@ from bot.rollout.recheck import credentials_from_secret
 from bot.settings import Settings
 from bot.slack.client import open_web_client
 from commands import texts
+from commands.changes import source_repository
 from commands.config import DeckhandConfig
 from commands.permissions import (
     OWN_NAMESPACE_PERMISSIONS,
@@ -144,6 +147,31 @@ async def check_registry(
     return found
 
 
+async def check_gitea(settings: Settings, config: DeckhandConfig) -> list[Check]:
+    """The change-notes token against each service's `source_url` (optional: no token, ✓)."""
+    gitea = settings.gitea()
+    sources = {n: s.source_url for n, s in config.services.items() if s.source_url}
+    if gitea.token is None:
+        return [Check("gitea", True, texts.doctor_gitea_no_token())] if sources else []
+    found: list[Check] = []
+    async with GiteaClient(gitea) as client:
+        for name, url in sources.items():
+            repo = source_repository(url)
+            if repo is None:
+                found.append(Check(f"gitea {name}", False, texts.doctor_gitea_bad_source(url)))
+                continue
+            try:
+                async with asyncio.timeout(gitea.deadline_s):
+                    full_name = await client.repository(repo)
+            except TimeoutError:
+                found.append(Check(f"gitea {name}", False, texts.changes_timeout(gitea.deadline_s)))
+            except GiteaError as e:
+                found.append(Check(f"gitea {name}", False, e.sentence(), texts.doctor_fix_gitea()))
+            else:
+                found.append(Check(f"gitea {name}", True, texts.doctor_gitea_ok(full_name)))
+    return found
+
+
 async def check_pull_secrets(
     kube: KubeClient, settings: Settings, config: DeckhandConfig
 ) -> AsyncIterator[Check]:
@@ -184,6 +212,7 @@ async def run_checks(settings: Settings, config_path: Path) -> tuple[int, list[C
     ]
     checks += [c async for c in check_slack(settings)]
     checks += await check_registry(settings, config)
+    checks += await check_gitea(settings, config)
     async with AsyncExitStack() as stack:
         try:
             kube = await stack.enter_async_context(_open_kube(settings))

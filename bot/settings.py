@@ -54,6 +54,21 @@ class RegistrySettings(BaseModel):
     )
 
 
+class GiteaSettings(BaseModel):
+    """How Deckhand reads commits from Gitea for change notes (optional)."""
+
+    token: SecretStr | None = Field(
+        None, description="a Gitea token with read:repository (env DECKHAND_GITEA_TOKEN)"
+    )
+    deadline_s: float = Field(
+        3.0,
+        gt=0,
+        description="the most change notes may add to a deploy, all requests together, seconds",
+    )
+    page_size: int = Field(50, ge=1, le=50, description="commits per page of the fallback walk")
+    max_pages: int = Field(4, ge=1, description="pages the fallback walk reads at most")
+
+
 class Settings(BaseSettings):
     """Deckhand's environment. Every field documents its variable, unit and default."""
 
@@ -88,6 +103,21 @@ class Settings(BaseSettings):
     registry_timeout_s: float = Field(
         10.0,
         description="deadline for one registry request, seconds (env DECKHAND_REGISTRY_TIMEOUT_S)",
+    )
+
+    gitea_token: SecretStr | None = Field(
+        None,
+        description="Gitea token with read:repository, for change notes; unset: no change"
+        " notes (env DECKHAND_GITEA_TOKEN)",
+    )
+    gitea_token_file: Path | None = Field(
+        None, description="file holding the Gitea token (env DECKHAND_GITEA_TOKEN_FILE)"
+    )
+    gitea_deadline_s: float = Field(
+        3.0,
+        gt=0,
+        description="change notes never delay a deploy longer than this, seconds"
+        " (env DECKHAND_GITEA_DEADLINE_S)",
     )
 
     # Slack. The three credentials keep Slack's own variable names (no DECKHAND_ prefix).
@@ -226,6 +256,13 @@ class Settings(BaseSettings):
             insecure_registries=self.insecure_registries,
             timeout_s=self.registry_timeout_s,
         )
+
+    def gitea(self) -> GiteaSettings:
+        """The Gitea part, with a `*_FILE` token read from its mounted file."""
+        token = self.gitea_token
+        if token is None and self.gitea_token_file is not None:
+            token = SecretStr(self.gitea_token_file.read_text(encoding="utf-8").strip())
+        return GiteaSettings(token=token, deadline_s=self.gitea_deadline_s)
 
     @classmethod
     def from_env(cls) -> Settings:

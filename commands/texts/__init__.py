@@ -15,6 +15,7 @@ from commands.texts._format import did_you_mean  # noqa: F401
 from commands.texts.alerts import *  # noqa: F403
 from commands.texts.approvals import *  # noqa: F403
 from commands.texts.authorization import *  # noqa: F403
+from commands.texts.changes import *  # noqa: F403
 from commands.texts.cli import *  # noqa: F403
 from commands.texts.deploys import *  # noqa: F403
 from commands.texts.diagnosis import *  # noqa: F403

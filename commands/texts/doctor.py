@@ -62,3 +62,22 @@ def break_glass_not_announced(channel: str) -> str:
         f"Could not announce this break-glass deploy in <#{channel}>: tell the channel "
         "yourself. It is recorded in the deploy record and the change-cause."
     )
+
+
+def doctor_gitea_no_token() -> str:
+    return "no DECKHAND_GITEA_TOKEN: deploys go ahead without change notes"
+
+
+def doctor_gitea_bad_source(url: str) -> str:
+    return f"source_url {url} is not a Gitea repository URL (https://host/owner/repo)"
+
+
+def doctor_gitea_ok(full_name: str) -> str:
+    return f"{full_name}: the token reads its commits"
+
+
+def doctor_fix_gitea() -> str:
+    return (
+        "in Gitea, Settings → Applications: a token with read:repository, as"
+        " DECKHAND_GITEA_TOKEN (or DECKHAND_GITEA_TOKEN_FILE)"
+    )

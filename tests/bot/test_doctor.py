@@ -2,7 +2,8 @@
 
 Covers: a good setup passes every check (exit 0); each broken piece is named with
 its fix — a missing RBAC permission, a revoked registry token, a missing pull secret,
-a Slack token without a needed scope — and one broken piece never hides the others.
+a Slack token without a needed scope — and one broken piece never hides the others;
+the Gitea token against each service's source_url (optional, wrong scope, revoked).
 """
 
 from __future__ import annotations
@@ -85,6 +86,26 @@ async def test_a_revoked_registry_token_fails_registry_and_pull_secrets(
     assert "pull secret honeydue/gitea-credentials" in failed
     text = "\n".join(c.render() for c in checks)
     assert env.token not in text  # never a credential in the output
+
+
+async def test_the_gitea_token_is_checked_against_each_source_url(
+    env: SandboxEnv, slack: LocalSlack
+) -> None:
+    code, checks = await run_checks(
+        settings_for(env, slack, gitea_token=env.gitea_token), env.config_path
+    )
+    assert code == OK, "\n".join(c.render() for c in checks)
+    assert by_name(checks)["gitea api"].detail == "admin/honeydue-api: the token reads its commits"
+    _, without = await run_checks(settings_for(env, slack), env.config_path)
+    assert by_name(without)["gitea"].ok  # optional: deploys go on without notes
+    code, package_only = await run_checks(
+        settings_for(env, slack, gitea_token=env.token), env.config_path
+    )
+    assert code == FAILED
+    scope = by_name(package_only)["gitea worker"]
+    assert "read:repository" in scope.detail
+    assert "DECKHAND_GITEA_TOKEN" in scope.fix
+    assert env.token not in "\n".join(c.render() for c in package_only)
 
 
 async def test_missing_slack_scope_is_named(env: SandboxEnv) -> None:
