@@ -40,7 +40,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.cluster import bodies, discovery, fields, openapi, streams, tables
-from sandbox.cluster.clock import Clock
+from sandbox.cluster.clock import Clock, http_date
 from sandbox.cluster.errors import ApiError, FieldError
 from sandbox.cluster.patch import PatchError, json_patch, merge_patch, strategic_merge
 from sandbox.cluster.resources import PODS, RESOURCES, Resource
@@ -126,7 +126,13 @@ class ApiServer:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self.handle)
+        app.on_response_prepare.append(self._date)
         return app
+
+    async def _date(self, request: web.Request, response: web.StreamResponse) -> None:
+        """`Date` in the cluster's clock, as Go's net/http writes it (RFC 1123, GMT, seconds):
+        a client can read the cluster's time off any answer."""
+        response.headers["Date"] = http_date(self.clock.now())
 
     # ------------------------------------------------------------ dispatch
 

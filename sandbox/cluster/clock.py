@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 
 class Clock:
@@ -58,3 +59,8 @@ class Clock:
 def format_time(moment: datetime) -> str:
     """RFC 3339 with second precision in UTC, the form of `metav1.Time`."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def http_date(moment: datetime) -> str:
+    """An HTTP `Date` value (`Fri, 04 Dec 2026 01:21:08 GMT`): RFC 1123, whole seconds."""
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)

@@ -211,6 +211,22 @@ def _default_pod_spec(pod_spec: Obj) -> None:
             for port in container.get("ports") or []:
                 if isinstance(port, dict):
                     port.setdefault("protocol", "TCP")
+            for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+                probe = container.get(kind)
+                if isinstance(probe, dict):
+                    _default_probe(probe)
+
+
+def _default_probe(probe: Obj) -> None:
+    """`SetDefaults_Probe` and `SetDefaults_HTTPGetAction` (core/v1 defaults.go)."""
+    probe.setdefault("timeoutSeconds", 1)
+    probe.setdefault("periodSeconds", 10)
+    probe.setdefault("successThreshold", 1)
+    probe.setdefault("failureThreshold", 3)
+    get = probe.get("httpGet")
+    if isinstance(get, dict):
+        get.setdefault("path", "/")
+        get.setdefault("scheme", "HTTP")
 
 
 # ---------------------------------------------------------------- validation

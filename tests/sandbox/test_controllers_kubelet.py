@@ -180,7 +180,10 @@ async def test_never_ready_config_error_and_unhealthy_probe() -> None:
                 and never[0]["status"].get("phase") == "Running"
                 and config
                 and waiting_reason(config[0]) == "CreateContainerConfigError"
-                and any(e["count"] >= 2 for e in h.events(reason="Unhealthy"))
+                and any(
+                    e["count"] >= 2 and "statuscode" in e["message"]
+                    for e in h.events(reason="Unhealthy")
+                )
             )
 
         await h.until(settled)
@@ -189,7 +192,7 @@ async def test_never_ready_config_error_and_unhealthy_probe() -> None:
         assert not ready(probe)
         assert container_status(config)["state"]["waiting"]["message"] == 'secret "db" not found'
         assert 'Error: secret "db" not found' in messages(h, "Failed")
-        (unhealthy,) = h.events(reason="Unhealthy")
+        (unhealthy,) = [e for e in h.events(reason="Unhealthy") if "statuscode" in e["message"]]
         assert (unhealthy["type"], unhealthy["message"]) == (
             "Warning",
             "Readiness probe failed: HTTP probe failed with statuscode: 404",

@@ -7,7 +7,9 @@ docker-registry`; `kubectl set image` + `annotate kubernetes.io/change-cause`;
 `kubectl rollout history` (both revisions and their change-causes); `kubectl rollout
 undo` (back to the first template, pods running the first image's digest); a
 missing tag showing `ErrImagePull` / `ImagePullBackOff` in `kubectl get pods` and a
-`Failed` event saying the image was not found in `kubectl get events`.
+`Failed` event saying the image was not found in `kubectl get events`; probes on a
+path the app doesn't serve: `kubectl describe pod` shows the probes and the
+`Unhealthy` / `Killing` events, `kubectl get events` lists them with reason `Unhealthy`.
 """
 
 from __future__ import annotations
@@ -178,3 +180,44 @@ async def test_rollout_status_fails_at_the_progress_deadline(
     progressing = next(c for c in got["status"]["conditions"] if c["type"] == "Progressing")
     assert progressing["reason"] == "ProgressDeadlineExceeded"
     assert progressing["message"].endswith("has timed out progressing.")
+
+
+async def test_probe_failures_show_in_describe_and_get_events(
+    kubectl: Kubectl, registry: GiteaRegistry
+) -> None:
+    image = f"{registry.host}/admin/api:{FIRST}"
+    manifest = (
+        deployment(image, name="admin")
+        .replace(
+            "      labels: {app: admin}\n",
+            "      labels: {app: admin}\n"
+            "      annotations: {sandbox.deckhand.dev/healthy-paths: /}\n",
+        )
+        .replace(
+            "        - containerPort: 8080\n",
+            "        - containerPort: 8080\n"
+            "        readinessProbe: {httpGet: {path: /admin/, port: 8080}, periodSeconds: 5}\n"
+            "        livenessProbe: {httpGet: {path: /admin/, port: 8080}, periodSeconds: 5}\n",
+        )
+    )
+    await kubectl("apply", "-f", "-", stdin=manifest)
+
+    async def killed() -> bool:
+        got = await kubectl("get", "events", "--field-selector", "reason=Killing")
+        return "failed liveness probe, will be restarted" in got.stdout
+
+    await eventually(killed, seconds=40)
+    events = (await kubectl("get", "events", "--field-selector", "reason=Unhealthy")).stdout
+    assert "Readiness probe failed: HTTP probe failed with statuscode: 404" in events
+    assert "Liveness probe failed: HTTP probe failed with statuscode: 404" in events
+    pods = json.loads((await kubectl("get", "pods", "-l", "app=admin", "-o", "json")).stdout)
+    name = pods["items"][0]["metadata"]["name"]
+    described = (await kubectl("describe", "pod", name)).stdout
+    assert (
+        "Liveness:       http-get http://:8080/admin/ delay=0s timeout=1s period=5s "
+        "#success=1 #failure=3"
+    ) in described
+    assert "Readiness probe failed: HTTP probe failed with statuscode: 404" in described
+    assert "Container api failed liveness probe, will be restarted" in described
+    lines = [line.split() for line in described.splitlines()]
+    assert any(line[:2] == ["Warning", "Unhealthy"] for line in lines), described

@@ -11,10 +11,12 @@ Per container (init containers first, one after another) it does what the kubele
   (`BackOff` + `Error: ImagePullBackOff`) until the back-off (10 s, 20 s, ... 300 s)
   lets it pull again. Pulls on one node are serialized, as with the kubelet's default
   `serializeImagePulls`.
-* start: `Created` / `Started`, state running, a few log lines; Ready after the
-  readiness delay (`staging` knobs can crash it, keep it unready, fail its readiness
-  probe or fail its config). An image built for another architecture starts and dies
-  with `exec format error`, as on a real node.
+* start: `Created` / `Started`, state running, a few log lines; without probes Ready
+  once the app has booted, with probes as the prober (`probes`) decides: `Unhealthy`
+  events, Ready from readiness, a liveness or startup failure killed (`Killing`, exit
+  137) and restarted (`staging` knobs set the boot time and what the app answers, or
+  crash it, keep it unready, fail its config). An image built for another
+  architecture starts and dies with `exec format error`, as on a real node.
 * crash: terminated (exit code, reason `Error`, or `OOMKilled` with 137 when staged),
   restart at once the first time,
   then `CrashLoopBackOff` with the back-off, `restartCount` and `lastState`.
@@ -41,6 +43,14 @@ from sandbox.cluster.controllers.events import EventRecorder
 from sandbox.cluster.controllers.informer import Cache, TaskSet
 from sandbox.cluster.controllers.nodes import KUBELET_FINALIZER, SimNode
 from sandbox.cluster.controllers.podstate import Container, PodRuntime
+from sandbox.cluster.controllers.probes import (
+    READINESS,
+    STARTUP,
+    App,
+    ProbeWorker,
+    probes_of,
+    run_probe,
+)
 from sandbox.cluster.controllers.puller import (
     ImagePuller,
     PullError,
@@ -147,6 +157,7 @@ class Kubelet:
             ],
             ip=node.allocate_pod_ip(),
             start_time=self.clock.timestamp(),
+            origin=self.clock.monotonic(),
         )
         try:
             while True:
@@ -215,37 +226,59 @@ class Kubelet:
                 "containerID": c.container_id,
             }
             return
-        if c.liveness_kill_at is not None and now >= c.liveness_kill_at:
-            c.liveness_kill_at = None
-            self._event(
-                rt,
-                pod,
-                c,
-                "Killing",
-                f"Container {c.name} failed liveness probe, will be restarted",
-            )
-            self._exit(rt, pod, c, 137, "Error", now)
-            return
         if c.crash_at is not None and now >= c.crash_at and c.crash is not None:
             code, line, reason = c.crash
             if line is not None:
                 self.store.append_log(rt.namespace, rt.name, c.name, line)
             self._exit(rt, pod, c, code, reason, now)
             return
-        if c.probe_next is not None and now >= c.probe_next:
-            probe = c.spec.get("readinessProbe") or {}
-            status = rt.staging.probe_status((probe.get("httpGet") or {}).get("path"))
-            self._event(rt, pod, c, "Unhealthy", texts.readiness_failed(status), warning=True)
-            c.probe_next = now + float(probe.get("periodSeconds") or 10)
+        for worker in list(c.probes):
+            due = worker.due()
+            if due is not None and now >= due:
+                self._probe(rt, pod, c, worker, now)
+                if c.state != "running":
+                    return
         if not c.ready and c.ready_at is not None and now >= c.ready_at:
             c.ready, c.ready_at = True, None
+
+    def _probe(
+        self, rt: PodRuntime, pod: Obj, c: Container, worker: ProbeWorker, now: float
+    ) -> None:
+        """One tick of a probe worker, and what the kubelet does with its result."""
+        assert c.app is not None
+        assert c.running_since is not None
+        probed = run_probe(
+            worker, now=now, running_for=now - c.running_since, started=c.startup_done, app=c.app
+        )
+        if probed is None:
+            return
+        kind = worker.spec.kind
+        if not probed.ok:
+            self._event(
+                rt, pod, c, "Unhealthy", texts.probe_failed(kind, probed.output), warning=True
+            )
+        if probed.verdict is None:
+            return
+        if kind == STARTUP and probed.verdict:
+            c.startup_done = True
+            readiness = [w for w in c.probes if w.spec.kind == READINESS]
+            for w in readiness:
+                w.trigger(now)
+            if not readiness and not rt.staging.never_ready:
+                c.ready = True
+        elif kind == READINESS:
+            c.ready = probed.verdict and not rt.staging.never_ready
+        elif not probed.verdict:  # liveness or startup failed: kill, restart per policy
+            self._event(rt, pod, c, "Killing", texts.probe_kill(c.name, kind.lower()))
+            self._exit(rt, pod, c, 137, "Error", now)
 
     def _exit(
         self, rt: PodRuntime, pod: Obj, c: Container, code: int, reason: str, now: float
     ) -> None:
         """The container ended: terminated now, restarted later (at once the first time)."""
         c.state, c.ready = "terminated", False
-        c.crash_at = c.ready_at = c.probe_next = c.liveness_kill_at = None
+        c.crash_at = c.ready_at = None
+        c.stop_probes()
         c.finished = {
             "exitCode": code,
             "reason": reason,
@@ -320,25 +353,24 @@ class Kubelet:
         self._arm_probes(rt, c, now)
 
     def _arm_probes(self, rt: PodRuntime, c: Container, now: float) -> None:
-        readiness = c.spec.get("readinessProbe") or {}
-        delay = rt.staging.ready_after
-        if delay is None:
-            delay = max(self.settings.ready_delay, float(readiness.get("initialDelaySeconds") or 0))
-        path = (readiness.get("httpGet") or {}).get("path")
-        if rt.staging.never_ready:
-            pass
-        elif rt.staging.probe_status(path) != 200:
-            c.probe_next = now + max(delay, float(readiness.get("initialDelaySeconds") or 0))
-        else:
-            c.ready_at = now + delay
-        liveness = c.spec.get("livenessProbe") or {}
-        live_path = (liveness.get("httpGet") or {}).get("path")
-        if liveness and rt.staging.probe_status(live_path) != 200:
-            period = float(liveness.get("periodSeconds") or 10)
-            threshold = int(liveness.get("failureThreshold") or 3)
-            c.liveness_kill_at = (
-                now + float(liveness.get("initialDelaySeconds") or 0) + period * threshold
-            )
+        """The new instance's probe workers, or (without probes) Ready once it has booted."""
+        boot = rt.staging.ready_after
+        specs = probes_of(c.spec)
+        c.running_since = now
+        c.startup_done = not any(s.kind == STARTUP for s in specs)
+        if not specs:
+            if not rt.staging.never_ready:
+                c.ready_at = now + (self.settings.ready_delay if boot is None else boot)
+            return
+        c.app = App.of(
+            c.spec,
+            ip=rt.ip,
+            boot_at=now + (self.settings.ready_delay if boot is None else boot),
+            staging=rt.staging,
+        )
+        c.probes = [ProbeWorker.start(s, origin=rt.origin, now=now) for s in specs]
+        if c.startup_done and not any(s.kind == READINESS for s in specs):
+            c.ready = not rt.staging.never_ready  # no readiness probe: ready once started
 
     def _log_start(self, rt: PodRuntime, c: Container) -> None:
         ports = [
@@ -444,7 +476,8 @@ class Kubelet:
             await self.clock.sleep(min(grace, self.settings.termination_seconds))
         for c in running:
             c.state = "terminated"
-            c.crash_at = c.ready_at = c.probe_next = c.liveness_kill_at = c.complete_at = None
+            c.crash_at = c.ready_at = c.complete_at = None
+            c.stop_probes()
             c.finished = {
                 "exitCode": 0,
                 "reason": "Completed",

@@ -13,6 +13,7 @@ from typing import Any
 
 from sandbox.cluster.controllers import texts
 from sandbox.cluster.controllers.nodes import SimNode
+from sandbox.cluster.controllers.probes import App, ProbeWorker
 from sandbox.cluster.controllers.puller import PulledImage
 from sandbox.cluster.controllers.staging import Staging
 
@@ -44,8 +45,10 @@ class Container:
         None  # ErrImagePull → ImagePullBackOff, Error → CrashLoopBackOff
     )
     backoff_wait: float = 0.0
-    probe_next: float | None = None  # next failing readiness probe
-    liveness_kill_at: float | None = None
+    probes: list[ProbeWorker] = field(default_factory=list)  # this container instance's
+    app: App | None = None  # what answers its probes
+    running_since: float | None = None  # scaled monotonic start of this instance
+    startup_done: bool = False  # no startup probe, or it succeeded (the status' `started`)
     never_retry: bool = False
 
     @property
@@ -87,7 +90,7 @@ class Container:
             "restartCount": self.restart_count,
             "image": self.pulled.reference if self.pulled else self.image,
             "imageID": self.pulled.repo_digest if self.pulled else "",
-            "started": self.state == "running",
+            "started": self.state == "running" and self.startup_done,
         }
         if self.container_id:
             result["containerID"] = self.container_id
@@ -100,10 +103,13 @@ class Container:
             self.complete_at,
             self.next_try,
             self.show_backoff_at,
-            self.probe_next,
-            self.liveness_kill_at,
+            *(w.due() for w in self.probes),
         ]
         return [t for t in times if t is not None]
+
+    def stop_probes(self) -> None:
+        """The instance ended: its probe workers go (the next instance gets new ones)."""
+        self.probes, self.app, self.running_since, self.startup_done = [], None, None, False
 
 
 @dataclass
@@ -127,6 +133,8 @@ class PodRuntime:
     app: list[Container]
     ip: str
     start_time: str
+    origin: float = 0.0
+    """Scaled monotonic time the kubelet got the pod: its probe workers tick from it."""
     conditions: dict[str, _Condition] = field(default_factory=dict)
 
     @property

@@ -6,12 +6,20 @@ stand-in reads it with `staging_for(pod)`:
 
 | annotation (prefix `sandbox.deckhand.dev/`) | effect |
 |---|---|
-| `ready-after-seconds: "3"` | Ready that long after the container starts |
+| `boot-seconds: "150"` | the app boots that long after its container starts (1) |
 | `crash: "exit-code=1,message=boom"` | exits `after` s (default 1) after start: CrashLoopBackOff |
 | `crash: "exit-code=137,reason=OOMKilled"` | killed by the kernel's OOM killer (no log line) |
 | `never-ready: "true"` | Running, never Ready |
 | `config-error: 'secret "x" not found'` | CreateContainerConfigError with that message |
-| `healthy-paths: "/healthz,/ready"` | a readinessProbe `httpGet.path` not listed gets 404 |
+| `healthy-paths: "/healthz,/ready"` | an HTTP probe (any kind) on a path not listed gets 404 |
+| `listen-ports: "3000"` | the app listens only there (2) |
+| `hang-paths: "/slow"` | HTTP probes on these paths time out |
+| `exec-fails: "no response"` | exec probes exit 1 with that output (default: exit 0 once booted) |
+
+(1) Probes get `connection refused` until then; a container without probes is Ready
+then. `ready-after-seconds` is the older name of the same knob.
+(2) By default the app listens on the container's `ports`, or on any port when it
+declares none; a probe on another port gets `connection refused`.
 
 `crash` takes comma-separated `key=value` pairs: `exit-code`, `after` (seconds),
 `container` (only that container crashes), `reason` (the terminated state's reason:
@@ -21,6 +29,7 @@ last log line; it must come last and may contain commas).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +39,10 @@ CRASH = PREFIX + "crash"
 NEVER_READY = PREFIX + "never-ready"
 CONFIG_ERROR = PREFIX + "config-error"
 HEALTHY_PATHS = PREFIX + "healthy-paths"
+BOOT = PREFIX + "boot-seconds"
+LISTEN_PORTS = PREFIX + "listen-ports"
+HANG_PATHS = PREFIX + "hang-paths"
+EXEC_FAILS = PREFIX + "exec-fails"
 
 
 @dataclass(frozen=True)
@@ -56,13 +69,17 @@ class Staging:
     """What a pod's annotations ask the kubelet stand-in to do (all off by default)."""
 
     ready_after: float | None = None
+    """The app's boot time (`boot-seconds`, or the older `ready-after-seconds`)."""
     crash: Crash | None = None
     never_ready: bool = False
     config_error: str | None = None
     healthy_paths: frozenset[str] | None = None
+    listen_ports: frozenset[int] | None = None
+    hang_paths: frozenset[str] = frozenset()
+    exec_fails: str | None = None
 
     def probe_status(self, path: str | None) -> int:
-        """HTTP status a readiness probe on `path` gets (200 unless staged otherwise)."""
+        """HTTP status a probe on `path` gets once the app is up (200 unless staged otherwise)."""
         if self.healthy_paths is None or path is None or path in self.healthy_paths:
             return 200
         return 404
@@ -99,11 +116,10 @@ def staging_for(pod: dict[str, Any]) -> Staging:
     """The knobs set on `pod`; malformed values are ignored (the pod then behaves)."""
     notes = pod.get("metadata", {}).get("annotations") or {}
     ready_after = None
-    if READY_AFTER in notes:
-        try:
-            ready_after = max(0.0, float(notes[READY_AFTER]))
-        except ValueError:
-            ready_after = None
+    for knob in (READY_AFTER, BOOT):  # boot-seconds wins when both are set
+        if knob in notes:
+            with contextlib.suppress(ValueError):
+                ready_after = max(0.0, float(notes[knob]))
     crash = None
     if CRASH in notes:
         try:
@@ -112,11 +128,21 @@ def staging_for(pod: dict[str, Any]) -> Staging:
             crash = None
     paths = None
     if HEALTHY_PATHS in notes:
-        paths = frozenset(p.strip() for p in notes[HEALTHY_PATHS].split(",") if p.strip())
+        paths = _items(notes[HEALTHY_PATHS])
+    ports = None
+    if LISTEN_PORTS in notes:
+        ports = frozenset(int(p) for p in _items(notes[LISTEN_PORTS]) if p.isdigit())
     return Staging(
         ready_after=ready_after,
         crash=crash,
         never_ready=notes.get(NEVER_READY, "").strip().lower() == "true",
         config_error=notes.get(CONFIG_ERROR) or None,
         healthy_paths=paths,
+        listen_ports=ports,
+        hang_paths=_items(notes.get(HANG_PATHS, "")),
+        exec_fails=notes.get(EXEC_FAILS),
     )
+
+
+def _items(text: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in text.split(",") if p.strip())

@@ -171,8 +171,36 @@ def crashloop_waiting(seconds: float, container: str, pod: str) -> str:
     return f"back-off {go_duration(seconds)} restarting failed container={container} pod={pod}"
 
 
-def readiness_failed(status: int) -> str:
-    return f"Readiness probe failed: HTTP probe failed with statuscode: {status}"
+# ---- kubelet prober (pkg/kubelet/prober/prober.go, pkg/probe/{http,tcp,exec}) ----
+
+
+def probe_failed(kind: str, output: str) -> str:
+    """The `Unhealthy` event: `kind` is `Startup`, `Readiness` or `Liveness`."""
+    return f"{kind} probe failed: {output}"
+
+
+def probe_kill(container: str, probe: str) -> str:
+    """The `Killing` event after a liveness or startup failure (`probe`: `liveness`/`startup`)."""
+    return f"Container {container} failed {probe} probe, will be restarted"
+
+
+def http_status_failed(status: int) -> str:
+    return f"HTTP probe failed with statuscode: {status}"
+
+
+def http_refused(url: str, host_port: str) -> str:
+    """Go's `net/http` error for a port nobody listens on (the probe's output)."""
+    return f'Get "{url}": dial tcp {host_port}: connect: connection refused'
+
+
+def http_timeout(url: str) -> str:
+    return (
+        f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+    )
+
+
+def tcp_refused(host_port: str) -> str:
+    return f"dial tcp {host_port}: connect: connection refused"
 
 
 def go_duration(seconds: float) -> str:
