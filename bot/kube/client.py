@@ -30,6 +30,7 @@ import aiohttp
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
+from bot.kube.clusterclock import ClusterClock, ClusterTime
 from bot.kube.errors import (
     BadKubeconfig,
     Conflict,
@@ -83,6 +84,12 @@ class KubeClient:
 
     api: ApiClient
     options: KubeOptions = field(default_factory=KubeOptions)
+    time: ClusterTime = field(default_factory=ClusterTime)
+    """The API server's clock, from the `Date` of every answer (`bot.kube.clusterclock`)."""
+
+    def __post_init__(self) -> None:
+        self.clock = ClusterClock(self.time, self.version)
+        """This cluster's time as a `Clock`: what the rollout's time rules run on."""
 
     @classmethod
     @asynccontextmanager
@@ -153,6 +160,7 @@ class KubeClient:
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             raise Unreachable(request, url=self.url, cause=_describe(e)) from e
+        self.time.observe(response.headers.get("Date"))
         try:
             if not 200 <= response.status <= 299:
                 try:
@@ -188,6 +196,13 @@ class KubeClient:
                 raise Unreachable(request, url=self.url, cause=_describe(e)) from e
 
     # ---- generic verbs ----
+
+    async def version(self) -> KubeObject:
+        """`GET /version` (readable by every client): the cheapest fresh `Date`."""
+        info: KubeObject = await self._call(
+            "GET", "/version", request=Request("get", "version", None)
+        )
+        return info
 
     async def get(self, kind: Kind, name: str, *, namespace: str | None) -> KubeObject:
         request = Request("get", kind.plural, namespace, name)

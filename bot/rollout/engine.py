@@ -29,7 +29,7 @@ from bot.kube.errors import KubeError
 from bot.registry.client import RegistryClient
 from bot.registry.errors import RegistryError
 from bot.rollout.background import together
-from bot.rollout.clock import Clock, SystemClock
+from bot.rollout.clock import Clock
 from bot.rollout.execute import OnProgress, Runner, drop_progress
 from bot.rollout.explain import Explainer
 from bot.rollout.follow import Follower
@@ -86,13 +86,16 @@ class RolloutEngine:
     config: DeckhandConfig
     kube: KubeClient
     registry: RegistrySettings
-    clock: Clock = field(default_factory=SystemClock)
+    pinned_clock: Clock | None = None
+    """None (production): every cluster's own clock (`KubeClient.clock`, read off its API
+    server), for its locks, records and rollout time rules; a test may pin one clock."""
     clusters: Mapping[str, KubeClient] = field(default_factory=dict)
     """Clients by kubeconfig context, for environments with a `kube_context`; `kube` is
     Deckhand's own cluster (its locks and records) and serves every other environment."""
 
     def __post_init__(self) -> None:
         home = self.config.deckhand
+        self.clock: Clock = self.clock_of(self.kube)
         self.locks = Locks(
             self.kube, namespace=home.namespace, clock=self.clock, duration_s=home.lock_ttl_s
         )
@@ -272,8 +275,13 @@ class RolloutEngine:
             policy.node_platform(),
             pull_secret=self.config.environments[env].pull_secret,
         )
-        follower = Follower(kube, self.clock, self.config.rollout, explainer)
-        return Runner(kube, self.locks, self.records, follower, self.clock)
+        clock = self.clock_of(kube)
+        follower = Follower(kube, clock, self.config.rollout, explainer)
+        return Runner(kube, self.locks, self.records, follower, clock)
+
+    def clock_of(self, kube: KubeClient) -> Clock:
+        """The clock time rules on `kube`'s cluster run on (the pinned one in tests)."""
+        return self.pinned_clock or kube.clock
 
     def cluster(self, env: str) -> KubeClient:
         """The client for `env`'s `kube_context` (Deckhand's own cluster when None)."""
@@ -337,4 +345,4 @@ async def open_engine(
                 clusters[context] = await stack.enter_async_context(
                     KubeClient.from_kubeconfig(kubeconfig, context=context, options=options)
                 )
-        yield RolloutEngine(config, home, registry, clock or SystemClock(), clusters)
+        yield RolloutEngine(config, home, registry, clock, clusters)

@@ -8,7 +8,10 @@ the moment it is certain, with the evidence a person needs.
 no polling); after every batch of changes `commands.rollout_decisions.judge` decides
 (kubectl's completion rule plus the pod-level failures kubectl ignores). The loop
 wakes without a change only for a deadline: a container's readiness timeout or the
-rollout's `max_duration_s`. Every count change is sent through `on_update`. A failure
+rollout's `max_duration_s`. Those rules run on the cluster's time (`clock` is the
+cluster's `ClusterClock`, synced before each judgement), never on the bot's wall
+clock, so they hold against a sped-up sandbox and a server whose clock differs from
+the bot's node. Every count change is sent through `on_update`. A failure
 is handed to `explain` (the diagnosis: cause, sentence, next step, logs, the
 registry re-check) before it is returned.
 """
@@ -20,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.kube.client import KubeClient
+from bot.kube.clusterclock import ClusterClock
 from bot.kube.kinds import DEPLOYMENTS
 from bot.rollout.clock import Clock
 from bot.rollout.observe import observe, selector_of
@@ -106,6 +110,8 @@ class Follower:
             selector=selector_of(deployment),
         ) as changes:
             while True:
+                if isinstance(self.clock, ClusterClock):
+                    await self.clock.sync()  # a fresh `Date` before a time rule reads it
                 view = changes.view
                 if view.deployment is None and not view.deleted:  # not listed yet
                     await changes.next(self.clock.wall(self.rollout.max_duration_s))
