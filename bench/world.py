@@ -129,6 +129,7 @@ async def open_slack() -> AsyncIterator[LocalSlack]:
         slack.add_usergroup(DEVS_GROUP, "devs", [])
         slack.add_channel(CHANNEL, "deploys")
         slack.add_channel(ALERT_CHANNEL, "alerts")
+        slack.invite_bot(CHANNEL, ALERT_CHANNEL)
         yield slack
 
 

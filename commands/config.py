@@ -382,3 +382,15 @@ class DeckhandConfig(_Model):
         if self.alerts.namespaces is not None:
             return self.alerts.namespaces
         return tuple(dict.fromkeys(env.namespace for env in self.environments.values()))
+
+    def bot_channels(self) -> tuple[str, ...]:
+        """Every channel the bot posts in, so must be a member of: each environment's
+        deploy channels and alert channel, and the alerts channel (config order)."""
+        found: list[str] = []
+        for env in self.environments.values():
+            found.extend(env.channels)
+            if env.alert_channel is not None:
+                found.append(env.alert_channel)
+        if self.alerts.channel is not None:
+            found.append(self.alerts.channel)
+        return tuple(dict.fromkeys(found))

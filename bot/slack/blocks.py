@@ -2,8 +2,11 @@
 
 Slack rejects a whole message (`invalid_blocks`) when one limit is exceeded, so a long
 log excerpt would cost the user the entire progress message. `fit_blocks` instead
-truncates each over-long text with a visible note and drops blocks past the 50th,
-replacing them with a one-line context note saying how many were left out.
+truncates each over-long text with a visible note and drops blocks past the 50th (100th
+in a view), replacing them with a one-line context note saying how many were left out.
+It also keeps the message's text across all blocks under 12,000 characters: Slack
+refuses ~13,200 in all with `msg_blocks_too_long` (bolt-js#2509), whatever each block's
+own limit.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_MESSAGE_TEXT = 12_000
+# Smallest useful remainder of a section cut to fit the message's budget.
+MIN_CUT_SECTION = 200
 MAX_SECTION_TEXT = 3000
 MAX_FIELD_TEXT = 2000
 MAX_HEADER_TEXT = 150
@@ -68,25 +75,73 @@ def fit_block(block: Mapping[str, Any]) -> Block:
     return fitted
 
 
-def fit_blocks(blocks: Sequence[Mapping[str, Any]]) -> list[Block]:
-    """`blocks` within Slack's limits: texts truncated, at most 50 blocks. Pure.
+def text_length(node: Any) -> int:
+    """Characters of text in a block tree (every `text` string), as Slack sums them. Pure."""
+    if isinstance(node, dict):
+        return sum(
+            len(v) if k == "text" and isinstance(v, str) else text_length(v)
+            for k, v in node.items()
+        )
+    if isinstance(node, list):
+        return sum(text_length(item) for item in node)
+    return 0
 
-    When blocks are dropped, the 50th becomes a context note "N more blocks not shown".
-    """
-    fitted = [fit_block(b) for b in blocks]
-    if len(fitted) <= MAX_BLOCKS:
-        return fitted
-    dropped = len(fitted) - (MAX_BLOCKS - 1)
-    note: Block = {
+
+def _cut_to(block: Block, budget: int) -> Block | None:
+    """A section cut so its text fits `budget` characters, or None when it can't be."""
+    text = block.get("text")
+    if block.get("type") != "section" or block.get("fields") or not isinstance(text, dict):
+        return None
+    others = text_length(block) - len(str(text.get("text", "")))
+    room = budget - others
+    if room < MIN_CUT_SECTION:
+        return None
+    cut = copy.deepcopy(block)
+    cut["text"]["text"] = truncate(str(text.get("text", "")), room)
+    return cut
+
+
+def _dropped_note(dropped: int, limit: int) -> Block:
+    return {
         "type": "context",
         "elements": [
             {
                 "type": "mrkdwn",
-                "text": f"_{dropped} more blocks not shown (Slack shows at most {MAX_BLOCKS})_",
+                "text": f"_{dropped} more blocks not shown (Slack shows at most {limit})_",
             }
         ],
     }
-    return [*fitted[: MAX_BLOCKS - 1], note]
+
+
+def fit_blocks(blocks: Sequence[Mapping[str, Any]], *, max_blocks: int = MAX_BLOCKS) -> list[Block]:
+    """`blocks` within Slack's limits: texts truncated, at most `max_blocks` blocks (50 a
+    message, `MAX_VIEW_BLOCKS` a view) and `MAX_MESSAGE_TEXT` characters of text. Pure.
+
+    When blocks are dropped, the last one kept is followed by a context note
+    "N more blocks not shown" (within the block count).
+    """
+    fitted = [fit_block(b) for b in blocks]
+    note_room = text_length(_dropped_note(len(fitted), max_blocks))
+    budget = MAX_MESSAGE_TEXT - note_room
+    kept: list[Block] = []
+    for block in fitted:
+        if len(fitted) > max_blocks and len(kept) == max_blocks - 1:
+            break
+        size = text_length(block)
+        if size > budget:
+            cut = _cut_to(block, budget)
+            if cut is not None:
+                kept.append(cut)
+            break
+        kept.append(block)
+        budget -= size
+    dropped = len(fitted) - len(kept)
+    if dropped == 0:
+        return kept
+    if len(kept) >= max_blocks:
+        kept = kept[: max_blocks - 1]
+        dropped = len(fitted) - len(kept)
+    return [*kept, _dropped_note(dropped, max_blocks)]
 
 
 def fit_text(text: str) -> str:

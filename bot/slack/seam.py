@@ -10,6 +10,7 @@ context's `correlation_id` and the user is told that id (see `bot.slack.handlers
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -22,6 +23,8 @@ from bot.lifecycle import Supervisor
 from bot.slack.blocks import fit_blocks, fit_text
 from bot.slack.client import SlackCallFailed, slack_call
 from bot.slack.live_message import LiveMessage
+
+logger = logging.getLogger(__name__)
 
 
 class Replier:
@@ -49,7 +52,19 @@ class Replier:
     async def ephemeral(
         self, text: str, *, blocks: Sequence[Mapping[str, Any]] | None = None
     ) -> None:
-        """A message only the requesting user sees, in the request's channel."""
+        """A message only the requesting user sees.
+
+        Through the request's response_url when it has one: that works in any
+        conversation, DMs and channels the bot was never invited to included. Else
+        (a modal's submission, or a response_url Slack no longer takes: 5 uses, 30
+        minutes) `chat.postEphemeral` in the request's channel, which needs the bot there.
+        """
+        if self.response_url:
+            try:
+                await self.respond(text, blocks=blocks)
+                return
+            except SlackCallFailed as e:
+                logger.info("response_url not taken (%s): chat.postEphemeral instead", e.error)
         await slack_call(
             "chat.postEphemeral",
             self._client.chat_postEphemeral(

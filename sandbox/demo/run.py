@@ -35,6 +35,7 @@ from bot.alerts.runtime import open_backend_with_leader
 from bot.http import serve_http
 from bot.run import BackendFactory, run
 from bot.settings import Settings
+from commands.config import DeckhandConfig
 from sandbox.demo.server import DemoServer
 from sandbox.demo.workspace_view import DEMO_CHANNELS, DEMO_USERS
 from sandbox.env import APPROVER, APPROVERS_GROUP, DEVS_GROUP, OWNER, REQUESTER, SandboxEnv
@@ -74,13 +75,16 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def _seed_slack(slack: LocalSlack) -> None:
+def _seed_slack(slack: LocalSlack, config: DeckhandConfig) -> None:
+    """The demo workspace: people, groups, channels, and the bot invited (`/invite
+    @deckhand`) to every channel the config posts in, as a team's setup step 1 does."""
     for user in DEMO_USERS:
         slack.add_user(user.id, user.name, real_name=user.real_name)
     slack.add_usergroup(DEVS_GROUP, "honeydue-devs", [REQUESTER, APPROVER])
     slack.add_usergroup(APPROVERS_GROUP, "honeydue-leads", [APPROVER])
     for channel_id, name in DEMO_CHANNELS.items():
         slack.add_channel(channel_id, name)
+    slack.invite_bot(*config.bot_channels())
 
 
 def deckhand_settings(
@@ -170,7 +174,7 @@ async def open_demo(
         slack = await stack.enter_async_context(
             LocalSlack(bot_token="xoxb-" + secrets.token_hex(12))
         )
-        _seed_slack(slack)
+        _seed_slack(slack, DeckhandConfig.model_validate(env.config()))
         registry_token = "gta_" + secrets.token_hex(20)
         env.registry.add_user(OWNER, registry_token)  # Deckhand's own token
         signing_secret = secrets.token_hex(16)

@@ -2,8 +2,11 @@
 
 Each handler returns the JSON body slack.com would (`{"ok": true, ...}` or
 `{"ok": false, "error": "<code>"}`) and applies the call's effect to the workspace.
-Block Kit limits are checked like Slack does (`invalid_blocks`), so code that forgets
-to truncate fails here the way it would in production.
+Slack's refusals are modelled as slack.com answers them: Block Kit (`invalid_blocks`,
+`msg_blocks_too_long`, see `sandbox.slack.blockkit`), writes where the bot is not a
+member (`not_in_channel` / `channel_not_found`), trigger_ids past their 3 s
+(`expired_trigger_id`). Scopes (`missing_scope`) are checked by `LocalSlack` from
+`SCOPE_OF` / `needed_scope` before a handler runs.
 """
 
 from __future__ import annotations
@@ -11,42 +14,58 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.slack.store import EphemeralMessage, StoredMessage, Workspace
+from sandbox.slack.blockkit import message_blocks_problem, view_errors
+from sandbox.slack.store import Channel, EphemeralMessage, StoredMessage, Workspace, kind_of
 
 BOT_USER_ID = "U0DECKHAND"
 BOT_ID = "B0DECKHAND"
 TEAM_ID = "T0SANDBOX"
 
-MAX_BLOCKS = 50
-MAX_SECTION_TEXT = 3000
-MAX_BUTTON_TEXT = 75
+TRIGGER_TTL_S = 3.0
+"""A trigger_id works this long after the interaction that carried it."""
 
 Json = dict[str, Any]
 Handler = Callable[[Workspace, Json, str], Json]
 
+# Web API method -> the bot scope it needs (None: none). conversations.info depends on
+# the conversation's kind (`needed_scope`).
+SCOPE_OF: dict[str, str | None] = {
+    "auth.test": None,
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "chat.delete": "chat:write",
+    "chat.getPermalink": None,
+    "users.info": "users:read",
+    "usergroups.users.list": "usergroups:read",
+    "conversations.info": "channels:read",
+    "views.open": None,
+    "views.update": None,
+    "views.publish": None,
+    "apps.connections.open": None,
+}
+_CONVERSATION_SCOPE = {"public": "channels:read", "private": "groups:read", "im": "im:read"}
 
-def _error(code: str) -> Json:
-    return {"ok": False, "error": code}
+
+def needed_scope(ws: Workspace, method: str, params: Json) -> str | None:
+    """The scope `method` needs for these params (conversations.info: by the kind)."""
+    if method == "conversations.info":
+        channel = ws.channels.get(str(params.get("channel", "")))
+        kind = channel.kind if channel is not None else kind_of(str(params.get("channel", "")))
+        return _CONVERSATION_SCOPE[kind]
+    return SCOPE_OF.get(method)
 
 
-def blocks_problem(blocks: object) -> str | None:
-    """Why Slack would reject these blocks (None when it would accept them)."""
-    if not isinstance(blocks, list):
-        return "blocks is not a list"
-    if len(blocks) > MAX_BLOCKS:
-        return f"{len(blocks)} blocks > {MAX_BLOCKS}"
-    for block in blocks:
-        if not isinstance(block, dict) or "type" not in block:
-            return "a block without a type"
-        text = block.get("text")
-        if isinstance(text, dict) and len(str(text.get("text", ""))) > MAX_SECTION_TEXT:
-            return f"section text > {MAX_SECTION_TEXT} chars"
-        for element in block.get("elements", []) or []:
-            if isinstance(element, dict) and element.get("type") == "button":
-                label = element.get("text", {}).get("text", "")
-                if len(label) > MAX_BUTTON_TEXT:
-                    return f"button text > {MAX_BUTTON_TEXT} chars"
-    return None
+def _error(code: str, **extra: Any) -> Json:
+    return {"ok": False, "error": code, **extra}
+
+
+def _not_member(channel: Channel) -> Json | None:
+    """Slack's answer to a write where the bot is not a member (python-slack-sdk#734):
+    `not_in_channel` for a public channel, `channel_not_found` for a private one or a DM."""
+    if channel.bot_member:
+        return None
+    return _error("not_in_channel" if channel.kind == "public" else "channel_not_found")
 
 
 def _content(params: Json) -> tuple[str | None, list[dict[str, Any]] | None, Json | None]:
@@ -54,9 +73,16 @@ def _content(params: Json) -> tuple[str | None, list[dict[str, Any]] | None, Jso
     text = params.get("text")
     blocks = params.get("blocks")
     if blocks is not None:
-        problem = blocks_problem(blocks)
+        problem = message_blocks_problem(blocks)
         if problem is not None:
-            return None, None, {"ok": False, "error": "invalid_blocks", "errors": [problem]}
+            code, errors = problem
+            extra: Json = {}
+            if errors:
+                extra = {
+                    "errors": errors,
+                    "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]},
+                }
+            return None, None, _error(code, **extra)
     if not text and not blocks:
         return None, None, _error("no_text")
     return (str(text) if text is not None else None), blocks, None
@@ -93,31 +119,56 @@ def chat_post_message(ws: Workspace, params: Json, base: str) -> Json:
     channel_id = params.get("channel")
     if not channel_id:
         return _error("channel_not_found")
+    channel = ws.channel(str(channel_id))
+    refused = _not_member(channel)
+    if refused is not None:
+        return refused
     text, blocks, error = _content(params)
     if error is not None:
         return error
-    channel = ws.channel(str(channel_id))
     thread_ts = params.get("thread_ts")
+    message = store_message(
+        ws, channel, text=text or "", blocks=blocks or [], thread_ts=thread_ts or None
+    )
+    if message is None:
+        return _error("thread_not_found")
+    return {"ok": True, "channel": channel.id, "ts": message.ts, "message": _message_json(message)}
+
+
+def store_message(
+    ws: Workspace,
+    channel: Channel,
+    *,
+    text: str,
+    blocks: list[dict[str, Any]],
+    thread_ts: str | None = None,
+) -> StoredMessage | None:
+    """Add a bot message (or thread reply) to `channel`; None when the thread is unknown."""
     message = StoredMessage(
         channel=channel.id,
         ts=ws.next_ts(),
-        text=text or "",
-        blocks=blocks or [],
+        text=text,
+        blocks=blocks,
         user=BOT_USER_ID,
         thread_ts=str(thread_ts) if thread_ts else None,
     )
     if thread_ts:
         parent = channel.messages.get(str(thread_ts))
         if parent is None:
-            return _error("thread_not_found")
+            return None
         parent.replies.append(message)
     else:
         channel.messages[message.ts] = message
-    return {"ok": True, "channel": channel.id, "ts": message.ts, "message": _message_json(message)}
+    return message
 
 
 def chat_update(ws: Workspace, params: Json, base: str) -> Json:
     channel_id, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+    if not channel_id:
+        return _error("channel_not_found")
+    refused = _not_member(ws.channel(channel_id))
+    if refused is not None:
+        return refused
     message = ws.find(channel_id, ts)
     if message is None or message.deleted:
         return _error("message_not_found")
@@ -140,10 +191,13 @@ def chat_post_ephemeral(ws: Workspace, params: Json, base: str) -> Json:
         return _error("channel_not_found")
     if not user:
         return _error("user_not_found")
+    channel = ws.channel(str(channel_id))
+    refused = _not_member(channel)
+    if refused is not None:
+        return refused
     text, blocks, error = _content(params)
     if error is not None:
         return error
-    channel = ws.channel(str(channel_id))
     thread_ts = params.get("thread_ts")
     channel.ephemerals.append(
         EphemeralMessage(
@@ -187,21 +241,60 @@ def conversations_info(ws: Workspace, params: Json, base: str) -> Json:
     if not channel_id:
         return _error("channel_not_found")
     channel = ws.channel(channel_id)
+    if channel.kind != "public" and not channel.bot_member:
+        return _error("channel_not_found")  # a private channel or DM the bot is not in
     return {
         "ok": True,
-        "channel": {"id": channel.id, "name": channel.name, "is_channel": True, "is_member": True},
+        "channel": {
+            "id": channel.id,
+            "name": channel.name,
+            "is_channel": channel.kind == "public",
+            "is_group": channel.kind == "private",
+            "is_im": channel.kind == "im",
+            "is_private": channel.kind != "public",
+            "is_member": channel.bot_member,
+        },
     }
 
 
+def _invalid_view(view: object) -> Json | None:
+    errors = view_errors(view)
+    if not errors:
+        return None
+    return _error(
+        "invalid_arguments", response_metadata={"messages": [f"[ERROR] {e}" for e in errors]}
+    )
+
+
 def views_open(ws: Workspace, params: Json, base: str) -> Json:
-    if not params.get("trigger_id"):
+    trigger_id = str(params.get("trigger_id") or "")
+    issued = ws.triggers.get(trigger_id)
+    if issued is None:
         return _error("invalid_trigger_id")
+    if ws.clock() - issued > TRIGGER_TTL_S:
+        return _error("expired_trigger_id")
     view = params.get("view")
-    if not isinstance(view, dict):
-        return _error("invalid_arguments")
+    invalid = _invalid_view(view)
+    if invalid is not None or not isinstance(view, dict):
+        return invalid or _error("invalid_arguments")
     opened = {**view, "id": f"V{len(ws.views) + 1:08d}", "team_id": TEAM_ID}
     ws.views.append(opened)
     return {"ok": True, "view": opened}
+
+
+def views_publish(ws: Workspace, params: Json, base: str) -> Json:
+    user = str(params.get("user_id") or "")
+    if user not in ws.users:
+        return _error("user_not_found")
+    view = params.get("view")
+    invalid = _invalid_view(view)
+    if invalid is not None or not isinstance(view, dict):
+        return invalid or _error("invalid_arguments")
+    if view.get("type") != "home":
+        return _error("invalid_arguments")
+    published = {**view, "id": f"VH{user}", "team_id": TEAM_ID}
+    ws.home_views[user] = published
+    return {"ok": True, "view": published}
 
 
 def apps_connections_open(ws: Workspace, params: Json, base: str) -> Json:
@@ -219,29 +312,39 @@ HANDLERS: dict[str, Handler] = {
     "usergroups.users.list": usergroups_users_list,
     "conversations.info": conversations_info,
     "views.open": views_open,
+    "views.publish": views_publish,
     "apps.connections.open": apps_connections_open,
 }
 
 
 def apply_response(
     ws: Workspace, payload: Json, *, channel: str, user: str, message_ts: str | None
-) -> None:
-    """Apply a response_url post the way Slack renders it."""
+) -> str | None:
+    """Apply a response_url post the way Slack renders it; the refusal code, or None.
+
+    A response_url needs no membership: it answers in any conversation, DMs included.
+    """
     text = str(payload.get("text", ""))
     blocks = payload.get("blocks") or []
+    problem = message_blocks_problem(blocks)
+    if problem is not None:
+        return problem[0]
+    if not text and not blocks and not payload.get("delete_original"):
+        return "no_text"
     if message_ts is not None and payload.get("delete_original"):
         original = ws.find(channel, message_ts)
         if original is not None:
             original.deleted = True
-        return
+        return None
     if message_ts is not None and payload.get("replace_original"):
         original = ws.find(channel, message_ts)
         if original is not None:
             original.edit(text=text, blocks=blocks)
-        return
+        return None
     if payload.get("response_type") == "in_channel":
-        chat_post_message(ws, {"channel": channel, "text": text, "blocks": blocks}, "")
-        return
+        store_message(ws, ws.channel(channel), text=text, blocks=blocks)
+        return None
     ws.channel(channel).ephemerals.append(
         EphemeralMessage(channel=channel, user=user, text=text, blocks=blocks)
     )
+    return None

@@ -39,6 +39,7 @@ def sign(body: str | bytes, *, secret: str, timestamp: int) -> str:
 
 
 def _trigger_id() -> str:
+    """A trigger_id no local Slack issued (views.open refuses it: invalid_trigger_id)."""
     return f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:16]}"
 
 
@@ -50,6 +51,7 @@ def slash_command_payload(
     command: str = "/deploy",
     user_name: str | None = None,
     response_url: str = "",
+    trigger_id: str | None = None,
 ) -> dict[str, str]:
     """The fields of a slash command request (form-encoded over HTTP)."""
     return {
@@ -65,7 +67,7 @@ def slash_command_payload(
         "api_app_id": APP_ID,
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": _trigger_id(),
+        "trigger_id": trigger_id or _trigger_id(),
     }
 
 
@@ -79,6 +81,7 @@ def block_actions_payload(
     block_id: str = "deckhand-actions",
     user_name: str | None = None,
     response_url: str = "",
+    trigger_id: str | None = None,
 ) -> dict[str, Any]:
     """A `block_actions` payload for a button click on a channel message."""
     return {
@@ -97,7 +100,7 @@ def block_actions_payload(
             "channel_id": channel_id,
             "is_ephemeral": False,
         },
-        "trigger_id": _trigger_id(),
+        "trigger_id": trigger_id or _trigger_id(),
         "team": {"id": TEAM_ID, "domain": "deckhand-sandbox"},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -124,6 +127,7 @@ def view_submission_payload(
     callback_id: str,
     values: dict[str, Any],
     private_metadata: str = "",
+    trigger_id: str | None = None,
 ) -> dict[str, Any]:
     """A `view_submission` payload for a modal with the given state values."""
     return {
@@ -132,7 +136,7 @@ def view_submission_payload(
         "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
         "api_app_id": APP_ID,
         "token": "verification-token-unused",
-        "trigger_id": _trigger_id(),
+        "trigger_id": trigger_id or _trigger_id(),
         "view": {
             "id": "V00000001",
             "type": "modal",
@@ -174,6 +178,9 @@ class SlackSender:
             await self._session.close()
             self._session = None
 
+    def _trigger_id(self) -> str | None:
+        return self._slack.new_trigger_id() if self._slack is not None else None
+
     def _response_url(self, *, channel_id: str, user_id: str, message_ts: str | None) -> str:
         if self._slack is None:
             return ""
@@ -201,8 +208,12 @@ class SlackSender:
             response_url=self._response_url(
                 channel_id=channel_id, user_id=user_id, message_ts=None
             ),
+            trigger_id=self._trigger_id(),
         )
-        return await self.post(urlencode(fields), forge=forge, stale=stale)
+        status, body = await self.post(urlencode(fields), forge=forge, stale=stale)
+        if status == 200 and self._slack is not None:
+            self._slack.show_ack(channel_id=channel_id, user_id=user_id, body=body)
+        return status, body
 
     async def block_action(
         self,
@@ -226,6 +237,7 @@ class SlackSender:
             response_url=self._response_url(
                 channel_id=channel_id, user_id=user_id, message_ts=message_ts
             ),
+            trigger_id=self._trigger_id(),
         )
         return await self.post(
             urlencode({"payload": json.dumps(payload)}), forge=forge, stale=stale
@@ -246,6 +258,7 @@ class SlackSender:
             callback_id=callback_id,
             values=values,
             private_metadata=private_metadata,
+            trigger_id=self._trigger_id(),
         )
         return await self.post(
             urlencode({"payload": json.dumps(payload)}), forge=forge, stale=stale

@@ -4,12 +4,18 @@
 `{"type": "hello"}`, and then `deliver(...)` pushes an envelope (`slash_commands`,
 `interactive`, `events_api`) and waits for the client's acknowledgement
 (`{"envelope_id": ..., "payload": ...}`), exactly the exchange slack.com runs.
+
+As slack.com does it, an envelope goes to ONE of the app's open connections, picked at
+random (not always the newest: a stale connection left open gets its share), and
+`disconnect(reason)` sends `{"type": "disconnect", "reason": ...}` (`refresh_requested`,
+`warning`, `link_disabled`) before closing a connection, so reconnect paths run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import uuid
 from typing import Any
 
@@ -17,14 +23,19 @@ from aiohttp import WSMsgType, web
 
 
 class SocketModeServer:
-    """Websocket endpoint plus delivery of envelopes to the newest connection."""
+    """Websocket endpoint plus delivery of envelopes to any one open connection.
 
-    def __init__(self) -> None:
+    `rng` picks the connection (seed it for a reproducible order).
+    """
+
+    def __init__(self, *, rng: random.Random | None = None) -> None:
+        self._rng = rng or random.Random()
         self._sockets: list[web.WebSocketResponse] = []
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tickets = 0
         self.connections = 0
         self._connected = asyncio.Event()
+        self._opened = asyncio.Condition()
 
     def url(self, base_http_url: str) -> str:
         self._tickets += 1
@@ -40,6 +51,8 @@ class SocketModeServer:
         self._sockets.append(ws)
         self.connections += 1
         self._connected.set()
+        async with self._opened:
+            self._opened.notify_all()
         try:
             await ws.send_json(
                 {
@@ -67,10 +80,15 @@ class SocketModeServer:
         async with asyncio.timeout(within_s):
             await self._connected.wait()
 
+    async def wait_connections(self, total: int, *, within_s: float) -> None:
+        """Wait until `total` connections were opened since start (reconnects count)."""
+        async with asyncio.timeout(within_s), self._opened:
+            await self._opened.wait_for(lambda: self.connections >= total and self.connected)
+
     async def deliver(
         self, envelope_type: str, payload: dict[str, Any], *, within_s: float = 3.0
     ) -> dict[str, Any]:
-        """Send one envelope to the newest connection; return its acknowledgement.
+        """Send one envelope to one open connection (any); return its acknowledgement.
 
         Raises `TimeoutError` when no ack arrives within `within_s` seconds (Slack's
         3-second rule), `ConnectionError` when no client is connected.
@@ -81,7 +99,7 @@ class SocketModeServer:
         envelope_id = uuid.uuid4().hex
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._acks[envelope_id] = future
-        await open_sockets[-1].send_json(
+        await self._rng.choice(open_sockets).send_json(
             {
                 "envelope_id": envelope_id,
                 "type": envelope_type,
@@ -96,6 +114,24 @@ class SocketModeServer:
                 return await future
         finally:
             self._acks.pop(envelope_id, None)
+
+    @property
+    def open_connections(self) -> int:
+        return sum(1 for ws in self._sockets if not ws.closed)
+
+    async def disconnect(self, reason: str = "refresh_requested", *, every: bool = False) -> int:
+        """Tell one open connection (or `every` one) to go, as Slack does, then close it.
+
+        Returns how many were told. The client is expected to open a new connection
+        (`apps.connections.open`); `wait_connected` then sees it.
+        """
+        targets = [ws for ws in self._sockets if not ws.closed]
+        if not every:
+            targets = targets[:1]  # the oldest: Slack rotates connections by age
+        for ws in targets:
+            await ws.send_json({"type": "disconnect", "reason": reason})
+            await ws.close()
+        return len(targets)
 
     async def close(self) -> None:
         for ws in list(self._sockets):

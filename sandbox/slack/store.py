@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
+
+ChannelKind = Literal["public", "private", "im"]
 
 
 class RecordedCall(NamedTuple):
@@ -54,10 +57,24 @@ class EphemeralMessage:
     thread_ts: str | None = None
 
 
+def kind_of(channel_id: str) -> ChannelKind:
+    """A conversation's kind from its id, as Slack assigns them: C public, G private, D DM."""
+    if channel_id.startswith("D"):
+        return "im"
+    if channel_id.startswith("G"):
+        return "private"
+    return "public"
+
+
 @dataclass
 class Channel:
+    """A conversation. The bot sees it only as a member (`bot_member`): nobody invited it
+    anywhere until a test or the sandbox seed does (`LocalSlack.invite_bot`)."""
+
     id: str
     name: str
+    kind: ChannelKind = "public"
+    bot_member: bool = False
     messages: dict[str, StoredMessage] = field(default_factory=dict)
     ephemerals: list[EphemeralMessage] = field(default_factory=list)
 
@@ -89,18 +106,29 @@ class Usergroup:
 
 
 class Workspace:
-    """The workspace state. Channels spring into existence on first use (`channel()`)."""
+    """The workspace state. Channels spring into existence on first use (`channel()`),
+    their kind taken from the id (`kind_of`), without the bot as a member.
 
-    def __init__(self) -> None:
+    `clock` (seconds, monotonic) times what expires: trigger_ids (3 s after the
+    interaction) and response_urls (30 minutes).
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, Usergroup] = {}
         self.views: list[dict[str, Any]] = []
+        self.home_views: dict[str, dict[str, Any]] = {}
+        # trigger_id -> when it was issued (clock seconds)
+        self.triggers: dict[str, float] = {}
+        self.clock = clock
         self._ts_counter = itertools.count(1)
 
     def channel(self, channel_id: str) -> Channel:
         if channel_id not in self.channels:
-            self.channels[channel_id] = Channel(id=channel_id, name=channel_id.lower())
+            self.channels[channel_id] = Channel(
+                id=channel_id, name=channel_id.lower(), kind=kind_of(channel_id)
+            )
         return self.channels[channel_id]
 
     def next_ts(self) -> str:

@@ -7,6 +7,12 @@ ephemerals) so a test asserts what the user would see. It also serves the
 `response_url`s that slash commands and button clicks carry, and a Socket Mode
 websocket (`apps.connections.open` with the app token; see `sandbox.slack.socket_mode`).
 
+Strict as slack.com: the token's scopes are those `manifest.yaml` asks for (a method
+without its scope answers `missing_scope` with `needed` / `provided`; every answer
+carries `x-oauth-scopes`); the bot is a member of no channel until `invite_bot`;
+trigger_ids come from `new_trigger_id()` and expire 3 s later, response_urls after
+30 minutes or 5 uses, both on `clock`.
+
 Failure injection: `fail_next("chat.update", status=429, retry_after=1)` answers the
 next call(s) with HTTP 429 + `Retry-After`; `status=500` a server error;
 `error="channel_not_found"` an HTTP 200 `{"ok": false}` answer.
@@ -17,12 +23,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import yaml
 from aiohttp import web
 
 from sandbox.slack import methods
@@ -40,6 +50,8 @@ BOT_TOKEN = "xoxb-local-slack-bot-token"
 APP_TOKEN = "xapp-1-local-slack-app-token"
 # A response_url accepts this many posts (Slack: 5 within 30 minutes).
 RESPONSE_URL_USES = 5
+RESPONSE_URL_TTL_S = 30 * 60
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yaml"
 
 
 @dataclass(frozen=True)
@@ -54,11 +66,14 @@ class _ResponseTarget:
     channel: str
     user: str
     message_ts: str | None
+    issued_at: float
     uses: int = 0
 
 
-# The bot scopes a workspace grants when the app is installed from manifest.yaml.
-DEFAULT_SCOPES = ("commands", "chat:write", "usergroups:read", "users:read", "channels:read")
+def manifest_scopes(path: Path = MANIFEST) -> tuple[str, ...]:
+    """The bot scopes a workspace grants when the app is installed from `manifest.yaml`."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(str(s) for s in data["oauth_config"]["scopes"]["bot"])
 
 
 class LocalSlack:
@@ -75,15 +90,17 @@ class LocalSlack:
         app_token: str = APP_TOKEN,
         host: str = "127.0.0.1",
         port: int = 0,
-        scopes: tuple[str, ...] = DEFAULT_SCOPES,
+        scopes: tuple[str, ...] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
-        # Sent as `x-oauth-scopes` on every bot-token answer, as Slack does.
-        self.scopes = scopes
-        self.workspace = Workspace()
+        # Granted as the manifest asks; sent as `x-oauth-scopes` on every answer.
+        self.scopes = manifest_scopes() if scopes is None else scopes
+        self.workspace = Workspace(clock=clock)
         self.calls: list[RecordedCall] = []
         self.responses: list[tuple[str, dict[str, Any]]] = []
+        self.acks: list[dict[str, Any]] = []
         self.socket = SocketModeServer()
         self._failures: dict[str, deque[_Failure]] = {}
         self._changed = asyncio.Condition()
@@ -96,7 +113,7 @@ class LocalSlack:
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
-        app.router.add_post("/response/{key}", self._response)
+        app.router.add_post("/response/{key}", self._respond)
         app.router.add_get("/socket", self.socket.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -136,8 +153,27 @@ class LocalSlack:
             id=usergroup_id, handle=handle, members=tuple(members)
         )
 
-    def add_channel(self, channel_id: str, name: str) -> None:
-        self.workspace.channel(channel_id).name = name
+    def add_channel(self, channel_id: str, name: str, *, private: bool | None = None) -> None:
+        """A channel (kind from its id, or `private`), WITHOUT the bot: see `invite_bot`."""
+        channel = self.workspace.channel(channel_id)
+        channel.name = name
+        if private is not None:
+            channel.kind = "private" if private else "public"
+
+    def invite_bot(self, *channel_ids: str) -> None:
+        """`/invite @deckhand` in each channel: the bot becomes a member and may post there."""
+        for channel_id in channel_ids:
+            self.workspace.channel(channel_id).bot_member = True
+
+    def remove_bot(self, channel_id: str) -> None:
+        """The bot is removed from (or leaves) the channel."""
+        self.workspace.channel(channel_id).bot_member = False
+
+    def new_trigger_id(self) -> str:
+        """A trigger_id as an interaction carries it; `views.open` takes it for 3 s."""
+        trigger_id = f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(8)}"
+        self.workspace.triggers[trigger_id] = self.workspace.clock()
+        return trigger_id
 
     def fail_next(
         self,
@@ -160,17 +196,39 @@ class LocalSlack:
         then edits that message and `delete_original` deletes it.
         """
         key = f"R{len(self._targets) + 1:04d}"
-        self._targets[key] = _ResponseTarget(channel_id, user_id, message_ts)
+        self._targets[key] = _ResponseTarget(
+            channel_id, user_id, message_ts, issued_at=self.workspace.clock()
+        )
         return f"{self._base}/response/{key}"
+
+    def show_ack(self, *, channel_id: str, user_id: str, body: str) -> None:
+        """Show a slash command's HTTP ack body to its requester, as Slack does (an
+        ephemeral, any conversation); recorded in `.acks`. An empty body shows nothing."""
+        if not body.strip():
+            return
+        try:
+            payload = json.loads(body)
+        except json.JSONDecodeError:
+            payload = {"text": body}
+        if not isinstance(payload, dict):
+            payload = {"text": str(payload)}
+        self.acks.append(payload)
+        methods.apply_response(
+            self.workspace,
+            {**payload, "replace_original": False},
+            channel=channel_id,
+            user=user_id,
+            message_ts=None,
+        )
 
     def seed_message(
         self, channel_id: str, text: str, *, blocks: list[dict[str, Any]] | None = None
     ) -> str:
         """Put a bot message in a channel without a Web API call; returns its ts."""
-        body = methods.chat_post_message(
-            self.workspace, {"channel": channel_id, "text": text, "blocks": blocks}, self._base
-        )
-        return str(body["ts"])
+        channel = self.workspace.channel(channel_id)
+        message = methods.store_message(self.workspace, channel, text=text, blocks=blocks or [])
+        assert message is not None  # not a thread reply: always stored
+        return message.ts
 
     # -- reading the state --------------------------------------------------------
     def calls_to(self, method: str) -> list[RecordedCall]:
@@ -186,6 +244,33 @@ class LocalSlack:
         async with asyncio.timeout(within_s), self._changed:
             await self._changed.wait_for(lambda: len(self.calls_to(method)) >= count)
         return self.calls_to(method)
+
+    async def wait_until(self, predicate: Callable[[], bool], *, within_s: float = 3.0) -> None:
+        """Until `predicate()` holds, re-checked after every Web API call or response_url
+        post answered. Raises `TimeoutError` after `within_s` seconds."""
+        async with asyncio.timeout(within_s), self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def wait_for_ephemeral(
+        self, *, user_id: str, count: int = 1, within_s: float = 3.0
+    ) -> EphemeralMessage:
+        """The `count`-th message only `user_id` saw (chat.postEphemeral, a response_url
+        or an ack body), once it exists."""
+        await self.wait_until(
+            lambda: len(self.ephemerals(user_id=user_id)) >= count, within_s=within_s
+        )
+        return self.ephemerals(user_id=user_id)[count - 1]
+
+    async def wait_for_responses(
+        self, *, count: int = 1, within_s: float = 3.0
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Wait until response_urls took `count` posts in all; (key, payload) of each.
+
+        Raises `TimeoutError` after `within_s` seconds.
+        """
+        async with asyncio.timeout(within_s), self._changed:
+            await self._changed.wait_for(lambda: len(self.responses) >= count)
+        return list(self.responses)
 
     def message(self, channel_id: str, ts: str) -> StoredMessage:
         found = self.workspace.find(channel_id, ts)
@@ -242,17 +327,38 @@ class LocalSlack:
         handler = methods.HANDLERS.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+        needed = methods.needed_scope(self.workspace, method, params)
+        headers = {
+            "x-oauth-scopes": ",".join(self.scopes),
+            "x-accepted-oauth-scopes": needed or "",
+        }
         if method == "apps.connections.open":
-            body = {"ok": True, "url": self.socket.url(self._base)}
+            body: dict[str, Any] = {"ok": True, "url": self.socket.url(self._base)}
+        elif needed is not None and needed not in self.scopes:
+            body = {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": needed,
+                "provided": ",".join(self.scopes),
+            }
         else:
             body = handler(self.workspace, params, self._base)
-        return web.json_response(body, headers={"x-oauth-scopes": ",".join(self.scopes)})
+        return web.json_response(body, headers=headers)
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        try:
+            return await self._response(request)
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
 
     async def _response(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
         target = self._targets.get(key)
         if target is None:
             return web.Response(status=404, text="invalid_url")
+        if self.workspace.clock() - target.issued_at > RESPONSE_URL_TTL_S:
+            return web.Response(status=404, text="expired_url")
         if target.uses >= RESPONSE_URL_USES:
             return web.Response(status=404, text="used_url")
         target.uses += 1
@@ -260,15 +366,24 @@ class LocalSlack:
             payload = json.loads(await request.text())
         except json.JSONDecodeError:
             return web.Response(status=400, text="invalid_payload")
-        self.responses.append((key, payload))
-        methods.apply_response(
+        if not isinstance(payload, dict):
+            return web.Response(status=400, text="invalid_payload")
+        refused = methods.apply_response(
             self.workspace,
             payload,
             channel=target.channel,
             user=target.user,
             message_ts=target.message_ts,
         )
+        if refused is not None:
+            return web.Response(status=400, text=refused)
+        self.responses.append((key, payload))
         return web.Response(text="ok")
+
+    def responses_to(self, url: str) -> list[dict[str, Any]]:
+        """What Slack took from this response_url, in order (what the user was shown)."""
+        key = url.rsplit("/", 1)[-1]
+        return [payload for k, payload in self.responses if k == key]
 
 
 def _bearer(request: web.Request) -> str | None:

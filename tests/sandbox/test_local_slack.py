@@ -81,40 +81,45 @@ async def test_directory_and_views(local_slack: LocalSlack, api: Any) -> None:
     assert (await api("usergroups.users.list", usergroup="S0DEPLOYERS"))[1]["users"] == ["U0ALICE"]
     assert (await api("usergroups.users.list", usergroup="S0X"))[1]["error"] == "no_such_subteam"
     assert (await api("conversations.info", channel="C0DEPLOYS"))[1]["channel"]["name"] == "deploys"
-    _, opened, _ = await api(
-        "views.open", trigger_id="t", view={"type": "modal", "callback_id": "deckhand:why"}
-    )
+    modal = {
+        "type": "modal",
+        "callback_id": "deckhand:why",
+        "title": {"type": "plain_text", "text": "Why?"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Tell us"}}],
+    }
+    trigger = local_slack.new_trigger_id()
+    _, opened, _ = await api("views.open", trigger_id=trigger, view=modal)
     assert opened["view"]["callback_id"] == "deckhand:why"
     assert local_slack.workspace.views == [opened["view"]]
 
 
 async def test_block_kit_limits_are_enforced(api: Any) -> None:
     too_many = [{"type": "divider"}] * 51
-    _, body, _ = await api("chat.postMessage", channel="C1", text="x", blocks=too_many)
+    _, body, _ = await api("chat.postMessage", channel="C0DEPLOYS", text="x", blocks=too_many)
     assert body["error"] == "invalid_blocks"
     long = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
-    assert (await api("chat.postMessage", channel="C1", blocks=long))[1]["error"] == (
+    assert (await api("chat.postMessage", channel="C0DEPLOYS", blocks=long))[1]["error"] == (
         "invalid_blocks"
     )
-    assert (await api("chat.postMessage", channel="C1"))[1]["error"] == "no_text"
+    assert (await api("chat.postMessage", channel="C0DEPLOYS"))[1]["error"] == "no_text"
 
 
 async def test_injected_failures(local_slack: LocalSlack, api: Any) -> None:
     local_slack.fail_next("chat.postMessage", status=429, retry_after=7)
     local_slack.fail_next("chat.postMessage", status=500, retry_after=None)
     local_slack.fail_next("chat.postMessage", error="channel_not_found")
-    status, body, headers = await api("chat.postMessage", channel="C1", text="a")
+    status, body, headers = await api("chat.postMessage", channel="C0DEPLOYS", text="a")
     assert (status, body, headers["Retry-After"]) == (
         429,
         {"ok": False, "error": "ratelimited"},
         "7",
     )
-    status, body, headers = await api("chat.postMessage", channel="C1", text="a")
+    status, body, headers = await api("chat.postMessage", channel="C0DEPLOYS", text="a")
     assert (status, body["error"], "Retry-After" in headers) == (500, "internal_error", False)
-    assert (await api("chat.postMessage", channel="C1", text="a"))[1]["error"] == (
+    assert (await api("chat.postMessage", channel="C0DEPLOYS", text="a"))[1]["error"] == (
         "channel_not_found"
     )
-    assert (await api("chat.postMessage", channel="C1", text="a"))[1]["ok"] is True
+    assert (await api("chat.postMessage", channel="C0DEPLOYS", text="a"))[1]["ok"] is True
     assert len(local_slack.calls_to("chat.postMessage")) == 4
 
 

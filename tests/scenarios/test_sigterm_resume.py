@@ -157,6 +157,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         slack.add_usergroup(DEVS_GROUP, "devs", [])
         slack.add_channel(CHANNEL, "deploys")
         slack.add_channel(ALERT_CHANNEL, "alerts")
+        slack.invite_bot(CHANNEL, ALERT_CHANNEL)
         sender = await stack.enter_async_context(SlackSender("", SIGNING_SECRET, slack=slack))
         found = World(env, slack, sender, tmp_path)
         try:

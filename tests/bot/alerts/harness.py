@@ -138,7 +138,9 @@ async def open_world(directory: Path) -> AsyncIterator[AlertWorld]:
         web = await stack.enter_async_context(open_web_client(make_slack_settings(slack)))
         config = env.config()
         config["alerts"] = {"channel": ALERT_CHANNEL, "grace_s": GRACE_S}
-        yield AlertWorld(env, slack, kube, web, DeckhandConfig.model_validate(config))
+        deckhand_config = DeckhandConfig.model_validate(config)
+        slack.invite_bot(*deckhand_config.bot_channels())
+        yield AlertWorld(env, slack, kube, web, deckhand_config)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.alerts.notifier import alert_content, summary_content
-from bot.slack.blocks import fit_blocks
+from bot.slack.blocks import MAX_MESSAGE_TEXT, fit_blocks, text_length
 from commands.diagnosis import Cause
 from commands.incidents import Incident, IncidentKey, Phase
 
@@ -32,7 +32,7 @@ OPEN = Incident(
 
 
 def flat(blocks: list[dict[str, object]]) -> str:
-    return "\n".join(str(b["text"]["text"]) for b in blocks)  # type: ignore[index]
+    return "\n".join(str(b["text"]["text"]) for b in blocks if "text" in b)  # type: ignore[index]
 
 
 def test_open_alert_says_what_who_why_and_the_fix() -> None:
@@ -66,5 +66,6 @@ def test_a_summary_of_many_incidents_fits_block_kit() -> None:
     assert "300 more image-pull incidents" in text
     fitted = fit_blocks(blocks)
     assert len(fitted) <= 50
-    assert all(len(b["text"]["text"]) <= 3000 for b in fitted)
+    assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in fitted)
+    assert text_length(fitted) <= MAX_MESSAGE_TEXT
     assert "job-000" in flat(fitted)

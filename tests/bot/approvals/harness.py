@@ -30,6 +30,7 @@ from bot.deploys.runtime import backend_factory
 from bot.http import EVENTS_PATH
 from bot.lifecycle import Readiness, ReadinessState, Supervisor
 from bot.run import start
+from commands.config import DeckhandConfig
 from sandbox.cluster.clock import Clock as SandboxClock
 from sandbox.env import (
     APPROVER,
@@ -187,6 +188,7 @@ async def approval_stack(
         slack.add_usergroup(DEVS_GROUP, "devs", [CAROL])
         slack.add_usergroup(APPROVERS_GROUP, "leads", [DAVE])
         slack.add_channel(CHANNEL, "deploys")
+        slack.invite_bot(*DeckhandConfig.model_validate(env.config()).bot_channels())
         clock = ShiftedClock(env.cluster.clock)
         running = ApprovalStack(env, slack, clock, deckhand=None, _stack=stack)  # type: ignore[arg-type]
         running.deckhand = await _start_deckhand(running)

@@ -208,6 +208,7 @@ async def test_break_glass_is_announced_in_the_environments_channel(
     from sandbox.slack.web_api import LocalSlack
 
     async with LocalSlack() as slack:
+        slack.invite_bot(CHANNEL)
         monkeypatch.setenv("SLACK_BOT_TOKEN", slack.bot_token)
         monkeypatch.setenv("DECKHAND_SLACK_API_URL", slack.api_url)
         tag = seed(env)["api"]["good"][2]

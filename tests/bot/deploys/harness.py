@@ -28,6 +28,7 @@ from bot.http import EVENTS_PATH
 from bot.lifecycle import Readiness, ReadinessState, Supervisor
 from bot.run import Runtime, start
 from bot.settings import Settings
+from commands.config import DeckhandConfig
 from sandbox.env import APPROVER, CHANNEL, DEVS_GROUP, OUTSIDER, REQUESTER, SandboxEnv
 from sandbox.slack import LocalSlack, SlackSender
 from sandbox.slack.store import StoredMessage
@@ -144,7 +145,8 @@ async def deploy_stack(
             slack.add_user(user, name)
         slack.add_usergroup(DEVS_GROUP, "devs", [CAROL])
         slack.add_channel(CHANNEL, "deploys")
-        slack.add_channel(OTHER_CHANNEL, "random")
+        slack.add_channel(OTHER_CHANNEL, "random")  # the bot is not in it
+        slack.invite_bot(*DeckhandConfig.model_validate(env.config()).bot_channels())
         if prepare is not None:
             await prepare(env, slack)
         values: dict[str, Any] = {

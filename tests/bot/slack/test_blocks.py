@@ -1,4 +1,5 @@
-"""Block Kit limits (`bot.slack.blocks`, pure): truncation with a note, the 50-block cap."""
+"""Block Kit limits (`bot.slack.blocks`, pure): truncation with a note, the 50-block cap
+(100 in a view), the 12,000 characters of text a message's blocks carry in all."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import pytest
 
 from bot.slack.blocks import (
     MAX_BLOCKS,
+    MAX_MESSAGE_TEXT,
+    MAX_VIEW_BLOCKS,
     TRUNCATED,
     fit_block,
     fit_blocks,
     fit_text,
+    text_length,
     truncate,
 )
 
@@ -92,6 +96,40 @@ def test_fit_blocks_caps_the_count_with_a_note(count: int, kept: int) -> None:
     if count > MAX_BLOCKS:
         note = fitted[-1]["elements"][0]["text"]
         assert f"{count - MAX_BLOCKS + 1} more blocks not shown" in note
+
+
+def test_a_view_keeps_up_to_a_hundred_blocks() -> None:
+    blocks = [{"type": "divider"} for _ in range(120)]
+    fitted = fit_blocks(blocks, max_blocks=MAX_VIEW_BLOCKS)
+    assert len(fitted) == MAX_VIEW_BLOCKS
+    assert "21 more blocks not shown" in fitted[-1]["elements"][0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "kept_whole", "cut"),
+    [
+        ([3000] * 4, 3, True),  # 12,000 in all leaves no room for the note: the 4th is cut
+        ([2000] * 5, 5, False),
+        ([3000] * 60, 3, True),
+        ([100] * 40 + [3000] * 5, 42, True),
+        ([2900] * 4 + [10], 4, False),
+    ],
+)
+def test_the_message_text_budget_cuts_then_drops(
+    sizes: list[int], kept_whole: int, cut: bool
+) -> None:
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * n}} for n in sizes]
+    fitted = fit_blocks(blocks)
+    assert text_length(fitted) <= MAX_MESSAGE_TEXT
+    whole = [
+        b for b in fitted if b["type"] == "section" and not b["text"]["text"].endswith(TRUNCATED)
+    ]
+    assert len(whole) >= kept_whole
+    assert (
+        any(b["text"]["text"].endswith(TRUNCATED) for b in fitted if b["type"] == "section") is cut
+    )
+    if len([b for b in fitted if b["type"] == "section"]) < len(blocks):
+        assert "more blocks not shown" in fitted[-1]["elements"][0]["text"]
 
 
 def test_fit_text() -> None:

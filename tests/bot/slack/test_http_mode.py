@@ -85,6 +85,7 @@ async def test_bad_signature_or_stale_timestamp_is_rejected(
     assert deckhand_slack.backend.commands == []
     assert deckhand_slack.backend.actions == []
     assert deckhand_slack.slack.calls_to("chat.postEphemeral") == []
+    assert deckhand_slack.slack.responses == []
 
 
 async def test_unexpected_backend_error_tells_the_user_an_id_that_is_in_the_log(
@@ -99,7 +100,7 @@ async def test_unexpected_backend_error_tells_the_user_an_id_that_is_in_the_log(
             "api 237c6b8", user_id="U0BOB", channel_id=CHANNEL
         )
         assert status == 200
-        await deckhand_slack.slack.wait_for_call("chat.postEphemeral")
+        await deckhand_slack.slack.wait_for_ephemeral(user_id="U0BOB")
     (message,) = deckhand_slack.slack.ephemerals(user_id="U0BOB")
     found = re.search(r"error id `([0-9a-f]{8})`", message.text)
     assert found is not None
@@ -185,7 +186,7 @@ async def test_help_only_backend(deckhand_slack: SlackStack, text: str, expected
         text, user_id="U0ALICE", channel_id=CHANNEL
     )
     assert status == 200
-    await deckhand_slack.slack.wait_for_call("chat.postEphemeral")
+    await deckhand_slack.slack.wait_for_ephemeral(user_id="U0ALICE")
     (message,) = deckhand_slack.slack.ephemerals(user_id="U0ALICE", channel_id=CHANNEL)
     assert message.text == expected
 

@@ -138,3 +138,43 @@ async def test_http_mode_needs_a_signing_secret(
     )
     with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
         await run(settings, stop=asyncio.Event())
+
+
+async def test_socket_mode_reconnects_when_slack_asks_and_keeps_delivering(
+    local_slack: LocalSlack, recording_backend: RecordingBackend
+) -> None:
+    settings = make_slack_settings(
+        local_slack, slack_app_token=local_slack.app_token, slack_signing_secret=None
+    )
+    supervisor = Supervisor(name="socket-reconnect")
+
+    async def open_backend(*_: object) -> DeployBackend:
+        return recording_backend
+
+    async def deliver_help() -> None:
+        recording_backend.done.clear()
+        payload = slash_command_payload("help", user_id="U0ALICE", channel_id="C0DEPLOYS")
+        await local_slack.socket.deliver("slash_commands", payload, within_s=3)
+        async with asyncio.timeout(3):
+            await recording_backend.done.wait()
+
+    async with AsyncExitStack() as stack:
+        try:
+            await start(
+                settings,
+                stack=stack,
+                supervisor=supervisor,
+                readiness=ReadinessState(),
+                open_backend=open_backend,
+            )
+            await local_slack.socket.wait_connected(within_s=3)
+            await deliver_help()
+            for n, reason in enumerate(("refresh_requested", "warning"), start=2):
+                assert await local_slack.socket.disconnect(reason) == 1
+                await local_slack.socket.wait_connections(n, within_s=5)
+                await deliver_help()
+            assert len(recording_backend.commands) == 3
+            assert len(local_slack.calls_to("apps.connections.open")) >= 3
+        finally:
+            await supervisor.close(grace_s=1)
+    await asyncio.sleep(0.05)  # the SDK's cancelled tasks finish unwinding
