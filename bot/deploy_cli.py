@@ -1,6 +1,7 @@
 """The terminal front-end of the rollout engine: the same commands and policy as chat.
 
     deckhand deploy SERVICE[,SERVICE] TAG [--env ENV] [--no-wait] [--json] [--break-glass WHY]
+                    [--dry-run]
     deckhand status [SERVICE] [--env ENV]
     deckhand history SERVICE [--env ENV]
     deckhand rollback SERVICE [--env ENV] [--to TAG|REVISION]
@@ -15,6 +16,9 @@ Policy is the chat's: an environment that needs approvals refuses a CLI deploy u
 `--break-glass REASON` is given; such a deploy carries who and why in its change-cause
 and deploy record, and is announced in the environment's channel when Slack is
 configured (`SLACK_BOT_TOKEN`).
+
+A deploy prints its change notes (the commits since what runs, from Gitea) before it
+rolls out; `--dry-run` prints the plan and the full change notes and stops there.
 """
 
 from __future__ import annotations
@@ -67,6 +71,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("tag")
     p.add_argument("--no-wait", action="store_true", help="return once the rollout started")
     p.add_argument("--break-glass", metavar="REASON", help="deploy without approval (recorded)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show the plan and change notes; deploy nothing"
+    )
     common(p)
     p = sub.add_parser("status", help="what runs where, and any lock")
     p.add_argument("service", nargs="?")
@@ -121,7 +128,9 @@ class Output:
 async def _engine(args: argparse.Namespace, settings: Settings) -> AsyncIterator[RolloutEngine]:
     config = load_config(args.config or settings.config)
     kubeconfig = args.kubeconfig or settings.kubeconfig
-    async with open_engine(config, settings.registry(), kubeconfig=kubeconfig) as engine:
+    async with open_engine(
+        config, settings.registry(), kubeconfig=kubeconfig, gitea=settings.gitea()
+    ) as engine:
         yield engine
 
 
@@ -143,6 +152,11 @@ async def _deploy(
     if isinstance(plan, Refusal):
         out.say(plan.text, {"phase": Phase.REFUSED, "refusal": plan.code, "message": plan.text})
         return REFUSED
+    if args.dry_run:
+        return _dry_run(plan, out)
+    if not out.as_json:
+        for line in texts.notes_lines(plan.change_notes, slack=False):
+            out.say(line)
     env = engine.config.environments[plan.env]
     # Freeze windows count: inside one even an unprotected env needs an approver.
     if env.approvals.required_at(engine.clock.now()) > 0 and not args.break_glass:
@@ -153,6 +167,37 @@ async def _deploy(
         log.warning("break-glass deploy %s by %s: %s", plan.deploy_id, args.user, args.break_glass)
         await _announce(engine, settings, plan, args, out)
     return await _execute(engine, plan, args, out)
+
+
+def _dry_run(plan: DeployPlan, out: Output) -> int:
+    """The plan and the full change notes, as text or one JSON document; nothing changes."""
+    notes = plan.change_notes
+    if out.as_json:
+        document = {
+            "deploy_id": plan.deploy_id,
+            "env": plan.env,
+            "dry_run": True,
+            "approvals_required": plan.approvals_required,
+            "services": [
+                {"service": s.service, "running": s.running, "image": s.patches[0].image}
+                for s in plan.services
+                if s.patches
+            ],
+            "unchanged": list(plan.unchanged),
+            "change_notes": [asdict(n) for n in notes],
+        }
+        out.say("", document)
+        return OK
+    for s in plan.services:
+        if s.patches:
+            out.say(texts.cli_plan_line(s.service, s.running, s.patches[0].image))
+    for line in texts.notes_lines(notes, slack=False):
+        out.say(line)
+    full = texts.notes_thread(notes, slack=False)
+    if full:
+        out.say(full)
+    out.say(texts.cli_dry_run_done(plan.env, plan.approvals_required))
+    return OK
 
 
 async def _announce(

@@ -113,6 +113,8 @@ class ApprovalRequest:
     events: tuple[Event, ...] = ()
     slack_channel: str = ""
     slack_ts: str = ""
+    notes: tuple[str, ...] = ()
+    """The change notes' lines (`texts.notes_lines`) the approver reads before clicking."""
 
     @property
     def voters(self) -> tuple[str, ...]:
@@ -194,6 +196,7 @@ def new_request(
         required=max(1, plan.approvals_required),
         frozen=in_freeze(approvals, now),
         reason=plan.reason or "",
+        notes=tuple(texts.notes_lines(plan.change_notes)),
     )
     return request.with_event(EventKind.REQUESTED, plan.requested_by, now, plan.reason or "")
 

@@ -6,6 +6,7 @@
     walk = walk_step(walk, page=[…], more=True)             -> Walk (the fallback)
     notes = from_walk(service, running=…, new=…, forward=walk, backward=walk2, link=…)
     unavailable(service, reason)                            -> ChangeNotes (no notes, why)
+    revisions_for(plan, source_urls=…)                      -> {service: Revisions}
 
 Gitea answers `compare/{base}...{head}` with `git log base..head`: the commits the head
 has and the base has not. So `forward` (running...new) holds what the deploy brings and
@@ -29,10 +30,16 @@ Everything here is a purely computational function with no side-effects.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from commands.images import ImageReference, InvalidReference
+
+if TYPE_CHECKING:
+    from commands.plan import DeployPlan
 
 _MERGE = re.compile(r"^Merge pull request '.*' \(#(\d+)\)")
 _SHORT_MERGE = re.compile(r"\(#(\d+)\)\s*$")
@@ -234,3 +241,34 @@ def from_walk(
         # the running revision is further back than the bound: list what was seen
         return replace(notes, kind=ChangeKind.AHEAD, commits=forward.commits, truncated=True)
     return replace(notes, kind=ChangeKind.UNRELATED)
+
+
+@dataclass(frozen=True)
+class Revisions:
+    """What one service runs and what the deploy brings, as git revisions (or None)."""
+
+    source_url: str | None
+    running: str | None
+    new: str | None
+
+
+def tag_of(image: str) -> str | None:
+    """The tag of an image reference (`repo:tag[@sha256:…]`), or None."""
+    try:
+        return ImageReference.parse(image).tag
+    except InvalidReference:
+        return None
+
+
+def revisions_for(
+    plan: DeployPlan, *, source_urls: Mapping[str, str | None]
+) -> dict[str, Revisions]:
+    """Per planned service: its repository, the running tag, the new image's revision."""
+    return {
+        s.service: Revisions(
+            source_urls.get(s.service),
+            revision_of(label=None, tag=tag_of(s.running)) if s.running else None,
+            revision_of(label=s.image.revision_label, tag=plan.tag),
+        )
+        for s in plan.services
+    }

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from commands import texts
 from commands.config import DeckhandConfig, ServiceConfig
@@ -48,6 +48,9 @@ from commands.observed import (
 )
 from commands.requests import Refusal, RefusalCode
 from commands.validate import ValidatedDeploy, ValidatedRollback
+
+if TYPE_CHECKING:
+    from commands.changes import ChangeNotes
 
 __all__ = [  # the observed-state types are re-exported: callers plan with one import
     "CHANGE_CAUSE",
@@ -104,6 +107,8 @@ class ServicePlan:
     service: str
     image: ImageCheck
     patches: tuple[Patch, ...]
+    running: str = ""
+    """The image its (first) Deployment runs now, before the deploy."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,8 @@ class DeployPlan:
     """Services that already run this digest: left alone."""
     approvals_required: int
     auto_rollback: bool
+    change_notes: tuple[ChangeNotes, ...] = ()
+    """What each service's deploy changes in git (`commands.changes`), when read."""
 
     @property
     def patches(self) -> tuple[Patch, ...]:
@@ -251,7 +258,7 @@ def plan_deploy(
         patches = tuple(
             Patch(env.namespace, t.name, t.container, image, annotations) for t in targets
         )
-        planned.append(ServicePlan(service, verdict, patches))
+        planned.append(ServicePlan(service, verdict, patches, running=running[0] or ""))
     if problems:
         return _combine(problems)
     if not planned:

@@ -4,7 +4,8 @@
     view = reason_modal(kind="reject" | "force", request_id=…, channel_id=…)
 
 The message: the title (services, tag, environment), who asks (and why), one line per
-service (current → new image, digest, compare link), a freeze notice when the request
+service (current → new image, digest, compare link), the change notes (commits,
+authors, a loud downgrade flag, or why there are none), a freeze notice when the request
 was made in a freeze window, then either the pending line (n of m approvals, by whom,
 when it expires) with the buttons **Approve** (or **Force (freeze window)** when
 frozen) and **Reject**, or, once decided, one line saying what happened, by whom, when
@@ -96,6 +97,8 @@ def render_request(request: ApprovalRequest) -> tuple[list[Block], str]:
     for c in request.changes:
         line = texts.approval_change_line(c.service, c.current, c.image, c.digest, c.compare_url)
         blocks.append(_section(line))
+    if request.notes:
+        blocks.append(_section("\n".join(request.notes)))
     if request.frozen:
         blocks.append(_section(texts.approval_freeze_notice(request.env)))
     if request.state is not ApprovalState.PENDING:

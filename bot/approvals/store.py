@@ -71,6 +71,7 @@ def from_json(text: str) -> ApprovalRequest:
         ),
         slack_channel=raw.get("slack_channel", ""),
         slack_ts=raw.get("slack_ts", ""),
+        notes=tuple(str(line) for line in raw.get("notes", ())),
     )
 
 

@@ -198,7 +198,10 @@ class DeployFlow:
         if isinstance(plan, Refusal):
             await self._finish(live, card.refused(plan.text))
             return
-        card = card.checked(facts_of(plan), unchanged=plan.unchanged)
+        card = card.checked(facts_of(plan), unchanged=plan.unchanged).with_changes(
+            tuple(texts.notes_lines(plan.change_notes))
+        )
+        await self._thread_notes(live, plan)
         if plan.approvals_required > 0:
             if not self._approvals.enabled:
                 await self._finish(live, card.refused(texts.approvals_not_enabled(plan.env)))
@@ -236,6 +239,7 @@ class DeployFlow:
             reason=plan.reason,
             note=note,
         ).checked(facts_of(plan), unchanged=plan.unchanged)
+        card = card.with_changes(tuple(texts.notes_lines(plan.change_notes)))
         _show(live, card)
         tracker = _Tracker(live, card)
         async with self._finish_on_error(live, tracker):
@@ -280,6 +284,16 @@ class DeployFlow:
             await self._finish(live, tracker.card.refused(result.text))
             return
         await self._report(live, tracker.card, result, {})
+
+    async def _thread_notes(self, live: LiveMessage, plan: DeployPlan) -> None:
+        """The full commit lists go into the message's thread (the message shows a few)."""
+        full = texts.notes_thread(plan.change_notes)
+        if not full:
+            return
+        try:
+            await live.reply_in_thread(full)
+        except SlackError as e:
+            log.warning("deploy %s: change notes not posted: %s", plan.deploy_id, e)
 
     async def _with_tags(self, refusal: Refusal, request: ValidatedDeploy) -> str:
         """A missing tag's refusal, plus the newest tags of each service that lacks it."""

@@ -74,6 +74,8 @@ class DeployCard:
     note: str = ""
     """A sentence shown under the phase line (a refusal, "needs approval", …)."""
     rollback_offered: bool = True
+    changes: tuple[str, ...] = ()
+    """The change notes' lines (`texts.notes_lines`): commits, flags, or why none."""
 
     @property
     def title(self) -> str:
@@ -85,6 +87,9 @@ class DeployCard:
         return replace(
             self, phase=Phase.CHECKED, facts=facts, unchanged=unchanged, services=services
         )
+
+    def with_changes(self, lines: tuple[str, ...]) -> DeployCard:
+        return replace(self, changes=lines)
 
     def refused(self, text: str) -> DeployCard:
         return replace(self, phase=Phase.REFUSED, note=text)
@@ -180,6 +185,8 @@ def render_card(card: DeployCard) -> tuple[list[Block], str]:
         blocks.append(_context("\n".join(lines)))
     if card.unchanged:
         blocks.append(_context(texts.unchanged(card.unchanged, card.what)))
+    if card.changes:
+        blocks.append(_section("\n".join(card.changes)))
     service_lines = [line for s in card.services if (line := _service_line(card, s))]
     if service_lines:
         blocks.append(_section("\n".join(service_lines)))

@@ -114,6 +114,7 @@ async def open_deploy_backend(
                 kubeconfig=settings.kubeconfig,
                 clock=clock,
                 options=kube_options(metrics),
+                gitea=settings.gitea(),
             )
         )
     except (KubeError, ConfigException) as e:

@@ -10,7 +10,8 @@ from bot.gitea.errors import (
     GiteaTokenMissing,
     GiteaUnavailable,
 )
-from bot.gitea.notes import ChangeNotesReader, Revisions
+from bot.gitea.notes import ChangeNotesReader
+from commands.changes import Revisions
 
 __all__ = [
     "ChangeNotesReader",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from bot.gitea.client import GiteaClient
 from bot.gitea.errors import GiteaError, GiteaNotFound, GiteaTimeout, GiteaTokenMissing
@@ -25,6 +24,7 @@ from bot.settings import GiteaSettings
 from commands import texts
 from commands.changes import (
     ChangeNotes,
+    Revisions,
     SourceRepository,
     Walk,
     from_compare,
@@ -36,15 +36,6 @@ from commands.changes import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Revisions:
-    """What one service runs and what the deploy brings, as git revisions (or None)."""
-
-    source_url: str | None
-    running: str | None
-    new: str | None
 
 
 class ChangeNotesReader:

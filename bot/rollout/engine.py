@@ -21,9 +21,11 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bot.gitea.client import GiteaClient
+from bot.gitea.notes import ChangeNotesReader
 from bot.kube.client import KubeClient, KubeOptions
 from bot.kube.errors import KubeError
 from bot.registry.client import RegistryClient
@@ -37,8 +39,9 @@ from bot.rollout.locks import MANUAL, LockHeld, Locks
 from bot.rollout.outcome import Outcome
 from bot.rollout.records import DeployRecord, Records
 from bot.rollout.state import lock_info, read_current, read_revisions
-from bot.settings import RegistrySettings
+from bot.settings import GiteaSettings, RegistrySettings
 from commands import texts
+from commands.changes import revisions_for
 from commands.config import DeckhandConfig
 from commands.plan import (
     DeploymentState,
@@ -92,6 +95,8 @@ class RolloutEngine:
     clusters: Mapping[str, KubeClient] = field(default_factory=dict)
     """Clients by kubeconfig context, for environments with a `kube_context`; `kube` is
     Deckhand's own cluster (its locks and records) and serves every other environment."""
+    notes: ChangeNotesReader | None = None
+    """Reads a checked plan's change notes from Gitea (None: plans carry none)."""
 
     def __post_init__(self) -> None:
         home = self.config.deckhand
@@ -125,7 +130,7 @@ class RolloutEngine:
             ),
             self._locks(valid.services, valid.env),
         )
-        return plan_deploy(
+        plan = plan_deploy(
             request=valid,
             config=self.config,
             current=current,
@@ -135,6 +140,17 @@ class RolloutEngine:
             deploy_id=deploy_id or self.new_deploy_id(),
             requested_at=self.clock.now(),
         )
+        if isinstance(plan, DeployPlan):
+            plan = await self.with_notes(plan)
+        return plan
+
+    async def with_notes(self, plan: DeployPlan) -> DeployPlan:
+        """`plan` with each service's change notes (bounded by the Gitea deadline)."""
+        if self.notes is None or not plan.services:
+            return plan
+        sources = {name: s.source_url for name, s in self.config.services.items()}
+        found = await self.notes.read(revisions_for(plan, source_urls=sources))
+        return replace(plan, change_notes=tuple(found[s.service] for s in plan.services))
 
     async def execute(
         self,
@@ -324,8 +340,10 @@ async def open_engine(
     kubeconfig: Path | None = None,
     clock: Clock | None = None,
     options: KubeOptions | None = None,
+    gitea: GiteaSettings | None = None,
 ) -> AsyncIterator[RolloutEngine]:
-    """An engine with one client per cluster, all closed on exit.
+    """An engine with one client per cluster, all closed on exit; with `gitea`, plans
+    carry change notes (read through one `GiteaClient`, closed on exit too).
 
     Deckhand's own cluster is in-cluster (the service account) without `kubeconfig`,
     else the kubeconfig's current context; each distinct env `kube_context` gets a
@@ -345,4 +363,8 @@ async def open_engine(
                 clusters[context] = await stack.enter_async_context(
                     KubeClient.from_kubeconfig(kubeconfig, context=context, options=options)
                 )
-        yield RolloutEngine(config, home, registry, clock, clusters)
+        notes = None
+        if gitea is not None:
+            client = await stack.enter_async_context(GiteaClient(gitea))
+            notes = ChangeNotesReader(client, gitea)
+        yield RolloutEngine(config, home, registry, clock, clusters, notes)

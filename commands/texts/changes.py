@@ -144,6 +144,24 @@ def rollback_takes_back(notes: ChangeNotes, *, slack: bool = True) -> list[str]:
     return [head, *_firsts(notes.taken_back, slack, more_in_thread=True)]
 
 
+def notes_lines(notes: Sequence[ChangeNotes], *, slack: bool = True) -> list[str]:
+    """Every service's summary, then ONE line for those without notes (reasons once)."""
+    lines: list[str] = []
+    for n in notes:
+        if n.kind.value != "unavailable":
+            lines += change_summary(n, slack=slack)
+    missing = [n.reason for n in notes if n.kind.value == "unavailable"]
+    if missing:
+        lines.append(no_change_notes(missing, slack=slack))
+    return lines
+
+
+def notes_thread(notes: Sequence[ChangeNotes], *, slack: bool = True) -> str:
+    """The full lists of every service, for the message's thread ('' when none)."""
+    parts = ["\n".join(full) for n in notes if (full := change_list(n, slack=slack))]
+    return "\n\n".join(parts)
+
+
 def no_change_notes(reasons: Sequence[str], *, slack: bool = True) -> str:
     """One line for every service without notes: the distinct reasons, once each."""
     seen = list(dict.fromkeys(r for r in reasons if r))
@@ -187,7 +205,3 @@ def changes_timeout(seconds: float) -> str:
 
 def changes_unavailable(detail: str) -> str:
     return f"Gitea is unavailable ({detail})"
-
-
-def changes_thread_intro() -> str:
-    return "The commits in this deploy:"

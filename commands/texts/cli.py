@@ -73,3 +73,12 @@ def cli_interrupted() -> str:
         "Interrupted. A rollout already started keeps going in the cluster; "
         "`deckhand status` shows it."
     )
+
+
+def cli_plan_line(service: str, running: str, image: str) -> str:
+    return f"{service}: {running or '(none)'} → {image}"
+
+
+def cli_dry_run_done(env: str, approvals: int) -> str:
+    needs = f"; {env} needs {approvals} approval(s)" if approvals else ""
+    return f"Dry run: nothing was deployed to {env}{needs}."

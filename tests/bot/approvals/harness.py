@@ -81,6 +81,8 @@ class ApprovalStack:
     deckhand: DeployStack
     _stack: AsyncExitStack = field(repr=False)
     _exits: list[AsyncExitStack] = field(default_factory=list, repr=False)
+    gitea: bool = False
+    """Deckhand reads change notes with the sandbox's `read:repository` token."""
 
     async def restart(self) -> None:
         """Stop this Deckhand and start a fresh one (same cluster, registry, Slack)."""
@@ -144,6 +146,7 @@ async def _start_deckhand(stack: ApprovalStack) -> DeployStack:
         slack_update_interval_s=0.5,
         report_retry_interval_s=0.5,
         approval_expiry_interval_s=0.2,
+        **({"gitea_token": stack.env.gitea_token} if stack.gitea else {}),
     )
     supervisor = Supervisor(name="approval-scenario")
     exits.push_async_callback(supervisor.close, grace_s=3.0)
@@ -176,6 +179,7 @@ async def approval_stack(
     required: int = 1,
     windows: list[dict[str, Any]] | None = None,
     speed: float = 30.0,
+    gitea: bool = False,
 ) -> AsyncIterator[ApprovalStack]:
     async with AsyncExitStack() as stack:
         env = await stack.enter_async_context(SandboxEnv(directory, speed=speed))
@@ -190,7 +194,7 @@ async def approval_stack(
         slack.add_channel(CHANNEL, "deploys")
         slack.invite_bot(*DeckhandConfig.model_validate(env.config()).bot_channels())
         clock = ShiftedClock(env.cluster.clock)
-        running = ApprovalStack(env, slack, clock, deckhand=None, _stack=stack)  # type: ignore[arg-type]
+        running = ApprovalStack(env, slack, clock, deckhand=None, _stack=stack, gitea=gitea)  # type: ignore[arg-type]
         running.deckhand = await _start_deckhand(running)
         try:
             yield running

@@ -250,3 +250,36 @@ async def test_no_wait_returns_once_the_patch_is_in(
             CONFIGMAPS, "deckhand", label_selector="deckhand.dev/record=deploy"
         )[0]
         assert record["data"]["phase"] == "rolling_out"  # left for the in-cluster Deckhand
+
+
+async def test_a_deploy_prints_its_change_notes(
+    env: SandboxEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECKHAND_GITEA_TOKEN", env.gitea_token)
+    api = seed(env)["api"]
+    code, out = await deckhand(env, "deploy", "api", api["good"][1], "--as", "alice")
+    assert code == 0, out
+    assert f"3 commits in `api` (`{api['current']}` → `{api['good'][1]}`) · http" in out
+    assert "• Log request ids in access logs — Chen Wei" in out
+    assert env.gitea_token not in out
+
+
+async def test_dry_run_shows_plan_and_change_notes_and_deploys_nothing(
+    env: SandboxEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECKHAND_GITEA_TOKEN", env.gitea_token)
+    api = seed(env)["api"]
+    before = image_of(env, "honeydue")
+    code, out = await deckhand(env, "deploy", "api", api["previous"], "--env", "prod", "--dry-run")
+    assert code == 0, out
+    assert f"api: {before} → " in out
+    assert "WARNING: Downgrade" in out
+    assert "takes back 2 commits" in out
+    assert "Commits this deploy takes back from `api` (2):" in out
+    assert "Dry run: nothing was deployed to prod; prod needs 1 approval(s)." in out
+    assert image_of(env, "honeydue") == before
+    code, out = await deckhand(env, "deploy", "api", api["good"][1], "--dry-run", "--json")
+    document = json.loads(out)
+    assert document["dry_run"] is True
+    assert document["change_notes"][0]["kind"] == "ahead"
+    assert len(document["change_notes"][0]["commits"]) == 3

@@ -130,9 +130,11 @@ async def deploy_stack(
     speed: float = 30.0,
     prepare: Callable[[SandboxEnv, LocalSlack], Awaitable[None]] | None = None,
     approvals: ApprovalGate | None = None,
+    gitea: bool = False,
     **settings: Any,
 ) -> AsyncIterator[DeployStack]:
-    """The stack (see the module docstring); `prepare` runs before Deckhand starts."""
+    """The stack (see the module docstring); `prepare` runs before Deckhand starts;
+    `gitea`: Deckhand reads change notes with the sandbox's `read:repository` token."""
     async with AsyncExitStack() as stack:
         env = await stack.enter_async_context(SandboxEnv(directory, speed=speed))
         slack = await stack.enter_async_context(LocalSlack())
@@ -157,6 +159,8 @@ async def deploy_stack(
             "slack_update_interval_s": 1.0,
             "report_retry_interval_s": 0.5,
         }
+        if gitea:
+            values["gitea_token"] = env.gitea_token
         values.update(settings)
         config = make_slack_settings(slack, **values)
         supervisor = Supervisor(name="deploy-scenario")
