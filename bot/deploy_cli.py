@@ -331,6 +331,9 @@ async def _rollback(
     if isinstance(result, Refusal):
         out.say(result.text, {"refusal": result.code, "message": result.text})
         return REFUSED
+    if not out.as_json:
+        for line in texts.rollback_lines(result.change_notes, slack=False):
+            out.say(line)
     return _verdict(result, out)
 
 

@@ -7,6 +7,7 @@
     notes = from_walk(service, running=…, new=…, forward=walk, backward=walk2, link=…)
     unavailable(service, reason)                            -> ChangeNotes (no notes, why)
     revisions_for(plan, source_urls=…)                      -> {service: Revisions}
+    rollback_revisions(source_url, running=image, target=image) -> Revisions
 
 Gitea answers `compare/{base}...{head}` with `git log base..head`: the commits the head
 has and the base has not. So `forward` (running...new) holds what the deploy brings and
@@ -272,3 +273,12 @@ def revisions_for(
         )
         for s in plan.services
     }
+
+
+def rollback_revisions(source_url: str | None, *, running: str, target: str) -> Revisions:
+    """A rollback's revisions: the running image's tag and the target revision's."""
+    return Revisions(
+        source_url,
+        revision_of(label=None, tag=tag_of(running)),
+        revision_of(label=None, tag=tag_of(target)),
+    )

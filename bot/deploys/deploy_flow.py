@@ -283,7 +283,12 @@ class DeployFlow:
         if isinstance(result, Refusal):
             await self._finish(live, tracker.card.refused(result.text))
             return
-        await self._report(live, tracker.card, result, {})
+        card = tracker.card.with_changes(tuple(texts.rollback_lines(result.change_notes)))
+        await self._report(live, card, result, {})
+        full = texts.notes_thread(result.change_notes)
+        if full:
+            with contextlib.suppress(SlackError):
+                await live.reply_in_thread(full)
 
     async def _thread_notes(self, live: LiveMessage, plan: DeployPlan) -> None:
         """The full commit lists go into the message's thread (the message shows a few)."""

@@ -41,7 +41,7 @@ from bot.rollout.records import DeployRecord, Records
 from bot.rollout.state import lock_info, read_current, read_revisions
 from bot.settings import GiteaSettings, RegistrySettings
 from commands import texts
-from commands.changes import revisions_for
+from commands.changes import ChangeNotes, revisions_for, rollback_revisions
 from commands.config import DeckhandConfig
 from commands.plan import (
     DeploymentState,
@@ -226,10 +226,25 @@ class RolloutEngine:
         if isinstance(plan, Refusal):
             return plan
         self._running.add(plan.deploy_id)
+        running = current[first.name].image or ""
         try:
-            return await self._runner(valid.env).roll_back(plan, on_progress=on_progress)
+            # the notes are read while it rolls back: they never delay an incident's fix
+            outcome, notes = await together(
+                self._runner(valid.env).roll_back(plan, on_progress=on_progress),
+                self._rollback_notes(valid.service, running=running, target=plan.to.image),
+            )
         finally:
             self._running.discard(plan.deploy_id)
+        return replace(outcome, change_notes=notes)
+
+    async def _rollback_notes(
+        self, service: str, *, running: str, target: str
+    ) -> tuple[ChangeNotes, ...]:
+        if self.notes is None:
+            return ()
+        source = self.config.services[service].source_url
+        wanted = {service: rollback_revisions(source, running=running, target=target)}
+        return tuple((await self.notes.read(wanted)).values())
 
     async def status(self, service: str, env: str) -> ServiceStatus:
         current = await read_current(self.cluster(env), self.config, services=(service,), env=env)

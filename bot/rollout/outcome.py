@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from bot.rollout.follow import Failure
 from bot.rollout.records import DeployRecord
 from commands import texts
+from commands.changes import ChangeNotes
 from commands.diagnosis import Cause
 from commands.progress import Phase, Progress
 from commands.rollout_decisions import Counts
@@ -42,6 +43,8 @@ class Outcome:
     duration_s: float = 0.0
     reported: bool = True
     """False when another Deckhand already reported this deploy (resume)."""
+    change_notes: tuple[ChangeNotes, ...] = ()
+    """A rollback's change notes: the commits it takes back (`commands.changes`)."""
 
 
 def summarize(

@@ -139,7 +139,7 @@ def rollback_takes_back(notes: ChangeNotes, *, slack: bool = True) -> list[str]:
     tail = f" · {link}" if link else ""
     head = (
         f"This rollback takes back {_bold(_count(notes, len(notes.taken_back)), slack)}"
-        f" from {_code(notes.service)}:{tail}"
+        f" from {_code(notes.service)}{tail}:"
     )
     return [head, *_firsts(notes.taken_back, slack, more_in_thread=True)]
 
@@ -150,6 +150,18 @@ def notes_lines(notes: Sequence[ChangeNotes], *, slack: bool = True) -> list[str
     for n in notes:
         if n.kind.value != "unavailable":
             lines += change_summary(n, slack=slack)
+    missing = [n.reason for n in notes if n.kind.value == "unavailable"]
+    if missing:
+        lines.append(no_change_notes(missing, slack=slack))
+    return lines
+
+
+def rollback_lines(notes: Sequence[ChangeNotes], *, slack: bool = True) -> list[str]:
+    """A rollback message's change notes: what it takes back, or why there are none."""
+    lines: list[str] = []
+    for n in notes:
+        if n.kind.value != "unavailable":
+            lines += rollback_takes_back(n, slack=slack)
     missing = [n.reason for n in notes if n.kind.value == "unavailable"]
     if missing:
         lines.append(no_change_notes(missing, slack=slack))

@@ -6,7 +6,7 @@ link, with the full list in its thread (also through the old-Gitea fallback walk
 prod approval request shows them before anyone clicks; a downgrade is flagged in the
 approval request; without a Gitea token, and with a Gitea slower than the deadline, the
 deploy still succeeds with one line saying why there are no notes, and it did not wait
-for Gitea's answer.
+for Gitea's answer; a rollback names the commits it takes back.
 """
 
 from __future__ import annotations
@@ -103,3 +103,18 @@ async def test_a_slow_gitea_is_not_waited_for(tmp_path: Path) -> None:
         # Gitea has answered nothing yet: the deploy never waited for it
         assert stack.env.registry.count(contains="/api/v1/repos") == 0
         assert block_text(message.blocks).count("No change notes") == 1
+
+
+async def test_a_rollback_says_which_commits_it_takes_back(tmp_path: Path) -> None:
+    async with deploy_stack(tmp_path / "env", gitea=True) as stack:
+        assert await stack.command(f"api {AHEAD}") == 200
+        first = await stack.wait_message()
+        assert "Succeeded" in await stack.wait_final(first)
+        assert await stack.command("rollback api staging") == 200
+        message = await stack.wait_message(count=2)
+        text = await stack.wait_final(message)
+        link = f"{stack.env.source_url('api')}/compare/{AHEAD}...{API.current}"
+        assert f"This rollback takes back *3 commits* from `api` · <{link}|compare>:" in text
+        for line in TITLES:
+            assert line in text
+        assert API.current in stack.image_of("api")
