@@ -308,12 +308,24 @@ class RolloutConfig(_Model):
 
 
 class AlertsConfig(_Model):
-    """Image-pull alerts for pods Deckhand didn't start itself."""
+    """Alerts for pods Deckhand didn't start itself (image pulls, crashes, scheduling,
+    evictions) and drift notices; each kind but pulls can be switched off."""
 
     channel: ChannelId | None = Field(None, description="Slack channel id; None = no alerts")
     namespaces: tuple[K8sName, ...] | None = Field(None, description="None = every env's")
     grace_s: int = Field(30, ge=0, description="a pod must fail this long before an alert")
     rate_limit_per_minute: int = Field(10, ge=1)
+    crash_loops: bool = Field(True, description="alert on crash loops (exit code, last log lines)")
+    oom_killed: bool = Field(True, description="alert on containers killed for memory (OOMKilled)")
+    probes: bool = Field(True, description="alert on containers killed by a failing probe")
+    unschedulable: bool = Field(True, description="alert on pods the scheduler can't place")
+    evictions: bool = Field(True, description="alert on pods evicted under node pressure")
+    drift: bool = Field(
+        True, description="notice image/replica changes of watched Deployments Deckhand didn't make"
+    )
+    settle_s: int = Field(
+        120, ge=1, description="a crash or eviction counts this long after it was last seen"
+    )
 
 
 class DeckhandSelf(_Model):

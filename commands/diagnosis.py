@@ -44,6 +44,9 @@ class Cause(StrEnum):
     UNSCHEDULABLE = "unschedulable"
     NOT_READY = "not_ready"
     PROGRESS_DEADLINE = "progress_deadline"
+    OOM_KILLED = "oom_killed"
+    PROBE_FAILED = "probe_failed"
+    EVICTED = "evicted"
     UNKNOWN = "unknown"
 
 

@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.blocks import fit_blocks, fit_text
 from bot.slack.client import slack_call
 from commands import texts
+from commands.health import WORKLOAD_CAUSES
 from commands.incidents import Incident, Phase
 
 
@@ -32,19 +33,26 @@ def alert_content(incident: Incident) -> tuple[str, list[dict[str, Any]]]:
     """(notification text, blocks) of an incident's message (pure)."""
     key = incident.key
     resolved = incident.phase is Phase.RESOLVED
-    title = texts.pull_alert_title(
-        key.namespace, key.workload, incident.cause_label, resolved=resolved
-    )
-    body = texts.pull_alert_body(
-        image=key.image,
-        pods=incident.pods,
-        peak_pods=incident.peak_pods,
-        nodes=incident.nodes,
-        message=incident.message,
-        diagnosis=incident.diagnosis,
-        fix=incident.fix,
-        resolved=resolved,
-    )
+    facts: dict[str, Any] = {
+        "image": key.image,
+        "pods": incident.pods,
+        "peak_pods": incident.peak_pods,
+        "nodes": incident.nodes,
+        "message": incident.message,
+        "diagnosis": incident.diagnosis,
+        "fix": incident.fix,
+        "resolved": resolved,
+    }
+    if key.cause in WORKLOAD_CAUSES:
+        title = texts.workload_alert_title(
+            key.namespace, key.workload, key.cause.value, incident.cause_label, resolved=resolved
+        )
+        body = texts.workload_alert_body(cause=key.cause.value, **facts)
+    else:
+        title = texts.pull_alert_title(
+            key.namespace, key.workload, incident.cause_label, resolved=resolved
+        )
+        body = texts.pull_alert_body(**facts)
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": title}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body}},
@@ -92,7 +100,12 @@ class Notifier:
         """Mark the message resolved and reply in its thread (summaries: reply only)."""
         if not incident.summarized:
             await self.show(incident)
-        reply = texts.pull_resolved_followup(incident.key.image, incident.peak_pods, minutes)
+        followup = (
+            texts.workload_resolved_followup
+            if incident.key.cause in WORKLOAD_CAUSES
+            else texts.pull_resolved_followup
+        )
+        reply = followup(incident.key.image, incident.peak_pods, minutes)
         if incident.summarized:
             key = incident.key
             reply = f"`{key.namespace}/{key.workload}`: {reply}"

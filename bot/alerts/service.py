@@ -1,4 +1,8 @@
-"""The image-pull alert service: watch, decide, tell Slack; one loop, leader-only.
+"""The workload alert service: watch, decide, tell Slack; one loop, leader-only.
+
+Image pulls, and (`commands.health`, `bot.alerts.workload`) crash loops, OOM kills,
+probe kills, unschedulable and evicted pods: the same incidents, one per
+(namespace, workload, image, cause).
 
     service = AlertService(kube, slack_client, config=config, registry=settings.registry())
     await service.run()      # until cancelled; run it under `bot.leader.LeaderElector`
@@ -37,6 +41,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.incidents import IncidentStore
 from bot.alerts.notifier import Notifier
 from bot.alerts.watcher import ClusterView
+from bot.alerts.workload import diagnose_workload
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.rollout.background import background
@@ -48,6 +53,7 @@ from bot.slack.client import SlackError
 from commands import diagnosis, texts
 from commands.config import DeckhandConfig
 from commands.diagnosis import Cause, Finding
+from commands.health import WORKLOAD_CAUSES
 from commands.incidents import (
     Act,
     Group,
@@ -112,6 +118,7 @@ class AlertService:
             namespaces=self.config.alert_namespaces(),
             deckhand_namespace=self.config.deckhand.namespace,
             clock=self.clock,
+            alerts=self.config.alerts,
         )
 
     async def run(self) -> None:
@@ -183,7 +190,10 @@ class AlertService:
                         later.append(due)
                         continue
                     self._updated[key] = now
-                    await self._update(stored.observed(group), summaries)
+                    shown = stored.observed(group)
+                    if key.cause in WORKLOAD_CAUSES and stored.message:
+                        shown = replace(shown, message=stored.message)  # the log lines stay
+                    await self._update(shown, summaries)
                 elif act is Act.RESOLVE and stored is not None:
                     await self._resolve(stored, now, summaries)
             except (KubeError, SlackError, TimeoutError) as e:
@@ -195,6 +205,9 @@ class AlertService:
         wake = next_deadline(groups.values(), alerted=alerted, now=now, grace_s=grace)
         if retry:
             later.append(now + timedelta(seconds=self.retry_s))
+        settles = self.view.settles_at()
+        if settles is not None:
+            later.append(settles)
         return min([*later, *([wake] if wake else [])], default=None)
 
     # ---- acting ----
@@ -204,7 +217,27 @@ class AlertService:
         channel = alert_channel(self.config, key.namespace)
         if channel is None:
             return
-        cause, sentence, fix = await self._diagnose(key)
+        message = ""
+        if key.cause in WORKLOAD_CAUSES:
+            said = await diagnose_workload(
+                self.kube,
+                self.registry,
+                self.config,
+                self.view,
+                key,
+                secret=self._secret(key),
+                timeout_s=self.clock.wall(self.recheck_timeout_s),
+            )
+            cause, sentence, fix, label, message = (
+                said.cause,
+                said.sentence,
+                said.fix,
+                said.label,
+                said.message,
+            )
+        else:
+            cause, sentence, fix = await self._diagnose(key)
+            label = texts.alert_cause_label(cause.value)
         posted = [
             i.opened_at
             for i in self.incidents.values()
@@ -221,8 +254,10 @@ class AlertService:
             summarized=summarize,
             diagnosis=sentence,
             fix=fix,
-            cause_label=texts.alert_cause_label(cause.value),
+            cause_label=label,
         ).observed(group)
+        if message:
+            incident = replace(incident, message=message)
         stored, created = await self.store.claim(incident)
         self.incidents[key] = stored
         if created or not stored.ts:
@@ -281,11 +316,14 @@ class AlertService:
         except (SlackError, TimeoutError) as e:
             log.warning("alerts: summary %s not updated: %s", ts, e)
 
-    async def _diagnose(self, key: IncidentKey) -> tuple[Cause, str, str]:
-        """(cause, diagnosis sentence, fix) from a live registry re-check."""
-        secret = env_pull_secret(self.config, key.namespace) or next(
+    def _secret(self, key: IncidentKey) -> str | None:
+        return env_pull_secret(self.config, key.namespace) or next(
             iter(self.view.pull_secrets(key)), None
         )
+
+    async def _diagnose(self, key: IncidentKey) -> tuple[Cause, str, str]:
+        """(cause, diagnosis sentence, fix) from a live registry re-check."""
+        secret = self._secret(key)
         cause, lead = key.cause, ""
         if key.cause in (
             Cause.TAG_NOT_FOUND,

@@ -13,11 +13,15 @@ namespace, the deploy records still rolling out. Contract:
   deleted meanwhile are forgotten) and watches on. A pod ADDED twice means the watch
   re-listed after a 410: the namespace's pods are listed once more and the ones gone
   are forgotten. Every change sets `changed`.
-- `failures()`: the containers failing to pull, except pods of rollouts Deckhand is
-  following (their ReplicaSet's `deckhand.dev/deploy-id` is in flight, or namespace,
-  Deployment and image match an in-flight record's target): those report in their
-  deploy thread. `pulling()`: the (namespace, workload, image) scopes with a pod not
-  pulled yet.
+- `failures()`: the containers failing to pull, and (`commands.health`) the ones
+  crash-looping, OOMKilled or killed by a probe, the pods the scheduler can't place or
+  the kubelet evicted (each kind unless switched off in `alerts`), except pods of
+  rollouts Deckhand is following (their ReplicaSet's `deckhand.dev/deploy-id` is in
+  flight, or namespace, Deployment and image match an in-flight record's target) or
+  whose failed deploy Deckhand reported (the Deployment's latest record failed with
+  that image): those report in their deploy thread. `pulling()`: the (namespace,
+  workload, image) scopes with a pod not pulled yet. `settles_at()`: when the next
+  crash stops counting (a crash counts `alerts.settle_s` after it was last seen).
 
 A pod's workload is its ReplicaSet's controlling owner (a Deployment), read once per
 ReplicaSet and cached; if it can't be read, the ReplicaSet name minus its
@@ -32,7 +36,7 @@ import functools
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.kube.client import KubeClient
@@ -51,7 +55,17 @@ from bot.kube.kinds import (
 from bot.kube.watch import watch
 from bot.rollout.clock import Clock, SystemClock
 from bot.rollout.records import DeployRecord, RecordPhase, from_configmap
+from commands.config import AlertsConfig
 from commands.diagnosis import Cause, classify_message
+from commands.health import (
+    Crash,
+    PodHealth,
+    crash_cause,
+    is_probe_kill,
+    kind_enabled,
+    read_health,
+    still_failing,
+)
 from commands.incidents import (
     Failure,
     IncidentKey,
@@ -80,6 +94,11 @@ class WatchedPod:
     causes: dict[str, Cause] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
     """Failing container → the most telling message seen (a back-off says little)."""
+    health: PodHealth | None = None
+    crash_since: dict[str, datetime] = field(default_factory=dict)
+    """Crashed container (or `<unschedulable>`, `<evicted>`) → when first seen so."""
+    crash_seen: dict[str, datetime] = field(default_factory=dict)
+    """Crashed container → when a crash was last seen (restart count grew, back-off)."""
 
 
 @dataclass
@@ -95,6 +114,13 @@ class ClusterView:
     pull_events: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """(namespace, pod, image) → the latest `Failed to pull image` message."""
     in_flight: dict[str, DeployRecord] = field(default_factory=dict)
+    latest: dict[tuple[str, str], DeployRecord] = field(default_factory=dict)
+    """(namespace, Deployment) → Deckhand's latest deploy record of it."""
+    probe_kills: set[tuple[str, str, str]] = field(default_factory=set)
+    """(namespace, pod, container) a `Killing … failed liveness|startup probe` named."""
+    unhealthy: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(namespace, pod) → the latest `Unhealthy` probe message."""
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     _owners: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     _versions: dict[str, str] = field(default_factory=dict)
@@ -191,6 +217,7 @@ class ClusterView:
             CONFIGMAPS, namespace=self.deckhand_namespace, label_selector=DEPLOY_RECORDS
         )
         self.in_flight.clear()
+        self.latest.clear()
         for obj in listed.items:
             await self._on_record("ADDED", obj)
         return listed.resource_version
@@ -214,6 +241,8 @@ class ClusterView:
                 where = (gone.pulls.namespace, gone.pulls.name)
                 for key in [k for k in self.pull_events if k[:2] == where]:
                     del self.pull_events[key]
+                self.unhealthy.pop(where, None)
+                self.probe_kills -= {k for k in self.probe_kills if k[:2] == where}
             return
         pulls = read_pod(obj)
         old = self.pods.get(uid)
@@ -245,12 +274,45 @@ class ClusterView:
                 else event or old.messages.get(container.container) or container.message
             )
         old.pulls, old.since, old.causes, old.messages = pulls, since, causes, messages
+        self._on_health(old, read_health(obj), now)
+
+    @staticmethod
+    def _on_health(pod: WatchedPod, health: PodHealth, now: datetime) -> None:
+        """Track when each crash (and the pod's scheduling / eviction trouble) began and
+        was last seen (`commands.health.still_failing`)."""
+        before = {c.container: c for c in pod.health.crashes} if pod.health else {}
+        since: dict[str, datetime] = {}
+        seen: dict[str, datetime] = {}
+        for crash in health.crashes:
+            name = crash.container
+            since[name] = pod.crash_since.get(name, now)
+            previous = before.get(name)
+            fresh = previous is None or crash.restarts > previous.restarts or crash.backing_off
+            seen[name] = now if fresh else pod.crash_seen.get(name, now)
+        for marker, present in (
+            ("<unschedulable>", health.unschedulable is not None),
+            ("<evicted>", health.evicted is not None),
+        ):
+            if present:
+                since[marker] = pod.crash_since.get(marker, now)
+                seen[marker] = since[marker]
+        pod.health, pod.crash_since, pod.crash_seen = health, since, seen
 
     async def _on_event(self, kind: str, obj: KubeObject) -> None:
         if kind == "DELETED":
             return
         involved = obj.get("involvedObject") or obj.get("regarding") or {}
         message = str(obj.get("message") or obj.get("note") or "")
+        if involved.get("kind") == "Pod":
+            namespace = str(involved.get("namespace") or meta(obj).get("namespace", ""))
+            where = (namespace, str(involved.get("name", "")))
+            reason = str(obj.get("reason", ""))
+            if is_probe_kill(reason, message):
+                # "Container api failed liveness probe, will be restarted"
+                killed = message.removeprefix("Container ").partition(" ")[0]
+                self.probe_kills.add((*where, killed))
+            elif reason == "Unhealthy":
+                self.unhealthy[where] = message
         if involved.get("kind") != "Pod" or not is_pull_failure_event(
             str(obj.get("reason", "")), message
         ):
@@ -279,6 +341,13 @@ class ClusterView:
             self.in_flight.pop(record.id, None)
         else:
             self.in_flight[record.id] = record
+        if kind == "DELETED":
+            return
+        for target in record.targets:
+            where = (record.namespace, target.deployment)
+            known = self.latest.get(where)
+            if known is None or known.id == record.id or known.when <= record.when:
+                self.latest[where] = record
 
     async def _owner(self, pulls: PodPulls) -> tuple[str, str]:
         """(workload, deploy id) of a pod; the ReplicaSet is read once and cached."""
@@ -312,11 +381,105 @@ class ClusterView:
             for target in record.targets
         )
 
+    def reported_by_deckhand(self, pod: WatchedPod, image: str) -> bool:
+        """A pod of Deckhand's own failed deploy (its thread told the failure)."""
+        record = self.latest.get((pod.pulls.namespace, pod.workload))
+        return (
+            record is not None
+            and record.phase is RecordPhase.FAILED
+            and any(t.deployment == pod.workload and t.image == image for t in record.targets)
+        )
+
+    def _deckhands(self, pod: WatchedPod, image: str) -> bool:
+        return self.followed_by_deckhand(pod, image) or self.reported_by_deckhand(pod, image)
+
+    def crash_of(self, key: IncidentKey) -> tuple[WatchedPod, Crash | None] | None:
+        """A pod showing `key`'s trouble (and its crash, the most restarted first)."""
+        best: tuple[WatchedPod, Crash | None] | None = None
+        for pod in self.pods.values():
+            health = pod.health
+            if health is None or (pod.pulls.namespace, pod.workload) != key.scope[:2]:
+                continue
+            if key.cause is Cause.UNSCHEDULABLE or key.cause is Cause.EVICTED:
+                trouble = (
+                    health.unschedulable if key.cause is Cause.UNSCHEDULABLE else health.evicted
+                )
+                if trouble is not None and health.image == key.image:
+                    return (pod, None)
+                continue
+            for crash in health.crashes:
+                if crash.image == key.image and (
+                    best is None or best[1] is None or crash.restarts > best[1].restarts
+                ):
+                    best = (pod, crash)
+        return best
+
+    def _health_failures(self, pod: WatchedPod, now: datetime) -> list[Failure]:
+        health = pod.health
+        if health is None:
+            return []
+        settle = float(self.alerts.settle_s)
+        found = []
+        for crash in health.crashes:
+            cause = crash_cause(
+                crash,
+                probe_killed=(health.namespace, health.name, crash.container) in self.probe_kills,
+            )
+            last = pod.crash_seen.get(crash.container, now)
+            if (
+                not kind_enabled(self.alerts, cause)
+                or self._deckhands(pod, crash.image)
+                or not still_failing(
+                    backing_off=crash.backing_off, last_seen=last, now=now, settle_s=settle
+                )
+            ):
+                continue
+            if cause is Cause.OOM_KILLED:
+                said = f"OOMKilled (exit code {crash.exit_code})"
+            elif cause is Cause.PROBE_FAILED:
+                said = self.unhealthy.get((health.namespace, health.name), "")
+            else:
+                said = f"exit code {crash.exit_code}, restarted {crash.restarts} times"
+            key = IncidentKey(health.namespace, pod.workload, crash.image, cause)
+            since = pod.crash_since.get(crash.container, now)
+            found.append(Failure(key, health.name, health.node, said, since))
+        troubles = (
+            (Cause.UNSCHEDULABLE, health.unschedulable, "<unschedulable>"),
+            (Cause.EVICTED, health.evicted, "<evicted>"),
+        )
+        for cause, words, marker in troubles:
+            if words is None or not kind_enabled(self.alerts, cause):
+                continue
+            if self._deckhands(pod, health.image):
+                continue
+            since = pod.crash_since.get(marker, now)
+            if cause is Cause.EVICTED and not still_failing(
+                backing_off=False, last_seen=since, now=now, settle_s=settle
+            ):
+                continue
+            key = IncidentKey(health.namespace, pod.workload, health.image, cause)
+            found.append(Failure(key, health.name, health.node, words, since))
+        return found
+
+    def settles_at(self) -> datetime | None:
+        """When the next crash or eviction stops counting (None: none is settling)."""
+        now = self.clock.now()
+        settle = timedelta(seconds=self.alerts.settle_s)
+        ends = [
+            seen + settle
+            for pod in self.pods.values()
+            for seen in pod.crash_seen.values()
+            if seen + settle > now
+        ]
+        return min(ends, default=None)
+
     def failures(self) -> list[Failure]:
         found = []
+        now = self.clock.now()
         for pod in self.pods.values():
+            found.extend(self._health_failures(pod, now))
             for container in pod.pulls.failing:
-                if self.followed_by_deckhand(pod, container.image):
+                if self._deckhands(pod, container.image):
                     continue
                 cause = pod.causes.get(container.container, Cause.UNKNOWN)
                 key = IncidentKey(pod.pulls.namespace, pod.workload, container.image, cause)

@@ -46,6 +46,7 @@ EVENTS = Kind("v1", "events")
 SECRETS = Kind("v1", "secrets")
 CONFIGMAPS = Kind("v1", "configmaps")
 LEASES = Kind("coordination.k8s.io/v1", "leases")
+NODES = Kind("v1", "nodes", namespaced=False)
 ACCESS_REVIEWS = Kind("authorization.k8s.io/v1", "selfsubjectaccessreviews", namespaced=False)
 
 

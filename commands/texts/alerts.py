@@ -1,4 +1,5 @@
-"""Texts: image-pull alerts (commands.incidents, bot.alerts).
+"""Texts: workload alerts: image pulls, crashes, scheduling, evictions (commands.incidents,
+commands.health, bot.alerts).
 
 Purely computational functions with no side-effects.
 """
@@ -56,9 +57,22 @@ def pull_alert_body(
         affected = f"No pod is failing to pull it any more ({were})."
     else:
         affected = f"*Affected:* {_pods_on(pods, nodes)} can't pull."
+    return _details(image, affected, "Kubelet", message, diagnosis, fix, resolved=resolved)
+
+
+def _details(
+    image: str,
+    affected: str,
+    source: str,
+    message: str,
+    diagnosis: str,
+    fix: str,
+    *,
+    resolved: bool,
+) -> str:
     lines = [f"*Image:* `{image}`", affected]
     if message:
-        lines.append(f"*Kubelet:* {message}")
+        lines.append(f"*{source}:* {message}")
     if diagnosis:
         lines.append(f"*Diagnosis:* {diagnosis}")
     if fix and not resolved:
@@ -96,3 +110,169 @@ def pull_summary_line(
 def pull_tag_confirmed_missing() -> str:
     """The lead of a tag-not-found diagnosis the registry re-check confirmed."""
     return "The registry, asked with the namespace's pull secret, has no such tag"
+
+
+# ---- workload alerts beyond pulls (commands.health, bot.alerts.workload) ----
+
+_WORKLOAD_LABELS = {
+    "crash_loop": "crash loop",
+    "oom_killed": "OOMKilled",
+    "probe_failed": "failing probe",
+    "unschedulable": "can't be scheduled",
+    "evicted": "evicted",
+}
+_TROUBLE = {
+    "crash_loop": ("Crash loop in", "are crash-looping", "is crash-looping"),
+    "oom_killed": ("Out of memory in", "are OOMKilled", "is OOMKilled"),
+    "probe_failed": ("Failing probe in", "are killed by a probe", "is killed by a probe"),
+    "unschedulable": ("Pods can't be scheduled for", "are pending", "is pending"),
+    "evicted": ("Pods evicted from", "were evicted", "was evicted"),
+}
+
+
+def workload_cause_label(
+    cause: str, *, exit_code: int | None, verdict: str | None, scheduler: str = ""
+) -> str:
+    """`exec format error (exit code 255)`, `OOMKilled (exit code 137)`, `3 Insufficient cpu`
+    (the reasons of the scheduler's `0/3 nodes are available: …` message)."""
+    if cause == "unschedulable" and "nodes are available: " in scheduler:
+        return scheduler.partition("nodes are available: ")[2].partition(".")[0]
+    label = verdict or _WORKLOAD_LABELS.get(cause, "cause unknown")
+    return f"{label} (exit code {exit_code})" if exit_code is not None else label
+
+
+def workload_alert_title(
+    namespace: str, workload: str, cause: str, label: str, *, resolved: bool
+) -> str:
+    lead = _TROUBLE.get(cause, _TROUBLE["crash_loop"])[0]
+    if resolved:
+        return f":white_check_mark: Resolved: {lead.lower()} `{namespace}/{workload}` ({label})"
+    return f":rotating_light: {lead} `{namespace}/{workload}`: {label}"
+
+
+def workload_alert_body(
+    *,
+    cause: str,
+    image: str,
+    pods: int,
+    peak_pods: int,
+    nodes: Iterable[str],
+    message: str,
+    diagnosis: str,
+    fix: str,
+    resolved: bool,
+) -> str:
+    """Image, who is affected, the cluster's words (last log lines, the scheduler's
+    reason), the diagnosis and the fix."""
+    _, many, one = _TROUBLE.get(cause, _TROUBLE["crash_loop"])
+    if resolved:
+        were = f"{peak_pods} pod{'s were' if peak_pods != 1 else ' was'} affected"
+        affected = f"No pod has the problem any more ({were})."
+    else:
+        affected = f"*Affected:* {_pods_on(pods, nodes)} {many if pods != 1 else one}."
+    source = "Scheduler" if cause == "unschedulable" else "Kubelet"
+    return _details(image, affected, source, message, diagnosis, fix, resolved=resolved)
+
+
+def workload_resolved_followup(image: str, peak_pods: int, minutes: float) -> str:
+    took = f"{minutes:.0f} min" if minutes >= 1 else "under a minute"
+    were = f"{peak_pods} pod{'s were' if peak_pods != 1 else ' was'} affected"
+    return (
+        f"Resolved: no pod of `{image}` has the problem any more: they recovered, or the "
+        f"workload moved on ({were}; {took} after the alert)."
+    )
+
+
+def last_log_lines(lines: Iterable[str]) -> str:
+    """The container's last log lines, quoted."""
+    shown = [line for line in lines if line.strip()][-5:]
+    return "last log lines:\n```" + "\n".join(shown) + "```" if shown else ""
+
+
+def exec_format_diagnosis(image: str, platforms: str, nodes: str) -> str:
+    """The image is built for other CPUs than the nodes'."""
+    return (
+        f"`{image}` is built for {platforms}, but the nodes run {nodes}: the kernel can't "
+        "execute its binaries (`exec format error`)."
+    )
+
+
+def exec_format_fix(platform: str) -> str:
+    return (
+        f"Rebuild for the nodes: `docker buildx build --platform {platform} -t <image> --push .` "
+        "(or a multi-arch build: `--platform linux/amd64,linux/arm64`), then deploy that tag."
+    )
+
+
+def crash_diagnosis(exit_code: int | None) -> str:
+    code = f" with exit code {exit_code}" if exit_code is not None else ""
+    return (
+        f"The container starts, then exits{code}; the kubelet restarts it with a growing back-off."
+    )
+
+
+def crash_fix(namespace: str, pod: str) -> str:
+    return (
+        f"Read the logs: `kubectl logs -n {namespace} {pod} --previous`; roll back with "
+        "`/deploy rollback SERVICE ENV` if the last change broke it."
+    )
+
+
+def oom_diagnosis(limit: str, usage: str | None) -> str:
+    where = f"its memory limit of `{limit}`" if limit else "the node's memory (no limit is set)"
+    used = f" (last seen using {usage})" if usage else ""
+    return f"The kernel killed the container for using more than {where}{used}."
+
+
+def oom_fix(namespace: str, workload: str) -> str:
+    return (
+        f"Raise `resources.limits.memory` of `{namespace}/{workload}` (and the request with it), "
+        "or find what grew: a leak, a bigger input, a cache without bounds."
+    )
+
+
+def probe_diagnosis(message: str) -> str:
+    said = f": {message}" if message else ""
+    return f"The kubelet kills the container because a liveness or startup probe fails{said}."
+
+
+def probe_fix(namespace: str, workload: str) -> str:
+    return (
+        f"Check the probe's path, port and timings in `{namespace}/{workload}` against what the "
+        "app serves (`kubectl describe pod` shows the probe and its failures)."
+    )
+
+
+def unschedulable_diagnosis(message: str) -> str:
+    if "Insufficient" in message:
+        return "No node has room for the pods' resource requests."
+    if "affinity/selector" in message:
+        return "No node matches the pods' node selector or affinity."
+    if "taint" in message:
+        return "Every node has a taint the pods don't tolerate."
+    return "The scheduler found no node for the pods."
+
+
+def unschedulable_fix(message: str) -> str:
+    if "Insufficient" in message:
+        return "Lower the requests, scale something else down, or add a node."
+    if "affinity/selector" in message:
+        return "Fix the `nodeSelector` / affinity, or label a node to match."
+    if "taint" in message:
+        return "Add a toleration for the taint, or untaint a node."
+    return "`kubectl describe pod` shows the scheduler's full reason."
+
+
+def eviction_diagnosis(message: str) -> str:
+    return (
+        f"The kubelet evicted the pods under node pressure: {message}"
+        if message
+        else ("The kubelet evicted the pods under node pressure.")
+    )
+
+
+def eviction_fix() -> str:
+    return (
+        "Set requests close to real usage (pods over their requests are evicted first) "
+        "and check the node's memory and disk."
+    )
