@@ -64,7 +64,7 @@ ROLLOUT_BUCKETS_S = (
 """Rollouts take from a few seconds (one replica, cached image) to the 15-minute
 progress deadline; buckets roughly double so each holds a meaningful share."""
 
-RESULTS = ("succeeded", "failed", "rolled_back", "refused")
+RESULTS = ("succeeded", "failed", "rolled_back", "refused", "unknown")
 APPROVALS_PENDING_SELECTOR = "deckhand.dev/record=approval,deckhand.dev/approval=pending"
 ALERTS_OPEN_SELECTOR = "deckhand.dev/record=incident,deckhand.dev/phase=open"
 

@@ -1,7 +1,9 @@
 """Typed progress events of a deploy, for front-ends to render.
 
     Phase: REQUESTED → CHECKING → CHECKED → [AWAITING_APPROVAL] → ROLLING_OUT
-           → SUCCEEDED | FAILED | ROLLED_BACK;   REFUSED ends a request early.
+           → SUCCEEDED | FAILED | ROLLED_BACK | UNKNOWN;   REFUSED ends a request early.
+    UNKNOWN: the rollout's deadline passed while the cluster could not be reached;
+    Deckhand never saw the end, so it says neither succeeded nor failed.
     Progress(deploy_id, phase, service, env, tag, digest, updated, ready, available,
              total, elapsed_s, detail, cause)
 
@@ -33,13 +35,14 @@ class Phase(StrEnum):
     FAILED = "failed"
     ROLLED_BACK = "rolled_back"
     REFUSED = "refused"
+    UNKNOWN = "unknown"
 
     @property
     def is_final(self) -> bool:
         return self in _FINAL
 
 
-_FINAL = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ROLLED_BACK, Phase.REFUSED})
+_FINAL = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ROLLED_BACK, Phase.REFUSED, Phase.UNKNOWN})
 
 
 @dataclass(frozen=True)

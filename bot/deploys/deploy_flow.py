@@ -112,7 +112,9 @@ def apply_outcome(card: DeployCard, outcome: Outcome) -> DeployCard:
                 step = f"{step} Rolled back automatically to `{o.rolled_back_to}`.".strip()
             elif o.rollback_problem:
                 step = f"{step} The automatic rollback did not happen: {o.rollback_problem}".strip()
-            card = card.with_failure(o.service, FailureNote(o.failure.sentence, step))
+            unknown = o.phase is Phase.UNKNOWN
+            note = FailureNote(o.failure.sentence, step, unknown=unknown)
+            card = card.with_failure(o.service, note)
     return card.finished(outcome.phase, elapsed_s=outcome.duration_s)
 
 
@@ -130,7 +132,9 @@ def card_of_record(record: DeployRecord) -> DeployCard:
     )
     if record.phase is RecordPhase.ROLLING_OUT:
         return card
-    phase = Phase.SUCCEEDED if record.phase is RecordPhase.SUCCEEDED else Phase.FAILED
+    phase = {RecordPhase.SUCCEEDED: Phase.SUCCEEDED, RecordPhase.UNKNOWN: Phase.UNKNOWN}.get(
+        record.phase, Phase.FAILED
+    )
     if record.rolled_back:
         phase = Phase.ROLLED_BACK
     note = record.result if phase is not Phase.SUCCEEDED else ""
@@ -189,7 +193,7 @@ class DeployFlow:
             reason=request.reason,
         )
         live = await self._post(ctx.replier, card)
-        async with self._finish_on_error(live, _Tracker(live, card)):
+        async with self._finish_on_error(live, _Tracker(live, card, started=self._now())):
             plan = await self._ops.check_deploy(
                 request, requested_by=ctx.user_id, deploy_id=card.deploy_id
             )
@@ -210,7 +214,7 @@ class DeployFlow:
             await self._approvals.request(plan, ctx, live)
             return
         _show(live, card)
-        tracker = _Tracker(live, card)
+        tracker = _Tracker(live, card, started=self._now())
         async with self._finish_on_error(live, tracker):
             outcome = await self._ops.execute(
                 plan, on_progress=tracker, slack_channel=live.channel, slack_ts=live.ts
@@ -241,7 +245,7 @@ class DeployFlow:
         ).checked(facts_of(plan), unchanged=plan.unchanged)
         card = card.with_changes(tuple(texts.notes_lines(plan.change_notes)))
         _show(live, card)
-        tracker = _Tracker(live, card)
+        tracker = _Tracker(live, card, started=self._now())
         async with self._finish_on_error(live, tracker):
             outcome = await self._ops.execute(
                 plan, on_progress=tracker, slack_channel=channel, slack_ts=ts
@@ -277,7 +281,7 @@ class DeployFlow:
             await replier.ephemeral(texts.approvals_not_enabled(request.env))
             return
         live = await self._post(replier, card)
-        tracker = _Tracker(live, card)
+        tracker = _Tracker(live, card, started=self._now())
         async with self._finish_on_error(live, tracker):
             result = await self._ops.rollback(request, requested_by=user, on_progress=tracker)
         if isinstance(result, Refusal):
@@ -314,10 +318,26 @@ class DeployFlow:
 
     # ---- resume and report retries ----
 
+    async def sweep(self) -> None:
+        """The leader's periodic sweep: resume deploys left rolling out whose follower is
+        gone, deliver final reports Slack refused, release locks of finished deploys."""
+        await self.resume_in_flight()
+        delivered = await self.retry_unreported()
+        if delivered:
+            log.info("delivered %d final deploy report(s) late", delivered)
+        await self._ops.engine.release_finished_locks()
+
     async def resume_in_flight(self) -> int:
         """Start following every deploy a previous Deckhand left rolling out (a supervised
-        task reports each to its recorded message); returns how many there are."""
-        records = [r for r in await self._ops.records.in_flight() if not r.reported]
+        task reports each to its recorded message); returns how many there are. A deploy
+        this Deckhand follows already is left alone; one a live follower elsewhere holds
+        is skipped by the engine (its lock)."""
+        engine = self._ops.engine
+        records = [
+            r
+            for r in await self._ops.records.in_flight()
+            if not r.reported and not engine.is_running(r.id)
+        ]
         if records:
             log.info("resuming %d deploy(s) left rolling out", len(records))
             self._supervisor.spawn(self._resume(records), name="deploys-resume")
@@ -325,7 +345,9 @@ class DeployFlow:
 
     async def _resume(self, records: list[DeployRecord]) -> None:
         trackers = {
-            r.id: _Tracker(self._attach(r), card_of_record(r)) for r in records if r.slack_ts
+            r.id: _Tracker(self._attach(r), card_of_record(r), started=self._now())
+            for r in records
+            if r.slack_ts
         }
 
         async def route(progress: Progress) -> None:
@@ -333,7 +355,7 @@ class DeployFlow:
             if tracker is not None:
                 await tracker(progress)
 
-        outcomes = await self._ops.resume_in_flight(route)
+        outcomes = await self._ops.resume_in_flight(route, only=frozenset(r.id for r in records))
         for outcome in outcomes:
             tracker = trackers.get(outcome.deploy_id)
             if tracker is not None and outcome.reported and outcome.phase.is_final:
@@ -366,6 +388,9 @@ class DeployFlow:
         blocks, text = render_card(card)
         return await replier.start_live(blocks, text=text)
 
+    def _now(self) -> float:
+        return self._ops.engine.clock.monotonic()
+
     def _attach(self, record: DeployRecord) -> LiveMessage:
         return LiveMessage(
             self._client,
@@ -386,7 +411,8 @@ class DeployFlow:
             note = texts.backend_unavailable("finish this deploy", type(e).__name__)
             patched = tracker.card.phase is Phase.ROLLING_OUT  # else nothing to roll back
             card = replace(tracker.card, rollback_offered=patched).with_note(note)
-            await self._finish(live, card.finished(Phase.FAILED))
+            elapsed = max(tracker.card.elapsed_s or 0.0, self._now() - tracker.started)
+            await self._finish(live, card.finished(Phase.FAILED, elapsed_s=elapsed))
             raise
 
     async def _report(
@@ -417,14 +443,17 @@ class DeployFlow:
 class _Tracker:
     """Folds progress into the card and hands non-final states to the live message.
 
-    Only a change people care about is sent: a phase, or a service's ready count (not
-    every updated/available step, nor the elapsed time). With `LiveMessage`'s
+    Only a change people care about is sent: a phase, a service's ready count or its
+    detail line (a waiting reason, "lost contact … (N s)"), not every updated/available
+    step, nor the elapsed time. `started` (the clock's monotonic) makes the elapsed time
+    of a card ended by an error real. With `LiveMessage`'s
     coalescing this keeps a 3-replica deploy within its Slack call budget.
     """
 
-    def __init__(self, live: LiveMessage, card: DeployCard) -> None:
+    def __init__(self, live: LiveMessage, card: DeployCard, *, started: float) -> None:
         self.live = live
         self.card = card
+        self.started = started
         self._shown: tuple[object, ...] = ()
 
     async def __call__(self, progress: Progress) -> None:
@@ -435,7 +464,10 @@ class _Tracker:
             return
         shown = (
             self.card.phase,
-            tuple((p.service, p.phase, p.ready, p.total) for p in self.card.progress.values()),
+            tuple(
+                (p.service, p.phase, p.ready, p.total, p.detail)
+                for p in self.card.progress.values()
+            ),
         )
         if shown != self._shown:
             self._shown = shown

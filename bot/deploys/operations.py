@@ -105,8 +105,10 @@ class Operations:
         except (KubeError, RegistryError) as e:
             return _unavailable("check the rollback", e)
 
-    async def resume_in_flight(self, on_progress: OnProgress) -> list[Outcome]:
-        outcomes = await self.engine.resume_in_flight(on_progress)
+    async def resume_in_flight(
+        self, on_progress: OnProgress, *, only: frozenset[str] | None = None
+    ) -> list[Outcome]:
+        outcomes = await self.engine.resume_in_flight(on_progress, only=only)
         for outcome in outcomes:
             if outcome.reported:  # else another Deckhand finished (and counted) it
                 self._ended(outcome)
@@ -183,4 +185,7 @@ class Operations:
         return sorted(found, key=lambda r: r.when)
 
     async def set_reported(self, deploy_id: str, reported: bool) -> None:
-        await self.records.update(deploy_id, lambda r: replace(r, reported=reported))
+        await self.records.update(
+            deploy_id,
+            lambda r: replace(r, reported=reported, reported_by=r.reported_by if reported else ""),
+        )

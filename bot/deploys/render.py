@@ -50,6 +50,8 @@ class FailureNote:
 
     sentence: str
     next_step: str = ""
+    unknown: bool = False
+    """Not a failure: Deckhand lost contact with the cluster until the deadline."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class DeployCard:
 def _overall(services: tuple[str, ...], progress: Mapping[str, Progress], before: Phase) -> Phase:
     phases = [progress[s].phase for s in services if s in progress]
     if len(phases) == len(services) and all(p.is_final for p in phases):
-        for bad in (Phase.FAILED, Phase.ROLLED_BACK, Phase.REFUSED):
+        for bad in (Phase.FAILED, Phase.ROLLED_BACK, Phase.REFUSED, Phase.UNKNOWN):
             if bad in phases:
                 return bad
         return Phase.SUCCEEDED
@@ -143,13 +145,15 @@ def _context(text: str) -> Block:
 def _service_line(card: DeployCard, service: str) -> str | None:
     failure = card.failures.get(service)
     progress = card.progress.get(service)
+    if failure is not None and failure.unknown:
+        return texts.service_unknown(service, failure.sentence, failure.next_step)
     if failure is not None:
         return texts.service_failed(service, failure.sentence, failure.next_step)
     if progress is None:
         return None
     if progress.phase is Phase.SUCCEEDED:
         return texts.service_succeeded(service, progress.total)
-    if progress.phase in (Phase.FAILED, Phase.ROLLED_BACK) and progress.detail:
+    if progress.phase in (Phase.FAILED, Phase.ROLLED_BACK, Phase.UNKNOWN) and progress.detail:
         return texts.service_failed(service, progress.detail, "")
     if progress.total:
         line = texts.rollout_counts(service, progress.updated, progress.ready, progress.total)

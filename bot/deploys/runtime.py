@@ -154,18 +154,13 @@ async def open_deploy_backend(
 async def keep_reports(
     flow: DeployFlow, *, interval_s: float, is_leader: Callable[[], bool]
 ) -> None:
-    """On the leader: resume in-flight deploys once (in their own supervised task, they
-    may take minutes), and retry undelivered final reports every `interval_s`."""
-    resumed = False
+    """On the leader, every `interval_s`: `DeployFlow.sweep` (resume deploys whose
+    follower is gone, in their own supervised tasks; late reports; locks of finished
+    deploys)."""
     while True:
         if is_leader():
             try:
-                if not resumed:
-                    resumed = True
-                    await flow.resume_in_flight()
-                delivered = await flow.retry_unreported()
-                if delivered:
-                    log.info("delivered %d final deploy report(s) late", delivered)
+                await flow.sweep()
             except KubeError as e:
                 log.warning(
                     "deploy reports: cluster unavailable (%s); retrying later", e.sentence()

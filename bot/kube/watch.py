@@ -11,7 +11,9 @@ for `timeoutSeconds` and carries a client read timeout, so a dead connection can
 hang it; a closed or silent connection is reopened from the last resourceVersion
 seen (bookmarks included); `410 Gone` (as a status or as an ERROR event) re-lists.
 Repeated failures to reconnect raise the last `KubeError` after
-`KubeOptions.reconnect_backoff_s`. The generator holds an open HTTP response: close
+`KubeOptions.reconnect_backoff_s`, unless the watch is `persistent`: then an outage
+is waited out (capped back-off, `on_contact` told) and ends in a re-list that also
+reports what was deleted meanwhile. The generator holds an open HTTP response: close
 it (`aclosing`, or run it to completion) or the connection leaks.
 """
 
@@ -20,14 +22,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 
 import aiohttp
 
 from bot.kube.client import KubeClient
 from bot.kube.errors import Gone, KubeError, Request, ServerError, Unreachable, from_status
-from bot.kube.kinds import Kind, KubeObject
+from bot.kube.kinds import Kind, KubeObject, meta
 from bot.kube.kinds import resource_version as version_of
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,20 @@ class WatchEvent:
     object: KubeObject
 
 
+OnContact = Callable[[str | None], None]
+"""Told why contact with the API is lost (a sentence) at each failed attempt, and None
+once it is back; must not block."""
+
+
+def _ignore(lost: str | None) -> None:
+    return None
+
+
+def _key(obj: KubeObject) -> str:
+    m = meta(obj)
+    return f"{m.get('namespace', '')}/{m.get('name', '')}"
+
+
 async def watch(
     kube: KubeClient,
     kind: Kind,
@@ -48,12 +64,22 @@ async def watch(
     field_selector: str | None = None,
     label_selector: str | None = None,
     resource_version: str | None = None,
+    persistent: bool = False,
+    on_contact: OnContact = _ignore,
 ) -> AsyncGenerator[WatchEvent, None]:
-    """Every change of the matching objects, for as long as the caller keeps reading."""
+    """Every change of the matching objects, for as long as the caller keeps reading.
+
+    `persistent`: an unreachable or failing API (`Unreachable`, `ServerError`) never
+    ends the watch: it retries forever, waiting the back-off list's entries and then
+    its last (the cap), telling `on_contact`; once the API answers it re-lists, and
+    every object seen before that the new list lacks is yielded as DELETED (it went
+    while Deckhand could not see). The caller's deadline is the only limit."""
     request = Request("watch", kind.plural, namespace)
     rv = resource_version
     failures = 0
     backoff = kube.options.reconnect_backoff_s
+    seen: dict[str, KubeObject] = {}
+    lost = False
     while True:
         try:
             if not rv:
@@ -63,7 +89,16 @@ async def watch(
                     label_selector=label_selector,
                     field_selector=field_selector,
                 )
-                for item in listed.items:
+                if lost:
+                    lost = False
+                    on_contact(None)
+                    log.info("watch %s in %s: the API answers again", kind.plural, namespace)
+                failures = 0
+                current = {_key(item): item for item in listed.items}
+                for key in [k for k in seen if k not in current]:
+                    yield WatchEvent("DELETED", seen.pop(key))
+                for key, item in current.items():
+                    seen[key] = item
                     yield WatchEvent("ADDED", item)
                 rv = listed.resource_version
             async for event in _one_connection(
@@ -80,6 +115,10 @@ async def watch(
                     rv = version_of(event.object) or rv
                     continue
                 rv = version_of(event.object) or rv
+                if event.type == "DELETED":
+                    seen.pop(_key(event.object), None)
+                else:
+                    seen[_key(event.object)] = event.object
                 yield event
         except Gone:
             kube.options.on_watch_reconnect(kind.plural)
@@ -88,7 +127,7 @@ async def watch(
             )
             rv = None
         except (Unreachable, ServerError) as e:
-            if failures >= len(backoff):
+            if failures >= len(backoff) and not persistent:
                 raise
             kube.options.on_watch_reconnect(kind.plural)
             log.warning(
@@ -98,7 +137,11 @@ async def watch(
                 e.sentence(),
                 failures + 1,
             )
-            await asyncio.sleep(backoff[failures])
+            if persistent:
+                lost = True
+                rv = None  # what happened meanwhile is read again, not replayed
+                on_contact(e.sentence())
+            await asyncio.sleep(backoff[min(failures, len(backoff) - 1)])
             failures += 1
 
 

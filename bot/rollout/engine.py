@@ -27,7 +27,7 @@ from pathlib import Path
 from bot.gitea.client import GiteaClient
 from bot.gitea.notes import ChangeNotesReader
 from bot.kube.client import KubeClient, KubeOptions
-from bot.kube.errors import KubeError
+from bot.kube.errors import KubeError, NotFound
 from bot.registry.client import RegistryClient
 from bot.registry.errors import RegistryError
 from bot.rollout.background import together
@@ -37,7 +37,7 @@ from bot.rollout.explain import Explainer
 from bot.rollout.follow import Follower
 from bot.rollout.locks import MANUAL, LockHeld, Locks
 from bot.rollout.outcome import Outcome
-from bot.rollout.records import DeployRecord, Records
+from bot.rollout.records import DeployRecord, RecordPhase, Records
 from bot.rollout.state import lock_info, read_current, read_revisions
 from bot.settings import GiteaSettings, RegistrySettings
 from commands import texts
@@ -109,6 +109,10 @@ class RolloutEngine:
         # second time (a leader's first resume pass can come after a deploy started).
         self._running: set[str] = set()
 
+    def is_running(self, deploy_id: str) -> bool:
+        """This engine follows `deploy_id` right now (a deploy, rollback or resume)."""
+        return deploy_id in self._running
+
     def new_deploy_id(self) -> str:
         return f"{self.clock.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
@@ -169,24 +173,54 @@ class RolloutEngine:
         finally:
             self._running.discard(plan.deploy_id)
 
-    async def resume_in_flight(self, on_progress: OnProgress = drop_progress) -> list[Outcome]:
+    async def resume_in_flight(
+        self, on_progress: OnProgress = drop_progress, *, only: frozenset[str] | None = None
+    ) -> list[Outcome]:
         """Finish following every deploy recorded as rolling out (after a restart), except
-        those this engine is running itself."""
+        those this engine is running itself (`only`: just these deploy ids)."""
         in_flight = [
             r
             for r in await self.records.in_flight()
-            if not r.reported and r.id not in self._running
+            if not r.reported and r.id not in self._running and (only is None or r.id in only)
         ]
 
         async def resume(record: DeployRecord) -> Outcome | None:
+            self._running.add(record.id)  # the next sweep must not follow it twice
             try:
                 return await self._runner(record.env).resume(record, on_progress=on_progress)
-            except KubeError as e:  # it stays in flight: the next start tries again
+            except KubeError as e:  # it stays in flight: the next sweep tries again
                 log.warning("could not resume deploy %s: %s", record.id, e.sentence())
                 return None
+            finally:
+                self._running.discard(record.id)
 
         outcomes = await together(*(resume(r) for r in in_flight))
         return [o for o in outcomes if o is not None]
+
+    async def release_finished_locks(self) -> int:
+        """Release every deploy lock whose deploy record is final (its deploy ended but
+        the release was lost); returns how many. A lock without a record is left to
+        its lease (a deploy between taking the lock and writing its record)."""
+        released = 0
+        for held in await self.locks.deploy_locks():
+            if held.holder in self._running:
+                continue
+            try:
+                record = await self.records.get(held.holder)
+            except (NotFound, ValueError):
+                continue
+            if record.phase is RecordPhase.ROLLING_OUT:
+                continue
+            if await self.locks.release(held.service, held.env, holder=held.holder):
+                log.info(
+                    "released %s in %s: deploy %s ended %s",
+                    held.service,
+                    held.env,
+                    held.holder,
+                    record.phase.value,
+                )
+                released += 1
+        return released
 
     # ---- other commands ----
 

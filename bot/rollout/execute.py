@@ -15,18 +15,25 @@ One deploy, in order:
    and follow that too;
 6. finish the record, and send the final `Progress` only if `claim_report` wins: a
    deploy is reported exactly once, however many Deckhands resumed it.
+
+An API outage is not a verdict: the follow waits it out (`Follower`); a deadline that
+passes out of contact makes the service UNKNOWN (never rolled back: nothing says it
+failed). The record's final state, the report claim and the lock release are retried
+until the API takes them (`bot.kube.retry.until_answered`; each is idempotent).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS, meta
+from bot.kube.retry import until_answered
 from bot.rollout.apply import apply_patches, current_image
 from bot.rollout.background import together
 from bot.rollout.clock import Clock
@@ -140,9 +147,15 @@ class Runner:
         async with contextlib.AsyncExitStack() as held:
             try:
                 await self._hold(
-                    held, record.services, record.env, record.id, record.who, f"deploy {record.tag}"
+                    held,
+                    record.services,
+                    record.env,
+                    record.id,
+                    record.who,
+                    f"deploy {record.tag}",
+                    take_over=True,
                 )
-            except LockHeld as e:  # another Deckhand resumed it first
+            except LockHeld as e:  # its follower is alive, or another Deckhand resumed it
                 log.info("not resuming %s: %s", record.id, e)
                 return Outcome(record.id, record.env, Phase.ROLLING_OUT, (), str(e), reported=False)
             follow: list[FollowTarget] = []
@@ -252,15 +265,19 @@ class Runner:
         why: str,
         *,
         through_own_manual_lock: bool = False,
+        take_over: bool = False,
     ) -> None:
-        """Take every service's lock for the life of `held`; `LockHeld` if one is taken."""
+        """Take every service's lock for the life of `held`; `LockHeld` if one is taken
+        (`take_over`: a resume, which also yields to the deploy's live follower)."""
         for service in dict.fromkeys(services):
             if through_own_manual_lock:
                 holder = await self.locks.holder(service, env)
                 if holder and holder.manual and holder.who == who:
                     continue  # one's own manual lock doesn't stop one (commands.plan)
             await held.enter_async_context(
-                self.locks.holding(service, env, deploy_id=deploy_id, who=who, why=why)
+                self.locks.holding(
+                    service, env, deploy_id=deploy_id, who=who, why=why, take_over=take_over
+                )
             )
 
     async def _follow_all(
@@ -271,6 +288,7 @@ class Runner:
         on_progress: OnProgress,
     ) -> list[FollowResult]:
         async def update(u: FollowUpdate) -> None:
+            lost = None if u.lost_for_s is None else texts.lost_contact(u.lost_for_s)
             await on_progress(
                 self._progress(
                     record,
@@ -278,7 +296,7 @@ class Runner:
                     Phase.ROLLING_OUT,
                     start,
                     u.counts,
-                    detail=u.target.deployment,
+                    detail=lost or u.target.deployment,
                 )
             )
 
@@ -303,8 +321,12 @@ class Runner:
         outcomes: list[ServiceOutcome] = []
         for service in dict.fromkeys(t.service for t in record.targets):
             mine = [r for r in results if r.target.service == service]
-            failed = [r for r in mine if not r.succeeded]
+            failed = [r for r in mine if not r.succeeded and not r.unknown]
+            unknown = [r for r in mine if r.unknown]
             counts = mine[0].counts if mine else Counts()
+            if not failed and unknown:  # out of contact: nothing to roll back, no verdict
+                outcomes.append(ServiceOutcome(service, Phase.UNKNOWN, counts, unknown[0].failure))
+                continue
             if not failed:
                 outcomes.append(ServiceOutcome(service, Phase.SUCCEEDED, counts))
                 continue
@@ -312,26 +334,29 @@ class Runner:
             if auto_rollback:
                 outcome = await self._auto_rollback(record, outcome, failed, start, on_progress)
             outcomes.append(outcome)
-        phases = {o.phase for o in outcomes}
-        phase = (
-            Phase.SUCCEEDED
-            if phases == {Phase.SUCCEEDED}
-            else Phase.FAILED
-            if Phase.FAILED in phases
-            else Phase.ROLLED_BACK
-        )
+        phase = overall_phase({o.phase for o in outcomes})
         duration = self.clock.monotonic() - start
         summary = summarize(record, outcomes, phase, duration)
         first = next((o.failure for o in outcomes if o.failure), None)
-        await self.records.finish(
-            record.id,
-            phase=RecordPhase.SUCCEEDED if phase is Phase.SUCCEEDED else RecordPhase.FAILED,
-            result=summary,
-            cause=first.cause.value if first else "",
-            duration_s=duration,
-            rolled_back=any(o.rolled_back_to for o in outcomes),
+        backoff = self.kube.options.reconnect_backoff_s
+        await until_answered(
+            lambda: self.records.finish(
+                record.id,
+                phase=_RECORD_PHASES.get(phase, RecordPhase.FAILED),
+                result=summary,
+                cause=first.cause.value if first else "",
+                duration_s=duration,
+                rolled_back=any(o.rolled_back_to for o in outcomes),
+            ),
+            what=f"finish deploy record {record.id}",
+            backoff=backoff,
         )
-        reported = await self.records.claim_report(record.id)
+        claimant = secrets.token_hex(8)
+        reported = await until_answered(
+            lambda: self.records.claim_report(record.id, claimant),
+            what=f"claim the report of {record.id}",
+            backoff=backoff,
+        )
         if reported:
             for o in outcomes:
                 detail = o.failure.sentence if o.failure else ""
@@ -406,6 +431,20 @@ class Runner:
     ) -> Progress:
         elapsed = max(0.0, self.clock.monotonic() - start)
         return progress_of(record, service, phase, elapsed, counts, detail=detail, cause=cause)
+
+
+_RECORD_PHASES = {Phase.SUCCEEDED: RecordPhase.SUCCEEDED, Phase.UNKNOWN: RecordPhase.UNKNOWN}
+
+
+def overall_phase(phases: set[Phase]) -> Phase:
+    """A deploy's phase from its services': any failure fails it; else any service out
+    of contact makes it UNKNOWN; all rolled back or succeeded (pure)."""
+    if phases <= {Phase.SUCCEEDED}:
+        return Phase.SUCCEEDED
+    for phase in (Phase.FAILED, Phase.UNKNOWN):
+        if phase in phases:
+            return phase
+    return Phase.ROLLED_BACK
 
 
 def _target(t: TargetRecord, namespace: str, generation: int) -> FollowTarget:

@@ -11,7 +11,12 @@ on who holds it:
 - a **manual lock** (`lock api prod "incident 42"`) has no duration: it never expires
   and refuses deploys until `unlock`.
 
-Who, why and the deploy id are annotations (`deckhand.dev/who`, …). Every change is
+Who, why and the deploy id are annotations (`deckhand.dev/who`, …), and so is the
+follower (`deckhand.dev/follower`: a token of the `Locks` that follows the rollout;
+it renews every `heartbeat_s`). A restarted or other Deckhand resuming the deploy
+(`holding(..., take_over=True)`) takes the lock only when it is free or expired, or
+when its follower stopped renewing for `stale_after_s` (it died): a follower that is
+alive keeps its rollout, and nobody follows one deploy twice. Every change is
 compare-and-swap on the Lease's resourceVersion (`KubeClient.update`/`create`), so
 two deploys racing for the same lock cannot both win: the loser gets `LockHeld`
 naming the holder.
@@ -23,13 +28,15 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.kube.client import KubeClient
 from bot.kube.errors import Conflict, KubeError, NotFound
 from bot.kube.kinds import LEASES, KubeObject, annotations_of
+from bot.kube.retry import until_answered
 from bot.rollout.background import background
 from bot.rollout.clock import Clock, micro_time, parse_time
 from commands import texts
@@ -92,7 +99,20 @@ class Locks:
     namespace: str
     clock: Clock
     duration_s: int = 60
-    """`leaseDurationSeconds` of a deploy lock; renewed every third of it."""
+    """`leaseDurationSeconds` of a deploy lock."""
+    heartbeat_s: float = 5.0
+    """A followed deploy's lock is renewed this often (or every third of `duration_s`)."""
+    follower: str = field(default_factory=lambda: secrets.token_hex(6))
+    """This `Locks`' token in the locks it holds (one per Deckhand process)."""
+
+    @property
+    def stale_after_s(self) -> float:
+        """Without a renewal for this long, a lock's follower counts as gone."""
+        return 2 * self._renew_every_s + 1
+
+    @property
+    def _renew_every_s(self) -> float:
+        return min(self.heartbeat_s, self.duration_s / 3)
 
     async def holder(self, service: str, env: str) -> LockHolder | None:
         """The current holder, or None when the lock is free or its lease expired."""
@@ -102,9 +122,43 @@ class Locks:
             return None
         return self._live_holder(lease, service, env)
 
-    async def acquire(self, service: str, env: str, *, deploy_id: str, who: str, why: str) -> None:
-        """Take the deploy lock for `deploy_id` (renewing it if `deploy_id` already holds it)."""
-        await self._take(service, env, holder=deploy_id, who=who, why=why, duration=self.duration_s)
+    async def deploy_locks(self) -> list[LockHolder]:
+        """Every lock a deploy holds now (manual locks and expired leases left out)."""
+        listed = await self.kube.list(
+            LEASES, namespace=self.namespace, label_selector=f"{_A}lock=true"
+        )
+        found = []
+        for lease in listed.items:
+            notes = annotations_of(lease)
+            service, env = notes.get(f"{_A}service"), notes.get(f"{_A}env")
+            if not service or not env:
+                continue
+            holder = self._live_holder(lease, service, env)
+            if holder is not None and not holder.manual:
+                found.append(holder)
+        return found
+
+    async def acquire(
+        self,
+        service: str,
+        env: str,
+        *,
+        deploy_id: str,
+        who: str,
+        why: str,
+        take_over: bool = False,
+    ) -> None:
+        """Take the deploy lock for `deploy_id` (renewing it if `deploy_id` already holds
+        it; with `take_over`, only if its follower is this one or gone)."""
+        await self._take(
+            service,
+            env,
+            holder=deploy_id,
+            who=who,
+            why=why,
+            duration=self.duration_s,
+            take_over=take_over,
+        )
 
     async def lock(self, service: str, env: str, *, who: str, why: str) -> None:
         """A manual lock: no expiry. Raises `LockHeld` while a deploy (or another lock) holds it."""
@@ -116,6 +170,9 @@ class Locks:
                 current = self._live_holder(lease, service, env)
                 raise LockHeld(current or _lost(service, env))
             lease["spec"]["renewTime"] = micro_time(self.clock.now())
+            lease.setdefault("metadata", {}).setdefault("annotations", {})[f"{_A}follower"] = (
+                self.follower
+            )
             return lease
 
         await self.kube.update(LEASES, lock_name(service, env), change, namespace=self.namespace)
@@ -146,12 +203,20 @@ class Locks:
 
     @contextlib.asynccontextmanager
     async def holding(
-        self, service: str, env: str, *, deploy_id: str, who: str, why: str
+        self,
+        service: str,
+        env: str,
+        *,
+        deploy_id: str,
+        who: str,
+        why: str,
+        take_over: bool = False,
     ) -> AsyncIterator[None]:
-        """Hold the deploy lock for the body, renewing it; released when the body ends —
-        except when it is cancelled (Deckhand shutting down mid-rollout): the lease then
-        stays with the deploy, for the Deckhand that resumes it (or until it expires)."""
-        await self.acquire(service, env, deploy_id=deploy_id, who=who, why=why)
+        """Hold the deploy lock for the body, renewing it; released when the body ends
+        (retried until the API answers) — except when it is cancelled (Deckhand shutting
+        down mid-rollout): the lease then stays with the deploy, for the Deckhand that
+        resumes it (or until it expires)."""
+        await self.acquire(service, env, deploy_id=deploy_id, who=who, why=why, take_over=take_over)
         renewer = {f"renew-{lock_name(service, env)}": self._keep_renewed(service, env, deploy_id)}
         cancelled = False
         try:
@@ -164,17 +229,41 @@ class Locks:
                 lock_name(service, env),
                 deploy_id,
             )
+            await self._let_go(service, env, deploy_id)
             raise
         finally:
             if not cancelled:
-                try:
-                    await self.release(service, env, holder=deploy_id)
-                except KubeError as e:  # it expires on its own; say so and carry on
+                try:  # retried while the API is unreachable: a deploy never leaves it held
+                    await until_answered(
+                        lambda: self.release(service, env, holder=deploy_id),
+                        what=f"release {lock_name(service, env)}",
+                        backoff=self.kube.options.reconnect_backoff_s,
+                    )
+                except KubeError as e:  # refused outright: it expires on its own
                     log.warning("could not release %s: %s", lock_name(service, env), e.sentence())
+
+    async def _let_go(self, service: str, env: str, deploy_id: str) -> None:
+        """One attempt to say this follower stops (the deploy keeps the lock): the next
+        Deckhand resumes at once instead of waiting `stale_after_s`."""
+
+        def change(lease: KubeObject) -> KubeObject | None:
+            notes = (lease.get("metadata") or {}).get("annotations") or {}
+            held = (lease.get("spec") or {}).get("holderIdentity") == deploy_id
+            if not held or notes.get(f"{_A}follower") != self.follower:
+                return None
+            notes.pop(f"{_A}follower", None)
+            return lease
+
+        try:
+            await self.kube.update(
+                LEASES, lock_name(service, env), change, namespace=self.namespace
+            )
+        except KubeError as e:  # the resumer waits for staleness instead
+            log.info("letting go of %s failed: %s", lock_name(service, env), e.sentence())
 
     async def _keep_renewed(self, service: str, env: str, deploy_id: str) -> None:
         while True:
-            await self.clock.sleep(self.duration_s / 3)
+            await self.clock.sleep(self._renew_every_s)
             try:
                 await self.renew(service, env, deploy_id=deploy_id)
             except (KubeError, LockHeld) as e:
@@ -182,7 +271,15 @@ class Locks:
                 log.warning("renewing %s failed: %s", lock_name(service, env), e)
 
     async def _take(
-        self, service: str, env: str, *, holder: str, who: str, why: str, duration: int | None
+        self,
+        service: str,
+        env: str,
+        *,
+        holder: str,
+        who: str,
+        why: str,
+        duration: int | None,
+        take_over: bool = False,
     ) -> None:
         name = lock_name(service, env)
         now = micro_time(self.clock.now())
@@ -198,11 +295,14 @@ class Locks:
             f"{_A}why": why,
             f"{_A}service": service,
             f"{_A}env": env,
+            f"{_A}follower": self.follower,
         }
 
         def change(lease: KubeObject) -> KubeObject:
             current = self._live_holder(lease, service, env)
             if current is not None and current.holder != holder:
+                raise LockHeld(current)
+            if current is not None and take_over and self._followed_elsewhere(lease):
                 raise LockHeld(current)
             old = lease.get("spec") or {}
             transitions = int(old.get("leaseTransitions") or 0)
@@ -234,6 +334,16 @@ class Locks:
         except Conflict as e:
             current = await self.holder(service, env)
             raise LockHeld(current or _lost(service, env)) from e
+
+    def _followed_elsewhere(self, lease: KubeObject) -> bool:
+        """Another live follower renews this lease (not this one's, not stale)."""
+        follower = annotations_of(lease).get(f"{_A}follower")
+        if not follower or follower == self.follower:
+            return False
+        renewed = parse_time((lease.get("spec") or {}).get("renewTime"))
+        if renewed is None:
+            return False
+        return (self.clock.now() - renewed).total_seconds() < self.stale_after_s
 
     def _live_holder(self, lease: KubeObject, service: str, env: str) -> LockHolder | None:
         spec = lease.get("spec") or {}

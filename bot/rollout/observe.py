@@ -4,20 +4,24 @@
 that runs four watches (`bot.kube.watch`, no polling) as background tasks and merges what
 they see into one `RolloutView`, a plain snapshot the pure decisions of
 `commands.rollout_decisions` read. The caller waits for the next change with
-`await changes.next(timeout_s)`; a watch that fails for good surfaces there as its
-`KubeError`. Leaving the context cancels the watches and closes their streams.
+`await changes.next(timeout_s)`; a watch that fails for good (forbidden, not found)
+surfaces there as its `KubeError`. An unreachable API is not such a failure: the
+watches are persistent, and `changes.lost_for_s(now)` says how long contact has been
+lost (None while every watch is in contact; each loss and return wakes `next`).
+Leaving the context cancels the watches and closes their streams.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
-from bot.kube.kinds import DEPLOYMENTS, EVENTS, PODS, REPLICASETS, KubeObject, meta
+from bot.kube.kinds import DEPLOYMENTS, EVENTS, PODS, REPLICASETS, Kind, KubeObject, meta
 from bot.kube.watch import WatchEvent, watch
 from bot.rollout.background import background
 
@@ -56,12 +60,37 @@ class RolloutView:
             self.events[pod] = kept[-MAX_EVENTS_PER_POD:]
 
 
+@dataclass(frozen=True)
+class Contact:
+    """A watch lost contact with the API (`why`), or regained it (`why` None)."""
+
+    source: str
+    why: str | None
+    at: float
+    """`Clock.monotonic()` when it was noticed."""
+
+
 class Changes:
     """The merged feed of the watches: `next()` applies what arrived to the view."""
 
-    def __init__(self) -> None:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.view = RolloutView()
-        self._queue: asyncio.Queue[tuple[str, WatchEvent] | KubeError] = asyncio.Queue()
+        self._monotonic = monotonic
+        self._queue: asyncio.Queue[tuple[str, WatchEvent] | Contact | KubeError] = asyncio.Queue()
+        self._lost: dict[str, float] = {}
+        self.why_lost = ""
+
+    def lost_for_s(self, now: float) -> float | None:
+        """Seconds since the first watch still out of contact lost it; None in contact."""
+        return now - min(self._lost.values()) if self._lost else None
+
+    def contact(self, source: str) -> Callable[[str | None], None]:
+        """The `on_contact` of `source`'s watch."""
+
+        def told(why: str | None) -> None:
+            self._queue.put_nowait(Contact(source, why, self._monotonic()))
+
+        return told
 
     async def next(self, timeout_s: float | None) -> bool:
         """Wait up to `timeout_s` (wall seconds) for changes; True if any arrived.
@@ -78,9 +107,16 @@ class Changes:
             self._take(self._queue.get_nowait())
         return True
 
-    def _take(self, item: tuple[str, WatchEvent] | KubeError) -> None:
+    def _take(self, item: tuple[str, WatchEvent] | Contact | KubeError) -> None:
         if isinstance(item, KubeError):
             raise item
+        if isinstance(item, Contact):
+            if item.why is None:
+                self._lost.pop(item.source, None)
+            else:
+                self._lost.setdefault(item.source, item.at)
+                self.why_lost = item.why
+            return
         self.view.apply(*item)
 
     async def feed(self, source: str, events: AsyncGenerator[WatchEvent, None]) -> None:
@@ -100,23 +136,36 @@ def selector_of(deployment: KubeObject) -> str:
 
 @contextlib.asynccontextmanager
 async def observe(
-    kube: KubeClient, *, namespace: str, deployment: str, selector: str
+    kube: KubeClient,
+    *,
+    namespace: str,
+    deployment: str,
+    selector: str,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[Changes]:
-    """Watch the rollout of `deployment` (pods and ReplicaSets matched by `selector`)."""
-    changes = Changes()
-    sources = {
-        "deployment": watch(
-            kube, DEPLOYMENTS, namespace=namespace, field_selector=f"metadata.name={deployment}"
-        ),
-        "replicasets": watch(kube, REPLICASETS, namespace=namespace, label_selector=selector),
-        "pods": watch(kube, PODS, namespace=namespace, label_selector=selector),
-        "events": watch(
-            kube, EVENTS, namespace=namespace, field_selector="involvedObject.kind=Pod"
-        ),
+    """Watch the rollout of `deployment` (pods and ReplicaSets matched by `selector`);
+    `monotonic` stamps when contact was lost (the follower's clock)."""
+    changes = Changes(monotonic)
+    queries: dict[str, tuple[Kind, str | None, str | None]] = {  # kind, fields, labels
+        "deployment": (DEPLOYMENTS, f"metadata.name={deployment}", None),
+        "replicasets": (REPLICASETS, None, selector),
+        "pods": (PODS, None, selector),
+        "events": (EVENTS, "involvedObject.kind=Pod", None),
     }
     feeders = {
-        f"watch-{source}-{namespace}/{deployment}": changes.feed(source, events)
-        for source, events in sources.items()
+        f"watch-{source}-{namespace}/{deployment}": changes.feed(
+            source,
+            watch(
+                kube,
+                kind,
+                namespace=namespace,
+                field_selector=fields,
+                label_selector=labels,
+                persistent=True,
+                on_contact=changes.contact(source),
+            ),
+        )
+        for source, (kind, fields, labels) in queries.items()
     }
     async with background(feeders):
         yield changes

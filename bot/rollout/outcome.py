@@ -1,8 +1,9 @@
 """What a deploy, resume or rollback ended as: per service, and one summary for people.
 
-`Outcome.phase` is SUCCEEDED, FAILED, ROLLED_BACK (failed, then undone automatically)
-or REFUSED (a lock); each `ServiceOutcome` carries the `Failure` (cause, sentence,
-next step, logs) and what the automatic rollback did. `summarize` writes the lines a
+`Outcome.phase` is SUCCEEDED, FAILED, ROLLED_BACK (failed, then undone automatically),
+UNKNOWN (the deadline passed out of contact with the cluster) or REFUSED (a lock);
+each `ServiceOutcome` carries the `Failure` (cause, sentence, next step, logs) and what
+the automatic rollback did. `summarize` writes the lines a
 front-end can show as they are.
 """
 
@@ -37,7 +38,7 @@ class Outcome:
     deploy_id: str
     env: str
     phase: Phase
-    """SUCCEEDED, FAILED, ROLLED_BACK (failed, then undone) or REFUSED."""
+    """SUCCEEDED, FAILED, ROLLED_BACK (failed, then undone), UNKNOWN or REFUSED."""
     services: tuple[ServiceOutcome, ...]
     summary: str
     duration_s: float = 0.0
@@ -61,6 +62,11 @@ def summarize(
             )
             continue
         f = o.failure
+        if o.phase is Phase.UNKNOWN:
+            lines.append(
+                texts.outcome_unknown(o.service, what, record.env, f.sentence, f.next_step)
+            )
+            continue
         text = texts.outcome_failed(o.service, what, record.env, f.sentence, f.next_step)
         if o.rolled_back_to:
             text += texts.rolled_back(o.rolled_back_to)

@@ -11,7 +11,9 @@ A record survives Deckhand restarts and is what `history` and resume read:
 
 Changes are compare-and-swap on the ConfigMap's resourceVersion (`bot.state`).
 `claim_report` flips `reported` false→true atomically: the one caller that wins it
-sends the final report, which makes the report exactly-once across restarts.
+sends the final report, which makes the report exactly-once across restarts. The
+winner's `claimant` token is kept (`reported_by`), so a claim retried after its answer
+was lost (the API went away mid-write) still wins: retries are idempotent.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class RecordPhase(StrEnum):
     ROLLING_OUT = "rolling_out"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    UNKNOWN = "unknown"
+    """The rollout's deadline passed while the cluster could not be reached."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class DeployRecord:
     slack_channel: str = ""
     slack_ts: str = ""
     reported: bool = False
+    reported_by: str = ""
+    """The claimant token of the `claim_report` that won ('' when not reported)."""
     rolled_back: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -98,6 +104,7 @@ def _to_data(record: DeployRecord) -> tuple[dict[str, str], dict[str, str]]:
         "slack_channel": record.slack_channel,
         "slack_ts": record.slack_ts,
         "reported": "true" if record.reported else "false",
+        "reported_by": record.reported_by,
         "rolled_back": "true" if record.rolled_back else "false",
         "targets": json.dumps([asdict(t) for t in record.targets]),
         **{f"x-{k}": v for k, v in record.extra.items()},
@@ -127,6 +134,7 @@ def from_configmap(obj: KubeObject) -> DeployRecord:
         slack_channel=data.get("slack_channel", ""),
         slack_ts=data.get("slack_ts", ""),
         reported=data.get("reported") == "true",
+        reported_by=data.get("reported_by", ""),
         rolled_back=data.get("rolled_back") == "true",
         extra={k[2:]: v for k, v in data.items() if k.startswith("x-")},
     )
@@ -179,14 +187,18 @@ class Records:
             ),
         )
 
-    async def claim_report(self, deploy_id: str) -> bool:
-        """Mark the record reported; True only for the one caller that flipped it."""
+    async def claim_report(self, deploy_id: str, claimant: str = "") -> bool:
+        """Mark the record reported; True only for the one caller that flipped it (or,
+        given the same non-empty `claimant` token again, for that caller's retry)."""
         won = False
 
         def change(record: DeployRecord) -> DeployRecord | None:
             nonlocal won
-            won = not record.reported
-            return replace(record, reported=True) if won else None
+            if record.reported:
+                won = bool(claimant) and record.reported_by == claimant
+                return None
+            won = True
+            return replace(record, reported=True, reported_by=claimant)
 
         await self.update(deploy_id, change)
         return won

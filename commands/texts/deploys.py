@@ -24,6 +24,7 @@ PHASE_LABELS = {
     "failed": ":x: Failed",
     "rolled_back": ":leftwards_arrow_with_hook: Failed, rolled back",
     "refused": ":no_entry: Refused",
+    "unknown": ":grey_question: Unknown",
 }
 
 
@@ -56,6 +57,8 @@ def phase_line(phase: str, *, elapsed_s: float | None = None) -> str:
     label = PHASE_LABELS.get(phase, phase)
     if elapsed_s is not None and phase in ("succeeded", "failed", "rolled_back"):
         return f"*{label}* in {duration(elapsed_s)}"
+    if elapsed_s is not None and phase == "unknown":
+        return f"*{label}* after {duration(elapsed_s)}"
     if elapsed_s is not None and phase == "rolling_out":
         return f"*{label}* ({duration(elapsed_s)})"
     return f"*{label}*"
@@ -95,6 +98,11 @@ def service_succeeded(service: str, total: int) -> str:
 def service_failed(service: str, sentence: str, next_step: str) -> str:
     step = f"\n*What to do:* {next_step}" if next_step else ""
     return f":x: {_code(service)}: {sentence}{step}"
+
+
+def service_unknown(service: str, sentence: str, next_step: str) -> str:
+    step = f"\n*What to do:* {next_step}" if next_step else ""
+    return f":grey_question: {_code(service)}: {sentence}{step}"
 
 
 def unchanged(services: Iterable[str], tag: str) -> str:

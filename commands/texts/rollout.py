@@ -5,7 +5,18 @@ Purely computational functions with no side-effects.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+
+from commands.texts.authorization import user
+from commands.texts.deploys import duration
+
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
+
+
+def holder_name(who: str) -> str:
+    """A lock holder as people read it: a Slack user id as a mention, else as written."""
+    return user(who) if _SLACK_USER.fullmatch(who) else who
 
 
 def patch_failed_step() -> str:
@@ -71,12 +82,33 @@ def outcome_failed(service: str, what: str, env: str, sentence: str, next_step: 
     return f"{service}: {what} in {env} failed: {sentence}{stop} Next step: {next_step}"
 
 
+def outcome_unknown(service: str, what: str, env: str, sentence: str, next_step: str) -> str:
+    return f"{service}: {what} in {env}: {sentence}. Next step: {next_step}"
+
+
 def rolled_back(image: str) -> str:
     return f" Deckhand rolled it back automatically to {image}."
 
 
 def rollback_skipped(problem: str) -> str:
     return f" The automatic rollback did not happen: {problem}"
+
+
+def lost_contact(seconds: float) -> str:
+    """While the follow can't reach the API (the live message's line)."""
+    return f"lost contact with the cluster, retrying ({duration(seconds)})"
+
+
+def unreachable_verdict(seconds: float) -> str:
+    """The final word when the rollout's deadline passed during an outage."""
+    return f"unknown: couldn't reach the cluster for {duration(seconds)}"
+
+
+def unreachable_step() -> str:
+    return (
+        "Deckhand never saw this rollout end, so it did not roll anything back; check it "
+        "with `/deploy status` (or `kubectl rollout status`) once the cluster answers."
+    )
 
 
 def lost_sight_step() -> str:
@@ -99,5 +131,5 @@ def lock_holder(
     when = f" since {since:%H:%M} UTC" if since else ""
     if manual:
         reason = f": {why}" if why else ""
-        return f"{service} in {env} is locked by {who}{reason}{when}"
-    return f"{service} in {env} is being deployed by {who} (deploy {deploy_id}){when}"
+        return f"{service} in {env} is locked by {holder_name(who)}{reason}{when}"
+    return f"{service} in {env} is being deployed by {holder_name(who)} (deploy {deploy_id}){when}"
