@@ -9,7 +9,8 @@ Routes:
   is one WARNING line naming why, never a traceback; Bolt sees only bodies it can read.
 - `GET /healthz`: 200 while the process runs (liveness).
 - `GET /readyz`: 200 once start-up finished (Slack and cluster clients open), 503 while
-  starting or shutting down (readiness); the body names the state.
+  starting or shutting down, or while a required condition fails (Socket Mode: no
+  open connection); the body names the state and what is missing.
 - `GET /metrics`: the Prometheus text format of `bot.metrics.Metrics`, when given.
 The server runs in Socket Mode too, for the health endpoints.
 """
@@ -121,7 +122,9 @@ def build_http_app(
         return web.Response(text="ok")
 
     async def readyz(request: web.Request) -> web.Response:
-        return web.Response(status=200 if readiness.ready else 503, text=readiness.state.value)
+        failing = readiness.failing
+        text = readiness.state.value + "".join(f"; no {name}" for name in failing)
+        return web.Response(status=200 if readiness.ready else 503, text=text)
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_get("/healthz", healthz)

@@ -102,14 +102,25 @@ class Readiness(enum.Enum):
 
 
 class ReadinessState:
-    """A mutable readiness flag shared by the runner (writer) and /readyz (reader)."""
+    """A mutable readiness flag shared by the runner (writer) and /readyz (reader), plus
+    named conditions that must hold too (`require`: e.g. an open Socket Mode connection)."""
 
     def __init__(self) -> None:
         self.state = Readiness.STARTING
+        self._checks: dict[str, Callable[[], bool]] = {}
+
+    def require(self, name: str, check: Callable[[], bool]) -> None:
+        """Ready only while `check()` is true; /readyz names it when it isn't."""
+        self._checks[name] = check
+
+    @property
+    def failing(self) -> list[str]:
+        """The required conditions that don't hold now."""
+        return [name for name, check in self._checks.items() if not check()]
 
     @property
     def ready(self) -> bool:
-        return self.state is Readiness.READY
+        return self.state is Readiness.READY and not self.failing
 
 
 async def run_until_signal(

@@ -116,6 +116,12 @@ class Metrics:
             ["resource"],
             registry=r,
         )
+        self.socket_mode_rebuilds_total = Counter(
+            "deckhand_socket_mode_rebuilds",
+            "Socket Mode connections thrown away and rebuilt by the watchdog",
+            ["reason"],
+            registry=r,
+        )
         self.is_leader = Gauge(
             "deckhand_is_leader", "1 while this replica holds the leader Lease", registry=r
         )
@@ -141,6 +147,9 @@ class Metrics:
 
     def slack_rate_limited(self, method: str) -> None:
         self.slack_rate_limited_total.labels(method=method).inc()
+
+    def socket_rebuilt(self, reason: str) -> None:
+        self.socket_mode_rebuilds_total.labels(reason=reason).inc()
 
     def watch_reconnected(self, resource: str) -> None:
         self.watch_reconnects_total.labels(resource=resource).inc()

@@ -11,7 +11,8 @@ Start-up, in order, each piece entered into one `AsyncExitStack` (closed in reve
 3. the Bolt app;
 4. the HTTP server on `DECKHAND_HTTP_LISTEN` (`/healthz`, `/readyz`, `/metrics`, and in
    HTTP mode `/slack/events`);
-5. Socket Mode, when `SLACK_APP_TOKEN` (xapp-…) is set.
+5. Socket Mode, when `SLACK_APP_TOKEN` (xapp-…) is set: `bot.slack.socket_keeper`
+   (a watchdog rebuilds a stale connection; /readyz is red while none is open).
 Then readiness turns READY and `bot.lifecycle.run_until_signal` runs the shutdown path.
 
 `main` configures logging (`bot.logs`: JSON lines, correlation ids, redaction) and
@@ -30,7 +31,6 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -44,6 +44,7 @@ from bot.slack.app import build_app, uses_socket_mode
 from bot.slack.client import SlackError, open_web_client, slack_call
 from bot.slack.placeholder import HelpOnlyBackend
 from bot.slack.seam import DeployBackend
+from bot.slack.socket_keeper import SocketModeKeeper
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +67,14 @@ class Runtime:
     app: AsyncApp
     backend: DeployBackend
     http_url: str
-    socket_mode: AsyncSocketModeHandler | None
+    socket_mode: SocketModeKeeper | None
 
     async def stop_accepting(self) -> None:
         """Stop taking new requests: disconnect Socket Mode (HTTP mode: the supervisor
         refuses new work and handlers answer "restarting")."""
         if self.socket_mode is not None:
-            await self.socket_mode.close_async()  # type: ignore[no-untyped-call]
-            self.socket_mode = None
+            keeper, self.socket_mode = self.socket_mode, None
+            await keeper.close()
 
 
 async def start(
@@ -106,14 +107,20 @@ async def start(
     runtime = Runtime(client=client, app=app, backend=backend, http_url=http_url, socket_mode=None)
     if socket:
         assert settings.slack_app_token is not None
-        handler = AsyncSocketModeHandler(
-            app, app_token=settings.slack_app_token.get_secret_value(), web_client=client
+        keeper = SocketModeKeeper(
+            app,
+            app_token=settings.slack_app_token.get_secret_value(),
+            web_client=client,
+            stale_after_s=settings.slack_socket_stale_s,
+            connect_timeout_s=settings.slack_timeout_s * 3,
+            on_rebuild=metrics.socket_rebuilt if metrics is not None else lambda reason: None,
         )
         # Registered before connecting: a failed connect still closes the client's session.
         stack.push_async_callback(runtime.stop_accepting)
-        runtime.socket_mode = handler
-        async with asyncio.timeout(settings.slack_timeout_s * 3):
-            await handler.connect_async()  # type: ignore[no-untyped-call]
+        runtime.socket_mode = keeper
+        readiness.require("Slack connection", keeper.is_open)
+        await keeper.connect()
+        supervisor.spawn(keeper.watch(), name="socket-mode-watchdog")
         logger.info("slack: socket mode connected")
     return runtime
 

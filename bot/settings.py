@@ -164,6 +164,12 @@ class Settings(BaseSettings):
         description="at most one chat.update per live message per interval, seconds"
         " (env DECKHAND_SLACK_UPDATE_INTERVAL_S)",
     )
+    slack_socket_stale_s: float = Field(
+        30.0,
+        gt=0,
+        description="a Socket Mode connection without a pong or message for this long is"
+        " rebuilt, seconds (env DECKHAND_SLACK_SOCKET_STALE_S)",
+    )
     slack_finish_timeout_s: float = Field(
         120.0,
         description="deadline for delivering a live message's final state, seconds"

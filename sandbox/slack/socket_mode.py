@@ -9,6 +9,10 @@ As slack.com does it, an envelope goes to ONE of the app's open connections, pic
 random (not always the newest: a stale connection left open gets its share), and
 `disconnect(reason)` sends `{"type": "disconnect", "reason": ...}` (`refresh_requested`,
 `warning`, `link_disabled`) before closing a connection, so reconnect paths run.
+
+`answer_pings = False` makes every connection stop answering websocket pings (and
+drop what the client sends) while staying open: the half-dead connection a client
+must notice by itself.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class SocketModeServer:
         self.connections = 0
         self._connected = asyncio.Event()
         self._opened = asyncio.Condition()
+        self.answer_pings = True
 
     def url(self, base_http_url: str) -> str:
         self._tickets += 1
@@ -46,7 +51,7 @@ class SocketModeServer:
         return any(not ws.closed for ws in self._sockets)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()  # answers the client's pings (autoping)
+        ws = web.WebSocketResponse(autoping=False)  # pings answered below, unless told not to
         await ws.prepare(request)
         self._sockets.append(ws)
         self.connections += 1
@@ -63,7 +68,9 @@ class SocketModeServer:
                 }
             )
             async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
+                if msg.type == WSMsgType.PING and self.answer_pings:
+                    await ws.pong(msg.data)
+                if msg.type != WSMsgType.TEXT or not self.answer_pings:
                     continue
                 data = json.loads(msg.data)
                 future = self._acks.pop(str(data.get("envelope_id")), None)

@@ -4,7 +4,9 @@ Covers: `uses_socket_mode` picks Socket Mode only for an xapp- token; `bot.run.s
 with an app token opens `apps.connections.open` on the local Slack, connects its
 websocket, acknowledges a delivered slash command within Slack's 3 s and calls the
 backend; health endpoints still served, /slack/events not; `run()` starts and shuts
-down cleanly on its stop event.
+down cleanly on its stop event; a connection that stops answering pings is rebuilt by
+the watchdog (metric counted) and the next command is handled; /readyz is red while
+no connection is open.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from contextlib import AsyncExitStack
 import aiohttp
 import pytest
 
-from bot.lifecycle import ReadinessState, Supervisor
+from bot.lifecycle import Readiness, ReadinessState, Supervisor
+from bot.metrics import Metrics
 from bot.run import run, start
 from bot.slack.app import uses_socket_mode
 from bot.slack.client import SlackCallFailed
 from bot.slack.seam import DeployBackend
+from bot.slack.socket_keeper import silent_for_s
 from sandbox.slack import LocalSlack
 from sandbox.slack.sender import block_actions_payload, slash_command_payload
 from tests.fixtures.slack import RecordingBackend, make_slack_settings
@@ -178,3 +182,68 @@ async def test_socket_mode_reconnects_when_slack_asks_and_keeps_delivering(
         finally:
             await supervisor.close(grace_s=1)
     await asyncio.sleep(0.05)  # the SDK's cancelled tasks finish unwinding
+
+
+async def test_a_stale_connection_is_rebuilt_and_the_next_command_handled(
+    local_slack: LocalSlack, recording_backend: RecordingBackend
+) -> None:
+    settings = make_slack_settings(
+        local_slack,
+        slack_app_token=local_slack.app_token,
+        slack_signing_secret=None,
+        slack_socket_stale_s=0.6,
+    )
+    supervisor = Supervisor(name="socket-stale")
+    metrics = Metrics(version="test")
+    readiness = ReadinessState()
+
+    async def open_backend(*_: object) -> DeployBackend:
+        return recording_backend
+
+    async with AsyncExitStack() as stack:
+        try:
+            runtime = await start(
+                settings,
+                stack=stack,
+                supervisor=supervisor,
+                readiness=readiness,
+                open_backend=open_backend,
+                metrics=metrics,
+            )
+            readiness.state = Readiness.READY
+            assert readiness.ready
+            await local_slack.socket.wait_connected(within_s=3)
+            local_slack.socket.answer_pings = False  # open, but silent: a deaf connection
+            await local_slack.socket.wait_connections(2, within_s=10)
+            local_slack.socket.answer_pings = True
+            keeper = runtime.socket_mode
+            assert keeper is not None
+            assert keeper.rebuilds >= 1
+            rendered = metrics.render().decode()
+            assert 'deckhand_socket_mode_rebuilds_total{reason="stale"}' in rendered
+            payload = slash_command_payload("help", user_id="U0ALICE", channel_id="C0DEPLOYS")
+            await local_slack.socket.deliver("slash_commands", payload, within_s=3)
+            async with asyncio.timeout(3):
+                await recording_backend.done.wait()
+            assert [c.text for c in recording_backend.commands] == ["help"]
+            await runtime.stop_accepting()
+            assert not readiness.ready  # no connection open: /readyz is red
+            assert readiness.failing == ["Slack connection"]
+        finally:
+            await supervisor.close(grace_s=1)
+    await asyncio.sleep(0.05)  # the SDK's cancelled tasks finish unwinding
+
+
+@pytest.mark.parametrize(
+    ("pong", "message", "connected", "silent"),
+    [
+        (None, None, 90.0, 10.0),  # nothing heard since the connection opened
+        (95.0, None, 90.0, 5.0),  # a pong
+        (95.0, 99.0, 90.0, 1.0),  # a message is a sign of life too
+        (80.0, None, 90.0, 10.0),  # a pong of an older connection doesn't count
+    ],
+)
+def test_silence_is_measured_from_the_last_sign_of_life(
+    pong: float | None, message: float | None, connected: float, silent: float
+) -> None:
+    assert silent_for_s(100.0, pong=pong, message=message, connected=connected) == silent
