@@ -6,7 +6,8 @@ On `stack`: a Kubernetes client for Deckhand's own namespace (the one the deploy
 backend would use: `DECKHAND_KUBECONFIG`, else in-cluster). Then a supervised task
 `leader-election` runs `bot.leader.LeaderElector` (Lease `deckhand-leader`,
 holderIdentity `DECKHAND_POD_NAME`, timings from settings); while this replica leads it
-runs the image-pull alert service (when the config names an alert channel). The deploy
+runs the workload alert service and the drift notices (when the config names an alert
+channel). The deploy
 backend (`bot.deploys.runtime.open_deploy_backend`) gets the elector's `is_leader`, so
 resuming rollouts and retrying reports happen on the leader only.
 
@@ -21,6 +22,7 @@ from contextlib import AsyncExitStack
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.drift import DriftService
 from bot.alerts.service import AlertService
 from bot.config import ConfigError, load_config
 from bot.deploys.runtime import _enter_kube, kube_options, open_deploy_backend
@@ -86,6 +88,15 @@ async def open_leader(
             slack_timeout_s=settings.slack_timeout_s * 3,
         )
         tasks["alerts"] = service.run
+        if config.alerts.drift:
+            drift = DriftService(
+                kube,
+                client,
+                config=config,
+                registry=settings.registry(),
+                slack_timeout_s=settings.slack_timeout_s * 3,
+            )
+            tasks["drift"] = drift.run
     else:
         log.info("alerts: no alert channel configured; image-pull alerts are off")
     supervisor.spawn(elector.run(tasks), name="leader-election")

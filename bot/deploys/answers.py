@@ -41,7 +41,10 @@ def status_text(statuses: Sequence[ServiceStatus]) -> str:
         if s.lock is not None:
             why = f": {s.lock.reason}" if s.lock.reason else ""
             lock = f"locked by {texts.user(s.lock.holder)}{why}"
-        lines.append(texts.status_line(s.service, s.env, tag_of(first.image), first.replicas, lock))
+        line = texts.status_line(s.service, s.env, tag_of(first.image), first.replicas, lock)
+        if s.deployed and first.image != s.deployed:
+            line += texts.status_drift_mark(s.deployed)
+        lines.append(line)
     return "\n".join(lines)
 
 

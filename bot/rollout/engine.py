@@ -72,6 +72,8 @@ class ServiceStatus:
     env: str
     deployments: tuple[DeploymentState, ...]
     lock: LockInfo | None
+    deployed: str | None = None
+    """The first Deployment's image as Deckhand last deployed it (None: no record)."""
 
 
 @dataclass(frozen=True)
@@ -283,8 +285,19 @@ class RolloutEngine:
     async def status(self, service: str, env: str) -> ServiceStatus:
         current = await read_current(self.cluster(env), self.config, services=(service,), env=env)
         holder = await self.locks.holder(service, env)
+        first = self.config.services[service].deployments[0].name
+        deployed = next(
+            (
+                t.image
+                for r in await self.records.history(service, env, self.config.history_size)
+                if r.phase is RecordPhase.SUCCEEDED and not r.rolled_back
+                for t in r.targets
+                if t.deployment == first
+            ),
+            None,
+        )
         return ServiceStatus(
-            service, env, tuple(current.values()), lock_info(holder) if holder else None
+            service, env, tuple(current.values()), lock_info(holder) if holder else None, deployed
         )
 
     async def history(self, request: History, *, n: int | None = None) -> HistoryView | Refusal:

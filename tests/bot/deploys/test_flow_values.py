@@ -156,6 +156,21 @@ def test_status_lines_show_tag_replicas_and_lock() -> None:
     assert "no Deployment" in lines[2]
 
 
+@pytest.mark.parametrize(
+    ("running", "deployed", "marked"),
+    [
+        (f"{REPO}:237c6b8@{DIGEST}", f"{REPO}:237c6b8@{DIGEST}", False),
+        (f"{REPO}:1111111", f"{REPO}:237c6b8@{DIGEST}", True),
+        (f"{REPO}:1111111", None, False),
+    ],
+)
+def test_status_marks_an_image_deckhand_did_not_deploy(
+    running: str, deployed: str | None, marked: bool
+) -> None:
+    text = status_text([ServiceStatus("api", "prod", (state(running),), None, deployed)])
+    assert ("drift: Deckhand last deployed `237c6b8`" in text) is marked
+
+
 def test_history_lists_deckhand_records_newest_first() -> None:
     record = DeployRecord(
         "d-9",
