@@ -24,11 +24,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from commands import texts
+from commands.probes import (
+    LIVENESS,
+    READINESS,
+    STARTUP,
+    Probe,
+    ProbeEvidence,
+    evidence_by_kind,
+    parse_kill,
+    parse_unhealthy,
+    probes_of,
+)
 
 
 class Cause(StrEnum):
@@ -41,6 +52,9 @@ class Cause(StrEnum):
     INVALID_IMAGE = "invalid_image"
     CRASH_LOOP = "crash_loop"
     CONFIG_ERROR = "config_error"
+    STARTUP_PROBE = "startup_probe"
+    LIVENESS_PROBE = "liveness_probe"
+    READINESS_PROBE = "readiness_probe"
     UNSCHEDULABLE = "unschedulable"
     NOT_READY = "not_ready"
     PROGRESS_DEADLINE = "progress_deadline"
@@ -130,6 +144,8 @@ class ContainerObservation:
     last_terminated_message: str | None = None
     last_exit_code: int | None = None
     restart_count: int = 0
+    started: bool | None = None
+    """The status' `started`: False while a startup probe hasn't succeeded."""
 
     @classmethod
     def from_dict(cls, status: Mapping[str, Any]) -> ContainerObservation:
@@ -146,6 +162,7 @@ class ContainerObservation:
             last_terminated_message=last.get("message"),
             last_exit_code=last.get("exitCode"),
             restart_count=int(status.get("restartCount", 0)),
+            started=status.get("started") if isinstance(status.get("started"), bool) else None,
         )
 
 
@@ -156,6 +173,8 @@ class PodObservation:
     name: str
     containers: tuple[ContainerObservation, ...] = ()
     unschedulable: str | None = None
+    probes: Mapping[str, Mapping[str, Probe]] = field(default_factory=dict)
+    """Container name → probe kind → its probe, from the pod's spec."""
 
     @classmethod
     def from_dict(cls, pod: Mapping[str, Any]) -> PodObservation:
@@ -169,10 +188,15 @@ class PodObservation:
                 and condition.get("reason") == "Unschedulable"
             ):
                 unschedulable = str(condition.get("message") or "Unschedulable")
+        spec = pod.get("spec") or {}
         return cls(
             name=str((pod.get("metadata") or {}).get("name", "")),
             containers=tuple(ContainerObservation.from_dict(s) for s in statuses),
             unschedulable=unschedulable,
+            probes={
+                str(c.get("name", "")): probes_of(c)
+                for c in [*spec.get("initContainers", []), *spec.get("containers", [])]
+            },
         )
 
 
@@ -184,16 +208,34 @@ class EventObservation:
     message: str
     type: str = "Normal"
     pod: str | None = None
+    container: str | None = None
+    """From `involvedObject.fieldPath` (`spec.containers{api}`)."""
+    count: int = 1
+    last_seen: str = ""
+    """`lastTimestamp` (or `eventTime`), as the API wrote it."""
 
     @classmethod
     def from_dict(cls, event: Mapping[str, Any]) -> EventObservation:
         involved = event.get("involvedObject") or event.get("regarding") or {}
+        path = _FIELD_PATH.match(str(involved.get("fieldPath") or ""))
+        series = event.get("series") or {}
         return cls(
             reason=str(event.get("reason", "")),
             message=str(event.get("message") or event.get("note") or ""),
             type=str(event.get("type", "Normal")),
             pod=involved.get("name") if involved.get("kind", "Pod") == "Pod" else None,
+            container=path.group(1) if path else None,
+            count=max(1, int(event.get("count") or series.get("count") or 1)),
+            last_seen=str(
+                event.get("lastTimestamp")
+                or series.get("lastObservedTime")
+                or event.get("eventTime")
+                or ""
+            ),
         )
+
+
+_FIELD_PATH = re.compile(r"spec\.(?:initContainers|containers)\{([^}]+)\}")
 
 
 @dataclass(frozen=True)
@@ -205,11 +247,82 @@ class Finding:
     evidence: str = ""
     pod: str | None = None
     container: str | None = None
+    probe: ProbeEvidence | None = None
+    budget: str = ""
+    """Which of Kubernetes' budgets ran out, when one did (`startup probe: 48 × 5 s = 240 s
+    passed without success`)."""
+
+
+def _probe_evidence(
+    pod: PodObservation, container: ContainerObservation, events: Sequence[EventObservation]
+) -> dict[str, ProbeEvidence]:
+    """Per probe kind, the latest failure the events show for this container."""
+    mine = [
+        e for e in events if e.pod in (None, pod.name) and e.container in (None, container.name)
+    ]
+    failures = [
+        (*parsed, e.count)
+        for e in mine
+        if e.reason == "Unhealthy" and (parsed := parse_unhealthy(e.message)) is not None
+    ]
+    killed = {
+        hit[1]
+        for e in mine
+        if e.reason == "Killing" and (hit := parse_kill(e.message)) and hit[0] == container.name
+    }
+    return evidence_by_kind(
+        pod.probes.get(container.name, {}),
+        container.name,
+        started=container.started,
+        failures=failures,
+        killed=killed,
+    )
+
+
+def _probe_finding(
+    pod: PodObservation,
+    container: ContainerObservation,
+    events: Sequence[EventObservation],
+    restarts: int,
+) -> Finding | None:
+    """A probe keeps the container from being Ready, or got it killed (not a crash loop)."""
+    if container.ready:
+        return None
+    evidence = _probe_evidence(pod, container, events)
+    killed = [e for e in evidence.values() if e.killed and e.kind in (STARTUP, LIVENESS)]
+    if killed and (container.restart_count or container.last_exit_code in (137, 143)):
+        kill = next((e for e in killed if e.kind == STARTUP), killed[0])
+        cause = Cause.STARTUP_PROBE if kill.kind == STARTUP else Cause.LIVENESS_PROBE
+        # A startup budget that ran out runs out again; a liveness kill on an answer that
+        # can't change (404) is certain; other kills count like crashes.
+        fatal = (
+            kill.kind == STARTUP or kill.seen.is_definitive or container.restart_count >= restarts
+        )
+        return Finding(cause, fatal, redact(kill.seen.output), pod.name, container.name, kill)
+    if not container.running:
+        return None
+    if container.started is False and STARTUP in evidence:
+        found = evidence[STARTUP]
+        return Finding(
+            Cause.STARTUP_PROBE, False, redact(found.seen.output), pod.name, container.name, found
+        )
+    if READINESS in evidence:
+        found = evidence[READINESS]
+        threshold = found.probe.failure_threshold if found.probe else 3
+        fatal = found.seen.is_definitive and found.count >= threshold
+        return Finding(
+            Cause.READINESS_PROBE, fatal, redact(found.seen.output), pod.name, container.name, found
+        )
+    return None
 
 
 def _container_finding(
-    pod: str, container: ContainerObservation, events: Sequence[EventObservation], restarts: int
+    pod: PodObservation,
+    container: ContainerObservation,
+    events: Sequence[EventObservation],
+    restarts: int,
 ) -> Finding | None:
+    name = pod.name
     reason = container.waiting_reason
     message = container.waiting_message or ""
     cause: Cause | None = None
@@ -217,13 +330,15 @@ def _container_finding(
         cause = classify_message(message)
         if cause is Cause.UNKNOWN:  # "Back-off pulling image": the reason is in the events
             for event in reversed(events):
-                if event.pod in (None, pod) and event.reason in ("Failed", "ErrImagePull"):
+                if event.pod in (None, name) and event.reason in ("Failed", "ErrImagePull"):
                     found = classify_message(event.message)
                     if found is not Cause.UNKNOWN:
                         cause, message = found, event.message
                         break
     elif reason is not None and reason in _WAITING:
         cause = _WAITING[reason]
+    elif (probed := _probe_finding(pod, container, events, restarts)) is not None:
+        return probed
     elif reason == "CrashLoopBackOff" or (container.restart_count and not container.ready):
         last = container.last_terminated_message or ""
         if "exec format error" in last.lower():
@@ -233,7 +348,7 @@ def _container_finding(
             code = container.last_exit_code
             message = last or message or (f"exit code {code}" if code is not None else "")
             is_fatal = container.restart_count >= restarts
-            return Finding(cause, is_fatal, redact(message), pod, container.name)
+            return Finding(cause, is_fatal, redact(message), name, container.name)
     elif container.running and not container.ready:
         cause = Cause.NOT_READY
     if cause is None:
@@ -241,7 +356,7 @@ def _container_finding(
     # An unreachable registry is fatal once the kubelet is backing off: it has failed,
     # and a blip that a single retry would have fixed doesn't fail a deploy.
     backing_off = cause is Cause.REGISTRY_UNREACHABLE and reason == "ImagePullBackOff"
-    return Finding(cause, cause in FATAL or backing_off, redact(message), pod, container.name)
+    return Finding(cause, cause in FATAL or backing_off, redact(message), name, container.name)
 
 
 def diagnose(
@@ -259,7 +374,7 @@ def diagnose(
                 Finding(Cause.UNSCHEDULABLE, False, redact(pod.unschedulable), pod.name)
             )
         for container in pod.containers:
-            found = _container_finding(pod.name, container, events, crashloop_restarts)
+            found = _container_finding(pod, container, events, crashloop_restarts)
             if found is not None:
                 findings.append(found)
     if not findings:
@@ -286,6 +401,10 @@ def explain(
     platform: str = "linux/amd64",
 ) -> Explanation:
     """The sentence and next step for `finding` on `image` in `namespace`."""
+    if finding.probe is not None:
+        return _explain_probe(finding, finding.probe, namespace=namespace)
+    if finding.budget:
+        finding = replace(finding, evidence=finding.budget)
     sentence, step = texts.cause(
         finding.cause,
         image=image,
@@ -294,5 +413,34 @@ def explain(
         evidence=finding.evidence,
         pull_secret=pull_secret,
         platform=platform,
+    )
+    return Explanation(finding.cause, sentence, step)
+
+
+def _explain_probe(finding: Finding, probe: ProbeEvidence, *, namespace: str) -> Explanation:
+    spec = probe.probe
+    seen = probe.seen
+    sentence = texts.probe_sentence(
+        probe.kind,
+        container=probe.container,
+        pod=finding.pod,
+        handler=probe.handler,
+        seen=texts.probe_seen(
+            seen.what, seen.status, seen.output, spec.timeout_s if spec else None
+        ),
+        count=probe.count,
+        killed=probe.killed,
+        budget=finding.budget,
+    )
+    step = texts.probe_fix(
+        probe.kind,
+        field=spec.field if spec else f"{probe.kind}Probe",
+        what=seen.what,
+        status=seen.status,
+        path=spec.path if spec else "",
+        port=spec.port if spec else "",
+        passing=probe.passing,
+        namespace=namespace,
+        pod=finding.pod,
     )
     return Explanation(finding.cause, sentence, step)

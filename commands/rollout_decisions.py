@@ -7,7 +7,8 @@ objects its watches see and acts on the answers:
   the Deployment whose `deployment.kubernetes.io/revision` equals the Deployment's).
 - `judge`: success, failure (with `commands.diagnosis`' finding) or keep waiting, from
   the Deployment, its ReplicaSets, their pods and events; kubectl's completion rule
-  comes from `commands.rollout_status`.
+  comes from `commands.rollout_status`; "stuck" is decided by each new pod's own
+  `Budget` (its startup probe, its readiness probe's delay, then `readiness_timeout_s`).
 - `undo_target`: `kubectl rollout undo` as a function — the ReplicaSet to go back
   to, or the reason there is none (no history, paused, already that template).
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from commands.budgets import Budget, Starting, budget_of
 from commands.diagnosis import (
     Cause,
     EventObservation,
@@ -211,37 +213,8 @@ class Judgement:
     finding: Finding | None = None
     """On failure, what `commands.diagnosis` found (or the deadline / deletion)."""
     wake_in_s: float | None = None
-
-
-def _parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def stuck_since(pod: Json) -> datetime | None:
-    """Since when a pod waits for something that may never come: unschedulable (the
-    condition's transition time) or running but not ready (the container's start)."""
-    status = pod.get("status") or {}
-    for condition in status.get("conditions") or []:
-        if (
-            condition.get("type") == "PodScheduled"
-            and condition.get("status") == "False"
-            and condition.get("reason") == "Unschedulable"
-        ):
-            return _parse_time(condition.get("lastTransitionTime")) or _parse_time(
-                _meta(pod).get("creationTimestamp")
-            )
-    starts = [
-        _parse_time(((cs.get("state") or {}).get("running") or {}).get("startedAt"))
-        for cs in status.get("containerStatuses") or []
-        if "running" in (cs.get("state") or {}) and not cs.get("ready")
-    ]
-    known = [s for s in starts if s is not None]
-    return min(known) if known else None
+    starting: Starting | None = None
+    """While waiting: the new pod furthest into its startup budget, if one is in one."""
 
 
 def _events_oldest_first(pods: Iterable[Json], events: Mapping[str, Iterable[Json]]) -> list[Json]:
@@ -266,7 +239,9 @@ def judge(
     progress deadline. On top of it, `commands.diagnosis` looks at the new
     ReplicaSet's pods and their events: a fatal finding (image can't be pulled, bad
     config, crash loop past `crashloop_restarts`) fails the rollout at once; a pod
-    unschedulable or running-but-unready for `readiness_timeout_s` fails it then.
+    unschedulable or running-but-unready past its `Budget` fails it then: a startup
+    probe's own budget, then the readiness probe's initial delay plus
+    `readiness_timeout_s` from the end of the startup phase.
     """
     if deployment is None:
         gone = Finding(Cause.UNKNOWN, True, "the Deployment was deleted")
@@ -292,14 +267,39 @@ def judge(
     if finding is not None and finding.is_fatal:
         return Judgement("failed", counts, finding)
     wake: float | None = None
-    for pod, seen in zip(mine, seen_pods, strict=True):
-        since = stuck_since(pod)
-        if since is None:
+    starting: Starting | None = None
+    for seen in seen_pods:
+        pod = next(p for p in mine if str(_meta(p).get("name", "")) == seen.name)
+        budget = budget_of(pod, history, readiness_timeout_s=readiness_timeout_s)
+        if budget is None:
             continue
-        left = readiness_timeout_s - (now - since).total_seconds()
+        left = (budget.ends - now).total_seconds()
         if left <= 0:
-            stuck = diagnose(pods=[seen], events=history, crashloop_restarts=crashloop_restarts)
-            why = stuck or Finding(Cause.NOT_READY, True, pod=seen.name)
-            return Judgement("failed", counts, replace(why, is_fatal=True))
+            return Judgement("failed", counts, _spent(budget, seen, history, crashloop_restarts))
+        if budget.kind == "startup":
+            elapsed = (now - budget.since).total_seconds()
+            if starting is None or elapsed > starting.elapsed_s:
+                starting = Starting(seen.name, max(0.0, elapsed), budget.seconds)
+            left = min(left, STARTING_REFRESH_S)  # the live line moves on while it starts
         wake = left if wake is None else min(wake, left)
-    return Judgement("waiting", counts, wake_in_s=wake)
+    return Judgement("waiting", counts, wake_in_s=wake, starting=starting)
+
+
+STARTING_REFRESH_S = 5.0
+"""While a pod is inside its startup budget, re-judge at least this often (cluster s)."""
+
+
+def _spent(
+    budget: Budget, seen: PodObservation, history: list[EventObservation], restarts: int
+) -> Finding:
+    """The finding for a pod whose budget ran out: what diagnosis sees, and which budget."""
+    stuck = diagnose(pods=[seen], events=history, crashloop_restarts=restarts)
+    if budget.kind == "startup":
+        probe = stuck.probe if stuck is not None and stuck.cause is Cause.STARTUP_PROBE else None
+        evidence = probe.seen.output if probe else ""
+        why = Finding(
+            Cause.STARTUP_PROBE, True, redact(evidence), seen.name, budget.container, probe
+        )
+    else:
+        why = stuck or Finding(Cause.NOT_READY, True, pod=seen.name, container=budget.container)
+    return replace(why, is_fatal=True, budget=budget.spent())

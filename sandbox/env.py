@@ -13,7 +13,9 @@ them as the honeydue team runs today:
 - namespaces `honeydue-staging` (environment `staging`, no approval) and `honeydue`
   (environment `prod`, one approval), each with a `gitea-credentials` pull secret and
   api ×3, worker ×1 (a singleton: strategy Recreate), admin ×2 running the first
-  good tag; Deckhand's own namespace `deckhand`.
+  good tag, with the seed's probes (api: a `startupProbe` of 48 × 5 s on `/healthz`;
+  admin: readiness and liveness on `/`, the only path it serves); Deckhand's own
+  namespace `deckhand`.
 
 and writes into DIR: `kubeconfig`, `deckhand.yaml` (a config that works against
 them), `registry.env` (`DECKHAND_REGISTRY_*`, `DECKHAND_GITEA_TOKEN`) and `seed.json`
@@ -37,6 +39,7 @@ from typing import Any, Self
 import yaml
 
 from commands.config import DeckhandConfig
+from sandbox.cluster.controllers.staging import HEALTHY_PATHS
 from sandbox.cluster.imageref import Platform
 from sandbox.cluster.resources import DEPLOYMENTS, NAMESPACES, SECRETS
 from sandbox.cluster.server import SandboxCluster
@@ -102,6 +105,36 @@ def _service(name: str, replicas: int, *, recreate: bool = False) -> SeedService
 
 
 SERVICES = (_service("api", 3), _service("worker", 1, recreate=True), _service("admin", 2))
+
+ADMIN_PORT = 3000
+API_PORT = 8080
+
+
+def _probes(service: str) -> dict[str, Any]:
+    """The seed's probes: api's first start can take 240 s (migrations serialize across
+    its 3 replicas: `startupProbe.failureThreshold: 48` × 5 s); admin (Next.js) is probed
+    on `/`, the path it serves."""
+    if service == "api":
+        healthz = {"path": "/healthz", "port": API_PORT}
+        return {
+            "ports": [{"containerPort": API_PORT, "name": "http"}],
+            "startupProbe": {"httpGet": healthz, "periodSeconds": 5, "failureThreshold": 48},
+        }
+    if service == "admin":
+        root = {"path": "/", "port": ADMIN_PORT}
+        return {
+            "ports": [{"containerPort": ADMIN_PORT, "name": "http"}],
+            "readinessProbe": {"httpGet": root, "initialDelaySeconds": 3, "periodSeconds": 5},
+            "livenessProbe": {"httpGet": root, "initialDelaySeconds": 3, "periodSeconds": 10},
+        }
+    return {}
+
+
+def _template_notes(service: str) -> dict[str, Any]:
+    """admin serves `/` only: a probe elsewhere gets 404 (the demo's "probe path" breaker)."""
+    if service == "admin":
+        return {"annotations": {HEALTHY_PATHS: "/"}}
+    return {}
 
 
 @dataclass
@@ -267,10 +300,12 @@ class SandboxEnv:
                 "strategy": strategy,
                 "progressDeadlineSeconds": 600,
                 "template": {
-                    "metadata": {"labels": labels},
+                    "metadata": {"labels": labels, **_template_notes(service.name)},
                     "spec": {
                         "imagePullSecrets": [{"name": PULL_SECRET}],
-                        "containers": [{"name": service.name, "image": image}],
+                        "containers": [
+                            {"name": service.name, "image": image, **_probes(service.name)}
+                        ],
                     },
                 },
             },

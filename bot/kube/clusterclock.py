@@ -110,7 +110,7 @@ class ClusterClock:
         if age is not None and age < self.max_age_s:
             return
         try:
-            async with asyncio.timeout(self.max_age_s * 5):
+            async with asyncio.timeout(self.max_age_s):
                 await self.refresh()
         except (KubeError, TimeoutError):  # a missed sample only costs precision
             return

@@ -296,7 +296,8 @@ class Runner:
                     Phase.ROLLING_OUT,
                     start,
                     u.counts,
-                    detail=lost or u.target.deployment,
+                    detail=lost
+                    or (f"{u.target.deployment} · {u.note}" if u.note else u.target.deployment),
                 )
             )
 

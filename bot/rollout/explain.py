@@ -7,7 +7,9 @@ needs I/O:
 - a pull failure is re-checked against the registry with the namespace's own pull
   secret (`bot.rollout.recheck`), which settles "the tag is gone" versus "the
   cluster's pull secret was rejected" — kubelet's text alone often can't;
-- a crash loop gets the last lines its previous container instance logged.
+- a crash loop, or a container the kubelet killed for a failing liveness or startup
+  probe, gets the last lines its previous container instance logged (the failing probe
+  itself, named with its evidence, comes from `commands.diagnosis`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from commands.rollout_decisions import Judgement
 log = logging.getLogger(__name__)
 
 PULL_CAUSES = frozenset({Cause.TAG_NOT_FOUND, Cause.PULL_AUTH, Cause.INVALID_IMAGE})
+LOGGED_CAUSES = frozenset({Cause.CRASH_LOOP, Cause.LIVENESS_PROBE, Cause.STARTUP_PROBE})
+"""Causes where the previous container's last log lines say what happened."""
 
 
 def recheck_verdict(result: RecheckResult, cause: Cause) -> tuple[Cause, str]:
@@ -88,7 +92,7 @@ class Explainer:
             platform=str(self.platform),
         )
         logs: tuple[str, ...] = ()
-        if cause is Cause.CRASH_LOOP and finding.pod:
+        if cause in LOGGED_CAUSES and finding.pod:
             logs = await self._last_logs(target, finding)
         sentence = f"{lead}: {said.sentence}" if lead else said.sentence
         return Failure(cause, sentence, said.next_step, finding.pod, finding.evidence, logs)

@@ -80,6 +80,8 @@ class FollowUpdate:
     elapsed_s: float
     lost_for_s: float | None = None
     """Seconds since contact with the API was lost; None while in contact."""
+    note: str = ""
+    """A line about the wait, when there is one (`starting: 95 s of a 240 s startup budget`)."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class Follower:
         found = await self._deployment(target, start)
         if isinstance(found, FollowResult):
             return found
-        last: tuple[Counts, int] | None = None
+        last: tuple[Counts, int, str] | None = None
         async with observe(
             self.kube,
             namespace=target.namespace,
@@ -152,10 +154,14 @@ class Follower:
                     readiness_timeout_s=self.rollout.readiness_timeout_s,
                     crashloop_restarts=self.rollout.crashloop_restarts,
                 )
-                shown = (judgement.counts, -1 if lost is None else int(lost // LOST_TICK_S))
+                starting = judgement.starting
+                note = (
+                    texts.starting_line(starting.elapsed_s, starting.budget_s) if starting else ""
+                )
+                shown = (judgement.counts, -1 if lost is None else int(lost // LOST_TICK_S), note)
                 if shown != last:
                     last = shown
-                    await on_update(FollowUpdate(target, judgement.counts, elapsed, lost))
+                    await on_update(FollowUpdate(target, judgement.counts, elapsed, lost, note))
                 if judgement.state == "succeeded":
                     return FollowResult(target, True, judgement.counts, elapsed)
                 if lost is not None:

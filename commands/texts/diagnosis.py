@@ -67,6 +67,20 @@ def cause(
             f"The new container in {target} keeps crashing{seen}.",
             f"Read its last logs: `kubectl logs -n {namespace} {pod or '…'} --previous`.",
         ),
+        "startup_probe": (
+            f"{target[0].upper()}{target[1:]} never passed its startup probe{seen}.",
+            "If a first start really takes longer (migrations), raise "
+            "`startupProbe.failureThreshold`; otherwise read its logs: "
+            f"`kubectl logs -n {namespace} {pod or '…'} --previous`.",
+        ),
+        "liveness_probe": (
+            f"The kubelet killed the container in {target} for failing its liveness probe{seen}.",
+            f"Check the probe and the app's logs: {describe}.",
+        ),
+        "readiness_probe": (
+            f"{target[0].upper()}{target[1:]} runs but fails its readiness probe{seen}.",
+            f"Check the probe and the app's logs: {describe}.",
+        ),
         "config_error": (
             f"Kubernetes can't create the container in {target}{seen}.",
             f"A missing Secret or ConfigMap is the usual cause: {describe}.",

@@ -2,7 +2,8 @@
 
 `Breakers` acts on a running `SandboxEnv` directly (in-process, like an operator with
 admin rights would): revoke or rotate the registry token the pods pull with, delete an
-image tag, stage a crash in a Deployment's pods, restart a pod. A restarted pod would
+image tag, stage a crash in a Deployment's pods, point a Deployment's probes at another
+path (admin's "probe path → /admin/", the seed's 404 incident), restart a pod. A restarted pod would
 find its image already on the node (pull policy `IfNotPresent`) and never pull, so
 "restart" also evicts that image from every node's image store (what image garbage
 collection or a fresh node does): the replacement pulls, with the current pull secret.
@@ -105,6 +106,28 @@ class Breakers:
         if crash:
             return f"{namespace}/{deployment}: new pods will crash (CrashLoopBackOff)"
         return f"{namespace}/{deployment}: crash removed; new pods start normally"
+
+    def probe_path(self, namespace: str, deployment: str, *, path: str) -> str:
+        """Point every HTTP probe of the Deployment at `path` (a rollout starts). admin serves
+        only `/`: `/admin/` gets 404, the pods never get Ready and liveness kills them."""
+        if not path.startswith("/"):
+            raise BreakError(f"a probe path starts with /, got {path!r}")
+
+        def edit(obj: dict[str, Any]) -> None:
+            for container in obj["spec"]["template"]["spec"].get("containers") or []:
+                for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+                    get = (container.get(kind) or {}).get("httpGet")
+                    if get is not None:
+                        get["path"] = path
+
+        try:
+            self._env.cluster.store.mutate(
+                DEPLOYMENTS, self._namespace(namespace), deployment, edit
+            )
+        except ApiError as e:
+            raise BreakError(f"no deployment {deployment!r} in {namespace}") from e
+        self.changes += 1
+        return f"{namespace}/{deployment}: probes now on `{path}` (new pods are probed there)"
 
     def restart_pod(self, namespace: str, pod: str) -> str:
         """Evict the pod's images from the nodes, delete it; the replacement pulls again."""

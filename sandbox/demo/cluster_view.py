@@ -108,6 +108,14 @@ def cluster_view(deployments: list[Obj], pods: list[Obj], *, namespaces: dict[st
                     "updated": int(status.get("updatedReplicas", 0)),
                     "available": int(status.get("availableReplicas", 0)),
                     "crash_staged": CRASH in notes,
+                    "probe_paths": sorted(
+                        {
+                            str(get.get("path", "/"))
+                            for c in template.get("spec", {}).get("containers") or []
+                            for kind in ("readinessProbe", "livenessProbe", "startupProbe")
+                            if (get := (c.get(kind) or {}).get("httpGet")) is not None
+                        }
+                    ),
                     "pods": sorted(
                         by_deployment.get((namespace, meta.get("name", "")), []),
                         key=lambda p: str(p["name"]),

@@ -7,7 +7,7 @@
 | `GET /events?user=U…` | server-sent events: `slack`, `cluster` (same shapes), on change |
 | `POST /api/command` | `{"user", "text": "/deploy …", "channel"}` → a signed slash command |
 | `POST /api/action` | `{"user", "channel", "ts", "action_id", "value", "block_id"}` → a click |
-| `POST /api/break/<what>` | revoke-token, restore-token, delete-tag, crash, restart-pod |
+| `POST /api/break/<what>` | revoke/restore-token, delete-tag, crash, probe-path, restart-pod |
 
 Requests to Deckhand go through `SlackSender` exactly as Slack sends them (signed, with a
 `response_url` served by the local Slack); a slash command's immediate HTTP answer is
@@ -276,6 +276,10 @@ class DemoServer:
         elif what == "crash":
             message = breakers.stage_crash(
                 _field(body, "namespace"), _field(body, "deployment"), crash=bool(body.get("on"))
+            )
+        elif what == "probe-path":
+            message = breakers.probe_path(
+                _field(body, "namespace"), _field(body, "deployment"), path=_field(body, "path")
             )
         elif what == "restart-pod":
             message = breakers.restart_pod(_field(body, "namespace"), _field(body, "pod"))

@@ -278,3 +278,96 @@ def test_revision_of_tolerates_garbage() -> None:
         revision_of({"metadata": {"annotations": {"deployment.kubernetes.io/revision": "x"}}}) == 0
     )
     assert revision_of({}) == 0
+
+
+STARTUP_48 = {
+    "httpGet": {"path": "/healthz", "port": 8080},
+    "periodSeconds": 5,
+    "failureThreshold": 48,
+}
+
+
+def starting_pod(started_at: str, *, started: bool, probes: dict[str, Any]) -> Any:
+    pod = new_pod(
+        {
+            "name": "api",
+            "ready": False,
+            "started": started,
+            "state": {"running": {"startedAt": started_at}},
+        }
+    )
+    pod["spec"] = {"containers": [{"name": "api", **probes}]}
+    return pod
+
+
+@pytest.mark.parametrize(
+    ("started_at", "started", "probes", "timeout", "state", "starting", "budget"),
+    [
+        # 95 s into a 48 × 5 s startup budget: waiting, and the live line says so
+        ("2026-01-02T03:08:25Z", False, {"startupProbe": STARTUP_48}, 20, "waiting", 95, ""),
+        # past the readiness timeout but inside the startup budget: still waiting
+        ("2026-01-02T03:06:00Z", False, {"startupProbe": STARTUP_48}, 120, "waiting", 240, ""),
+        # past the budget (+ the timeout's 1 s slack): failed, naming the budget
+        (
+            "2026-01-02T03:05:58Z",
+            False,
+            {"startupProbe": STARTUP_48},
+            20,
+            "failed",
+            None,
+            "startup probe: 48 × 5 s = 240 s passed without success",
+        ),
+        # started; readiness counts from the startup phase's end, plus its initial delay
+        (
+            "2026-01-02T03:09:30Z",
+            True,
+            {
+                "startupProbe": STARTUP_48,
+                "readinessProbe": {"httpGet": {"path": "/"}, "initialDelaySeconds": 10},
+            },
+            20,
+            "waiting",
+            None,
+            "",
+        ),
+        (
+            "2026-01-02T03:09:20Z",
+            True,
+            {"readinessProbe": {"httpGet": {"path": "/"}, "initialDelaySeconds": 10}},
+            20,
+            "failed",
+            None,
+            "readiness: not Ready 20 s after starting (after its readiness probe's 10 s initial "
+            "delay) (rollout.readiness_timeout_s)",
+        ),
+    ],
+)
+def test_judge_uses_the_pods_own_budgets(
+    started_at: str,
+    started: bool,
+    probes: dict[str, Any],
+    timeout: float,
+    state: str,
+    starting: float | None,
+    budget: str,
+) -> None:
+    judgement = judge(
+        rolled(HALF),
+        [rs("api-new22", NEW, 2)],
+        [starting_pod(started_at, started=started, probes=probes)],
+        {},
+        generation=2,
+        now=NOW,
+        readiness_timeout_s=timeout,
+        crashloop_restarts=2,
+    )
+    assert judgement.state == state
+    assert (judgement.starting.elapsed_s if judgement.starting else None) == starting
+    if judgement.starting is not None:
+        assert judgement.starting.budget_s == 241
+        assert judgement.wake_in_s is not None
+        assert judgement.wake_in_s <= 5
+    if state == "failed":
+        assert judgement.finding is not None
+        assert judgement.finding.budget == budget
+        assert judgement.finding.is_fatal

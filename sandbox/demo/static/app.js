@@ -174,9 +174,15 @@ function deploymentHtml(ns, d) {
   const crash = d.crash_staged
     ? `<button type="button" class="crash-toggle on" data-on="">stop crashing</button>`
     : `<button type="button" class="crash-toggle" data-on="1" title="Annotate the pod template: new pods crash (CrashLoopBackOff)">crash new pods</button>`;
+  const paths = d.probe_paths || [];
+  const probe = d.name === "admin" && paths.length
+    ? (paths.includes("/admin/")
+      ? `<button type="button" class="probe-path on" data-path="/" title="Probe / again, the path admin serves">probe path → /</button>`
+      : `<button type="button" class="probe-path" data-path="/admin/" title="Point admin's probes at /admin/: 404, never Ready, liveness kills">probe path → /admin/</button>`)
+    : "";
   return `<div class="deployment" data-namespace="${escapeHtml(ns)}" data-name="${escapeHtml(d.name)}">
     <div class="dep-head"><b>${escapeHtml(d.name)}</b> <code class="tag" title="${escapeHtml(d.image)}">${escapeHtml(d.tag)}</code>
-      <span class="replicas ${d.available >= d.replicas ? "ok" : "bad"}">${d.ready}/${d.replicas} ready</span>${crash}</div>
+      <span class="replicas ${d.available >= d.replicas ? "ok" : "bad"}">${d.ready}/${d.replicas} ready</span>${crash}${probe}</div>
     <ul class="pods">${d.pods.map((p) => podHtml(ns, d.name, p)).join("")}</ul></div>`;
 }
 
@@ -315,6 +321,9 @@ document.addEventListener("click", (event) => {
   } else if (t.matches(".crash-toggle")) {
     const d = t.closest(".deployment");
     breakIt("crash", { namespace: d.dataset.namespace, deployment: d.dataset.name, on: Boolean(t.dataset.on) });
+  } else if (t.matches(".probe-path")) {
+    const d = t.closest(".deployment");
+    breakIt("probe-path", { namespace: d.dataset.namespace, deployment: d.dataset.name, path: t.dataset.path });
   } else if (t.matches(".hint")) {
     const input = $("#composer-input");
     input.value = state.hints[t.dataset.fill] || t.textContent;
