@@ -432,7 +432,7 @@ def _explain_probe(finding: Finding, probe: ProbeEvidence, *, namespace: str) ->
         killed=probe.killed,
         budget=finding.budget,
     )
-    step = texts.probe_fix(
+    step = texts.probe_next_step(
         probe.kind,
         field=spec.field if spec else f"{probe.kind}Probe",
         what=seen.what,

@@ -78,7 +78,7 @@ def probe_sentence(
     return f"{where.capitalize()} runs but {probe} fails{spent}: {saw}."
 
 
-def probe_fix(
+def probe_next_step(
     kind: str,
     *,
     field: str,
