@@ -5,6 +5,7 @@
     deckhand status [SERVICE] [--env ENV]
     deckhand history SERVICE [--env ENV]
     deckhand rollback SERVICE [--env ENV] [--to TAG|REVISION]
+    deckhand restart SERVICE [--env ENV] [--reason TEXT]   (`kubectl rollout restart`, followed)
     deckhand lock SERVICE --env ENV [--reason TEXT]      deckhand unlock SERVICE --env ENV
 
 Exit codes: 0 done (the rollout succeeded), 1 the rollout failed (or the cluster or
@@ -48,12 +49,12 @@ from commands import texts
 from commands.config import DeckhandConfig
 from commands.plan import DeployPlan
 from commands.progress import Phase, Progress
-from commands.requests import Deploy, History, Lock, Refusal, Rollback, Unlock
+from commands.requests import Deploy, History, Lock, Refusal, Restart, Rollback, Unlock
 
 log = logging.getLogger(__name__)
 
 OK, FAILED, REFUSED = 0, 1, 2
-VERBS = ("deploy", "status", "history", "rollback", "lock", "unlock")
+VERBS = ("deploy", "status", "history", "rollback", "restart", "lock", "unlock")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,6 +85,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("rollback", help="roll back to the previous revision, a tag or revision")
     p.add_argument("service")
     p.add_argument("--to", help="a tag, or a revision number")
+    common(p)
+    p = sub.add_parser("restart", help="replace every pod (same image), followed to a verdict")
+    p.add_argument("service")
+    p.add_argument("--reason", default="")
     common(p)
     p = sub.add_parser("lock", help="refuse deploys of a service in an environment")
     p.add_argument("service")
@@ -337,6 +342,18 @@ async def _rollback(
     return _verdict(result, out)
 
 
+async def _restart(
+    engine: RolloutEngine, args: argparse.Namespace, out: Output, settings: Settings
+) -> int:
+    """Same policy as chat: deployer's locks and history; no approvals (nothing new runs)."""
+    request = Restart(args.service, args.env, args.reason.strip() or "deckhand CLI")
+    plan = await engine.check_restart(request, user=args.user)
+    if isinstance(plan, Refusal):
+        out.say(plan.text, {"phase": Phase.REFUSED, "refusal": plan.code, "message": plan.text})
+        return REFUSED
+    return _verdict(await engine.execute(plan, on_progress=_as_async(out)), out)
+
+
 def _as_async(out: Output) -> Any:
     async def on_progress(p: Progress) -> None:
         out.progress(p)
@@ -363,6 +380,7 @@ HANDLERS = {
     "status": _status,
     "history": _history,
     "rollback": _rollback,
+    "restart": _restart,
     "lock": _lock,
     "unlock": _lock,
 }

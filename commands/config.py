@@ -5,7 +5,7 @@
     ├── groups: {name: (service, …)}              e.g. all: [api, worker, admin]
     ├── environments: {name: EnvironmentConfig}   namespace, aliases, channels, deployers,
     │       protected, approvals: Approvals(required, approvers, expiry_minutes, windows),
-    │       auto_rollback, pull_secret, alert_channel
+    │       auto_rollback, lock_after_rollback, pull_secret, alert_channel
     ├── default_environment, tag_policy: TagPolicy, rollout: RolloutConfig,
     └── alerts: AlertsConfig, deckhand: DeckhandSelf, history_size
 
@@ -226,6 +226,11 @@ class EnvironmentConfig(_Model):
     protected: StrictBool = False
     approvals: Approvals = Approvals()
     auto_rollback: StrictBool = Field(False, description="undo a failed rollout automatically")
+    lock_after_rollback: StrictBool = Field(
+        True,
+        description="a rollback (button, command or automatic) leaves the service locked "
+        "in the environment until `/deploy unlock`",
+    )
     pull_secret: K8sName | None = Field(None, description="the namespace's image pull secret")
     alert_channel: ChannelId | None = Field(None, description="Slack channel for its alerts")
 

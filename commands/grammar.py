@@ -3,6 +3,7 @@
     [/deploy] [deploy] TARGETS TAG [ENV | to ENV | --env ENV | --env=ENV] [-- REASON…]
     status   [SERVICE] [ENV]             history SERVICE [ENV]
     rollback SERVICE [ENV] [to TAG | to #N | to rev N] [-- REASON…]
+    restart  SERVICE [ENV] [-- REASON…]
     lock     SERVICE ENV [REASON…]       unlock  SERVICE ENV
     tags     SERVICE                     cancel  ID
     help     [TOPIC]
@@ -41,6 +42,7 @@ from commands.requests import (
     Lock,
     ParseError,
     Request,
+    Restart,
     Rollback,
     Status,
     Tags,
@@ -53,6 +55,7 @@ VERBS: dict[str, str] = {
     "history": "history",
     "rollback": "rollback",
     "undo": "rollback",
+    "restart": "restart",
     "lock": "lock",
     "unlock": "unlock",
     "tags": "tags",
@@ -62,7 +65,18 @@ VERBS: dict[str, str] = {
 }
 """Every verb as typed (lowercase) → the command it means."""
 
-COMMANDS = ("deploy", "status", "history", "rollback", "lock", "unlock", "tags", "cancel", "help")
+COMMANDS = (
+    "deploy",
+    "status",
+    "history",
+    "rollback",
+    "restart",
+    "lock",
+    "unlock",
+    "tags",
+    "cancel",
+    "help",
+)
 """The canonical commands, in the order help lists them."""
 
 _ENV_WORDS = frozenset({"to", "in", "on", "at", "into"})
@@ -347,6 +361,13 @@ def _rollback(tokens: list[str]) -> Request:
     return Rollback(service, env, to, revision, reason)
 
 
+def _restart(tokens: list[str]) -> Request:
+    tokens, reason = _split_reason(tokens)
+    service, env = _service_and_env(tokens, "restart", need_service=True)
+    assert service is not None  # need_service
+    return Restart(service, env, reason)
+
+
 def _service_env_prefix(tokens: list[str], topic: str) -> tuple[str, str, list[str]]:
     """`SERVICE ENV rest…` or `SERVICE in ENV rest…` / `SERVICE --env ENV rest…`."""
     if not tokens:
@@ -405,6 +426,7 @@ _HANDLERS = {
     "status": _status,
     "history": _history,
     "rollback": _rollback,
+    "restart": _restart,
     "lock": _lock,
     "unlock": _unlock,
     "tags": _tags,

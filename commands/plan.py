@@ -4,6 +4,8 @@
                 requested_at) -> DeployPlan | Refusal
     plan_rollback(*, request, config, current, history, locks, requested_by, deploy_id,
                   requested_at, verdict=None) -> RollbackPlan | Refusal
+    plan_restart(*, request, config, current, locks, requested_by, deploy_id,
+                 requested_at) -> DeployPlan | Refusal   (kind "restart")
 
 Inputs the runtime gathers first: `current` maps each Deployment name (in the env's
 namespace) to its `DeploymentState`; `verdicts` maps each service to the registry's
@@ -24,7 +26,12 @@ surge past it; and "nothing to do" when every service already runs that digest
 (services that do are listed in `DeployPlan.unchanged` and left alone).
 
 The observed-state types live in `commands.observed` and are re-exported here.
-Both planners are purely computational functions with no side-effects.
+A restart is a `DeployPlan` of kind `restart`: each Deployment keeps its image and gets
+`kubectl rollout restart`'s pod-template annotation `kubectl.kubernetes.io/restartedAt`
+(RFC 3339), so it is locked, recorded, followed and reported like any deploy. It needs
+no approvals (nothing new runs) and is refused like a deploy (locks, missing, paused…).
+
+The planners are purely computational functions with no side-effects.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from commands.observed import (
     peak_pods,
 )
 from commands.requests import Refusal, RefusalCode
-from commands.validate import ValidatedDeploy, ValidatedRollback
+from commands.validate import ValidatedDeploy, ValidatedRestart, ValidatedRollback
 
 if TYPE_CHECKING:
     from commands.changes import ChangeNotes
@@ -69,6 +76,7 @@ __all__ = [  # the observed-state types are re-exported: callers plan with one i
     "ServicePlan",
     "peak_pods",
     "plan_deploy",
+    "plan_restart",
     "plan_rollback",
 ]
 
@@ -76,6 +84,8 @@ REQUESTED_BY = "deckhand.dev/requested-by"
 TAG = "deckhand.dev/tag"
 DEPLOY_ID = "deckhand.dev/deploy-id"
 REQUESTED_AT = "deckhand.dev/requested-at"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+"""The pod-template annotation `kubectl rollout restart` sets."""
 
 
 @dataclass(frozen=True)
@@ -87,17 +97,17 @@ class Patch:
     container: str
     image: str
     annotations: tuple[tuple[str, str], ...]
+    restarted_at: str | None = None
+    """A restart: `kubectl.kubernetes.io/restartedAt` on the pod template (RFC 3339)."""
 
     def body(self) -> dict[str, Any]:
         """The strategic merge patch (`application/strategic-merge-patch+json`)."""
-        return {
-            "metadata": {"annotations": dict(self.annotations)},
-            "spec": {
-                "template": {
-                    "spec": {"containers": [{"name": self.container, "image": self.image}]}
-                }
-            },
+        template: dict[str, Any] = {
+            "spec": {"containers": [{"name": self.container, "image": self.image}]}
         }
+        if self.restarted_at is not None:
+            template["metadata"] = {"annotations": {RESTARTED_AT: self.restarted_at}}
+        return {"metadata": {"annotations": dict(self.annotations)}, "spec": {"template": template}}
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,8 @@ class DeployPlan:
     auto_rollback: bool
     change_notes: tuple[ChangeNotes, ...] = ()
     """What each service's deploy changes in git (`commands.changes`), when read."""
+    kind: str = "deploy"
+    """`deploy`, or `restart` (same images, fresh pods)."""
 
     @property
     def patches(self) -> tuple[Patch, ...]:
@@ -205,6 +217,22 @@ def _lock_problem(
         return None
     since = lock.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return Refusal(RefusalCode.LOCKED, texts.locked(service, env, lock.holder, lock.reason, since))
+
+
+def _service_problems(
+    service: str,
+    env: str,
+    config: DeckhandConfig,
+    current: Mapping[str, DeploymentState],
+    locks: Mapping[tuple[str, str], LockInfo],
+    user: str,
+    now: datetime,
+) -> list[Refusal]:
+    """One service's lock (first) and Deployment problems."""
+    namespace = config.environments[env].namespace
+    problems = _state_problems(service, config.services[service], current, namespace)
+    lock = _lock_problem(service, env, locks, user, now)
+    return [lock, *problems] if lock else problems
 
 
 def _combine(problems: list[Refusal]) -> Refusal:
@@ -341,10 +369,9 @@ def plan_rollback(
     """
     env = config.environments[request.env]
     service = config.services[request.service]
-    problems = _state_problems(request.service, service, current, env.namespace)
-    lock = _lock_problem(request.service, request.env, locks, requested_by, requested_at)
-    if lock:
-        problems.insert(0, lock)
+    problems = _service_problems(
+        request.service, request.env, config, current, locks, requested_by, requested_at
+    )
     if isinstance(verdict, ImageProblem):
         text = texts.image_problem(request.service, verdict.sentence)
         problems.append(Refusal(RefusalCode.IMAGE_PROBLEM, text))
@@ -380,3 +407,70 @@ def plan_rollback(
         reason=request.reason,
         approvals_required=env.approvals.required_at(requested_at),
     )
+
+
+def plan_restart(
+    *,
+    request: ValidatedRestart,
+    config: DeckhandConfig,
+    current: Mapping[str, DeploymentState],
+    locks: Mapping[tuple[str, str], LockInfo],
+    requested_by: str,
+    deploy_id: str,
+    requested_at: datetime,
+) -> DeployPlan | Refusal:
+    """`kubectl rollout restart` of every Deployment of `request.service`, or why not.
+
+    Each keeps the image it runs; the tag shown is the first Deployment's. A purely
+    computational function with no side-effects.
+    """
+    env = config.environments[request.env]
+    service = config.services[request.service]
+    problems = _service_problems(
+        request.service, request.env, config, current, locks, requested_by, requested_at
+    )
+    if problems:
+        return _combine(problems)
+    stamp = requested_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    first = current[service.deployments[0].name].image or ""
+    tag = _tag_of(first)
+    annotations = _annotations(
+        cause=texts.change_cause(requested_by, "restarted the pods", request.reason),
+        user=requested_by,
+        tag=tag,
+        deploy_id=deploy_id,
+        at=requested_at,
+    )
+    patches = tuple(
+        Patch(
+            env.namespace,
+            t.name,
+            t.container,
+            current[t.name].image or "",
+            annotations,
+            restarted_at=stamp,
+        )
+        for t in service.deployments
+    )
+    check = ImageCheck(reference=first, digest=_digest_of(first) or "", platform="")
+    return DeployPlan(
+        deploy_id=deploy_id,
+        env=request.env,
+        namespace=env.namespace,
+        tag=tag,
+        requested_by=requested_by,
+        requested_at=requested_at,
+        reason=request.reason,
+        services=(ServicePlan(request.service, check, patches),),
+        unchanged=(),
+        approvals_required=0,
+        auto_rollback=False,
+        kind="restart",
+    )
+
+
+def _tag_of(image: str) -> str:
+    try:
+        return ImageReference.parse(image).tag or ""
+    except InvalidReference:
+        return ""

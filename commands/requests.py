@@ -7,7 +7,8 @@ know nothing about the team's config: `Deploy(("apii",), "237c6b8")` is a fine
 request for a service that doesn't exist. `commands.validate` checks them against
 the config and returns a `Validated…` value or a `Refusal`.
 
-    Request = Deploy | Status | History | Rollback | Lock | Unlock | Tags | Cancel | Help
+    Request = Deploy | Status | History | Rollback | Restart | Lock | Unlock | Tags | Cancel
+            | Help
 
 `ParseError` (the text didn't make sense) and `Refusal` (it made sense, but Deckhand
 won't do it) are *answers*, not exceptions: functions return them, front-ends render
@@ -122,6 +123,20 @@ class Rollback:
 
 
 @dataclass(frozen=True)
+class Restart:
+    """Replace every pod of `service` in `env`, as `kubectl rollout restart` (same image)."""
+
+    service: str
+    env: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        _name("service", self.service)
+        _optional_name("environment", self.env)
+        _reason(self.reason)
+
+
+@dataclass(frozen=True)
 class Lock:
     """Stop deploys of `service` to `env` until unlocked (or the lock's TTL passes)."""
 
@@ -178,7 +193,7 @@ class Help:
         _optional_name("topic", self.topic)
 
 
-Request = Deploy | Status | History | Rollback | Lock | Unlock | Tags | Cancel | Help
+Request = Deploy | Status | History | Rollback | Restart | Lock | Unlock | Tags | Cancel | Help
 """Every request the grammar can produce."""
 
 

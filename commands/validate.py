@@ -4,6 +4,7 @@
     validate(Status,   config) -> ValidatedStatus   | Refusal
     validate(History,  config) -> ValidatedHistory  | Refusal
     validate(Rollback, config) -> ValidatedRollback | Refusal
+    validate(Restart,  config) -> ValidatedRestart  | Refusal
     validate(Lock,     config) -> ValidatedLock     | Refusal
     validate(Unlock,   config) -> ValidatedUnlock   | Refusal
     validate(Tags,     config) -> ValidatedTags     | Refusal
@@ -35,6 +36,7 @@ from commands.requests import (
     Refusal,
     RefusalCode,
     Request,
+    Restart,
     Rollback,
     Status,
     Tags,
@@ -79,6 +81,15 @@ class ValidatedRollback:
 
 
 @dataclass(frozen=True)
+class ValidatedRestart:
+    """Restart every Deployment of `service` in canonical `env`."""
+
+    service: str
+    env: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class ValidatedLock:
     service: str
     env: str
@@ -101,6 +112,7 @@ Validated = (
     | ValidatedStatus
     | ValidatedHistory
     | ValidatedRollback
+    | ValidatedRestart
     | ValidatedLock
     | ValidatedUnlock
     | ValidatedTags
@@ -144,6 +156,8 @@ def _validate(request: Request, config: DeckhandConfig) -> Validated:
             if to is not None:
                 _check_tag(to, config.tag_policy, name)
             return ValidatedRollback(name, _env(env, config), to, revision, reason)
+        case Restart(service=service, env=env, reason=reason):
+            return ValidatedRestart(_service(service, config, "restart"), _env(env, config), reason)
         case Lock(service=service, env=env, reason=reason):
             return ValidatedLock(_service(service, config, "lock"), _env(env, config), reason)
         case Unlock(service=service, env=env):

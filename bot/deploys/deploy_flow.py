@@ -3,6 +3,7 @@
     flow = DeployFlow(ops, approvals=gate, client=web_client, supervisor=…, …)
     await flow.deploy(ctx, validated)        # after authorization
     await flow.rollback(ctx, validated)      # a command, or the Roll back button
+    await flow.restart(ctx, validated)       # `kubectl rollout restart`, followed
     await flow.resume_in_flight()            # at start: finish what a previous run began
     await flow.retry_unreported()            # final reports Slack did not take
 
@@ -46,7 +47,7 @@ from commands import texts
 from commands.plan import DeployPlan
 from commands.progress import Phase, Progress
 from commands.requests import Refusal, RefusalCode
-from commands.validate import ValidatedDeploy, ValidatedRollback
+from commands.validate import ValidatedDeploy, ValidatedRestart, ValidatedRollback
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +116,15 @@ def apply_outcome(card: DeployCard, outcome: Outcome) -> DeployCard:
             unknown = o.phase is Phase.UNKNOWN
             note = FailureNote(o.failure.sentence, step, unknown=unknown)
             card = card.with_failure(o.service, note)
+    if outcome.notes:
+        card = card.with_note(" ".join(outcome.notes))
     return card.finished(outcome.phase, elapsed_s=outcome.duration_s)
 
 
 def card_of_record(record: DeployRecord) -> DeployCard:
     """A card rebuilt from a deploy record (resume, report retries). Pure."""
     card = DeployCard(
-        kind="rollback" if "rollback_to" in record.extra else "deploy",
+        kind="rollback" if "rollback_to" in record.extra else record.extra.get("kind", "deploy"),
         deploy_id=record.id,
         env=record.env,
         what=record.tag,
@@ -199,6 +202,33 @@ class DeployFlow:
             )
             if isinstance(plan, Refusal):
                 plan = Refusal(plan.code, await self._with_tags(plan, request))
+        await self._carry_out(ctx, live, card, plan)
+
+    async def restart(self, ctx: CommandContext, request: ValidatedRestart) -> None:
+        """`kubectl rollout restart` of one service (after authorization): checked
+        (locks, Deployments), then followed and reported in ONE message like a deploy."""
+        card = DeployCard(
+            kind="restart",
+            deploy_id=new_deploy_id(),
+            env=request.env,
+            what="",
+            services=(request.service,),
+            requested_by=ctx.user_id,
+            reason=request.reason,
+        )
+        live = await self._post(ctx.replier, card)
+        async with self._finish_on_error(live, _Tracker(live, card)):
+            plan = await self._ops.check_restart(
+                request, requested_by=ctx.user_id, deploy_id=card.deploy_id
+            )
+        if not isinstance(plan, Refusal):
+            card = replace(card, what=plan.tag)
+        await self._carry_out(ctx, live, card, plan)
+
+    async def _carry_out(
+        self, ctx: CommandContext, live: LiveMessage, card: DeployCard, plan: DeployPlan | Refusal
+    ) -> None:
+        """A checked plan: refused, to the approval gate, or rolled out and reported."""
         if isinstance(plan, Refusal):
             await self._finish(live, card.refused(plan.text))
             return

@@ -8,6 +8,7 @@ the config were answered before, and turns the failures a front-end can explain
 error's sentence. Exceptions other than those are bugs and propagate.
 
     await ops.check_deploy(request, requested_by=…, deploy_id=…) -> DeployPlan | Refusal
+    await ops.check_restart(request, requested_by=…, deploy_id=…) -> DeployPlan | Refusal
     await ops.execute(plan, on_progress=…, slack_channel=…, slack_ts=…) -> Outcome
     await ops.rollback(request, requested_by=…, on_progress=…) -> Outcome | Refusal
     await ops.status(services, envs) -> [ServiceStatus]
@@ -33,10 +34,20 @@ from bot.rollout.records import DeployRecord, RecordPhase, Records, from_configm
 from commands import texts
 from commands.config import DeckhandConfig
 from commands.plan import DeployPlan
-from commands.requests import Deploy, History, Lock, Refusal, RefusalCode, Rollback, Unlock
+from commands.requests import (
+    Deploy,
+    History,
+    Lock,
+    Refusal,
+    RefusalCode,
+    Restart,
+    Rollback,
+    Unlock,
+)
 from commands.validate import (
     ValidatedDeploy,
     ValidatedLock,
+    ValidatedRestart,
     ValidatedRollback,
     ValidatedUnlock,
 )
@@ -80,6 +91,21 @@ class Operations:
             checked = await self.engine.check(deploy, user=requested_by, deploy_id=deploy_id)
         except (KubeError, RegistryError) as e:
             checked = _unavailable("check the deploy", e)
+        if isinstance(checked, Refusal):
+            self.on_deploy_end(request.env, "refused", None)
+        return checked
+
+    async def check_restart(
+        self, request: ValidatedRestart, *, requested_by: str, deploy_id: str
+    ) -> DeployPlan | Refusal:
+        """A restart plan (Deployments and locks checked); nothing changes."""
+        restart = Restart(request.service, request.env, request.reason)
+        try:
+            checked = await self.engine.check_restart(
+                restart, user=requested_by, deploy_id=deploy_id
+            )
+        except KubeError as e:
+            checked = _unavailable("check the restart", e)
         if isinstance(checked, Refusal):
             self.on_deploy_end(request.env, "refused", None)
         return checked

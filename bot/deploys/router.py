@@ -9,7 +9,7 @@ Replies:
   refusals (unknown service/env, tag policy) and authorization refusals are
   ephemeral: only the requester sees them, and nothing changes;
 - `status`, `history`, `tags` answer ephemerally (reading is allowed to anyone);
-- deploys and rollbacks get ONE channel message each (`bot.deploys.deploy_flow`);
+- deploys, restarts and rollbacks get ONE channel message each (`bot.deploys.deploy_flow`);
 - `lock` / `unlock` are announced in the channel: the team needs to know.
 The Roll back button (`deckhand:rollback`, value = deploy id) rolls back every
 service of that deploy, after the same authorization as the command.
@@ -43,6 +43,7 @@ from commands.validate import (
     ValidatedDeploy,
     ValidatedHistory,
     ValidatedLock,
+    ValidatedRestart,
     ValidatedRollback,
     ValidatedStatus,
     ValidatedTags,
@@ -105,14 +106,17 @@ class DeckhandBackend:
             return
         user, channel = request.user_id, request.channel_id
         match checked:
-            case ValidatedDeploy():
+            case ValidatedDeploy() | ValidatedRestart():
                 refusal = await self.authorize(
                     user=user, channel=channel, env=checked.env, action=Action.DEPLOY
                 )
                 if refusal is not None:
                     await replier.ephemeral(refusal.text)
                     return
-                await self._flow.deploy(request, checked)
+                if isinstance(checked, ValidatedRestart):
+                    await self._flow.restart(request, checked)
+                else:
+                    await self._flow.deploy(request, checked)
             case ValidatedRollback():
                 await self._rollback(replier, user, channel, checked)
             case ValidatedLock() | ValidatedUnlock():

@@ -51,13 +51,24 @@ from commands.plan import (
     LockInfo,
     Revision,
     plan_deploy,
+    plan_restart,
     plan_rollback,
 )
-from commands.requests import Deploy, History, Lock, Refusal, RefusalCode, Rollback, Unlock
+from commands.requests import (
+    Deploy,
+    History,
+    Lock,
+    Refusal,
+    RefusalCode,
+    Restart,
+    Rollback,
+    Unlock,
+)
 from commands.validate import (
     ValidatedDeploy,
     ValidatedHistory,
     ValidatedLock,
+    ValidatedRestart,
     ValidatedRollback,
     ValidatedUnlock,
     validate,
@@ -157,6 +168,31 @@ class RolloutEngine:
         sources = {name: s.source_url for name, s in self.config.services.items()}
         found = await self.notes.read(revisions_for(plan, source_urls=sources))
         return replace(plan, change_notes=tuple(found[s.service] for s in plan.services))
+
+    async def check_restart(
+        self, request: Restart, *, user: str, deploy_id: str | None = None
+    ) -> DeployPlan | Refusal:
+        """A `kubectl rollout restart` plan (kind `restart`), or why not; nothing changes.
+        `execute` carries it out like a deploy: locks, record, follow, report."""
+        valid = validate(request, self.config)
+        if isinstance(valid, Refusal):
+            return valid
+        if not isinstance(valid, ValidatedRestart):
+            return Refusal(RefusalCode.INVALID_REQUEST, "not a restart request")
+        services = (valid.service,)
+        current, locks = await together(
+            read_current(self.cluster(valid.env), self.config, services=services, env=valid.env),
+            self._locks(services, valid.env),
+        )
+        return plan_restart(
+            request=valid,
+            config=self.config,
+            current=current,
+            locks=locks,
+            requested_by=user,
+            deploy_id=deploy_id or self.new_deploy_id(),
+            requested_at=self.clock.now(),
+        )
 
     async def execute(
         self,
@@ -355,7 +391,8 @@ class RolloutEngine:
         )
         clock = self.clock_of(kube)
         follower = Follower(kube, clock, self.config.rollout, explainer)
-        return Runner(kube, self.locks, self.records, follower, clock)
+        lock_after = self.config.environments[env].lock_after_rollback
+        return Runner(kube, self.locks, self.records, follower, clock, lock_after)
 
     def clock_of(self, kube: KubeClient) -> Clock:
         """The clock time rules on `kube`'s cluster run on (the pinned one in tests)."""

@@ -44,6 +44,7 @@ from bot.rollout.records import DeployRecord, RecordPhase, Records, TargetRecord
 from bot.rollout.rollback import RolledBack, rollback
 from commands import texts
 from commands.diagnosis import Cause
+from commands.images import ImageReference, InvalidReference
 from commands.plan import DeployPlan, RollbackPlan
 from commands.progress import Phase, Progress
 from commands.rollout_decisions import CHANGE_CAUSE, Counts, UndoRefused, images_of
@@ -64,6 +65,9 @@ class Runner:
     records: Records
     follower: Follower
     clock: Clock
+    lock_after_rollback: bool = False
+    """A rollback (command, button, automatic) leaves the service locked (the env's
+    `lock_after_rollback`): nothing redeploys what was just rolled back until unlocked."""
 
     async def deploy(
         self,
@@ -83,7 +87,7 @@ class Runner:
                     plan.env,
                     plan.deploy_id,
                     plan.requested_by,
-                    f"deploy {plan.tag}",
+                    f"{plan.kind} {plan.tag}",
                     through_own_manual_lock=True,
                 )
             except LockHeld as e:
@@ -114,7 +118,10 @@ class Runner:
                 reason=plan.reason or "",
                 slack_channel=slack_channel,
                 slack_ts=slack_ts,
-                extra={"auto_rollback": "true" if plan.auto_rollback else "false"},
+                extra={
+                    "auto_rollback": "true" if plan.auto_rollback else "false",
+                    **({"kind": plan.kind} if plan.kind != "deploy" else {}),
+                },
             )
             await self.records.create(record)
             for service in services:
@@ -200,6 +207,7 @@ class Runner:
                     plan.deploy_id,
                     plan.requested_by,
                     f"rollback to #{plan.to.number}",
+                    through_own_manual_lock=True,
                 )
             except LockHeld as e:
                 return await refusal(
@@ -336,8 +344,9 @@ class Runner:
                 outcome = await self._auto_rollback(record, outcome, failed, start, on_progress)
             outcomes.append(outcome)
         phase = overall_phase({o.phase for o in outcomes})
+        notes = await self._stay_rolled_back(record, outcomes) if self.lock_after_rollback else ()
         duration = self.clock.monotonic() - start
-        summary = summarize(record, outcomes, phase, duration)
+        summary = "\n".join([summarize(record, outcomes, phase, duration), *notes])
         first = next((o.failure for o in outcomes if o.failure), None)
         backoff = self.kube.options.reconnect_backoff_s
         await until_answered(
@@ -372,7 +381,37 @@ class Runner:
                         cause=o.failure.cause if o.failure else None,
                     )
                 )
-        return Outcome(record.id, record.env, phase, tuple(outcomes), summary, duration, reported)
+        return Outcome(
+            record.id, record.env, phase, tuple(outcomes), summary, duration, reported, notes=notes
+        )
+
+    async def _stay_rolled_back(
+        self, record: DeployRecord, outcomes: Sequence[ServiceOutcome]
+    ) -> tuple[str, ...]:
+        """Lock every service that was rolled back (by this rollback, or automatically in
+        this deploy) in one compare-and-swap from the deploy's own lock; the sentences say so."""
+        manual = "rollback_to" in record.extra
+        notes: list[str] = []
+        for o in outcomes:
+            if manual and o.phase is Phase.SUCCEEDED:
+                previous = next(
+                    (t.previous_image for t in record.targets if t.service == o.service), ""
+                )
+                why = texts.rollback_lock_reason(_tag_of(previous), record.who)
+            elif o.phase is Phase.ROLLED_BACK:
+                why = texts.rollback_lock_reason(record.tag, record.who, automatic=True)
+            else:
+                continue
+            try:
+                kept = await self.locks.keep_as_manual(
+                    o.service, record.env, deploy_id=record.id, who=record.who, why=why
+                )
+            except KubeError as e:
+                log.warning("rollback lock of %s not kept: %s", o.service, e.sentence())
+                continue
+            if kept:
+                notes.append(texts.rollback_locked(o.service, record.env, why))
+        return tuple(notes)
 
     async def _auto_rollback(
         self,
@@ -446,6 +485,13 @@ def overall_phase(phases: set[Phase]) -> Phase:
         if phase in phases:
             return phase
     return Phase.ROLLED_BACK
+
+
+def _tag_of(image: str | None) -> str:
+    try:
+        return ImageReference.parse(image or "").tag or ""
+    except InvalidReference:
+        return ""
 
 
 def _target(t: TargetRecord, namespace: str, generation: int) -> FollowTarget:

@@ -164,6 +164,40 @@ class Locks:
         """A manual lock: no expiry. Raises `LockHeld` while a deploy (or another lock) holds it."""
         await self._take(service, env, holder=MANUAL, who=who, why=why, duration=None)
 
+    async def keep_as_manual(
+        self, service: str, env: str, *, deploy_id: str, who: str, why: str
+    ) -> bool:
+        """Turn `deploy_id`'s deploy lock (or the manual lock it went through) into a
+        manual lock with `who`/`why`, in one compare-and-swap: no other deploy can slip in
+        between (a rollback that stays rolled back). False when neither holds it."""
+        kept = False
+
+        def change(lease: KubeObject) -> KubeObject | None:
+            nonlocal kept
+            kept = lease.get("spec", {}).get("holderIdentity") in (deploy_id, MANUAL)
+            if not kept:
+                return None
+            now = micro_time(self.clock.now())
+            old = lease.get("spec") or {}
+            lease["spec"] = {
+                "holderIdentity": MANUAL,
+                "acquireTime": now,
+                "renewTime": now,
+                "leaseTransitions": int(old.get("leaseTransitions") or 0) + 1,
+            }
+            meta = lease.setdefault("metadata", {})
+            notes = {f"{_A}who": who, f"{_A}why": why, f"{_A}service": service, f"{_A}env": env}
+            meta["annotations"] = {**(meta.get("annotations") or {}), **notes}
+            return lease
+
+        try:
+            await self.kube.update(
+                LEASES, lock_name(service, env), change, namespace=self.namespace
+            )
+        except NotFound:
+            return False
+        return kept
+
     async def renew(self, service: str, env: str, *, deploy_id: str) -> None:
         def change(lease: KubeObject) -> KubeObject:
             if lease.get("spec", {}).get("holderIdentity") != deploy_id:

@@ -46,6 +46,8 @@ class Outcome:
     """False when another Deckhand already reported this deploy (resume)."""
     change_notes: tuple[ChangeNotes, ...] = ()
     """A rollback's change notes: the commits it takes back (`commands.changes`)."""
+    notes: tuple[str, ...] = ()
+    """Sentences shown under the verdict (the rollback lock that was kept)."""
 
 
 def summarize(

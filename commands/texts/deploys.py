@@ -44,7 +44,8 @@ def size(n_bytes: int) -> str:
 
 def deploy_title(kind: str, services: Iterable[str], what: str, env: str) -> str:
     """`Deploy api, worker 237c6b8 → staging` (plain text: a header block)."""
-    return f"{kind.capitalize()} {', '.join(services)} {what} → {env}"
+    words = [kind.capitalize(), ", ".join(services), *([what] if what else [])]
+    return f"{' '.join(words)} → {env}"
 
 
 def deploy_fallback(title: str, phase: str) -> str:

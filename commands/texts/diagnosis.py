@@ -46,7 +46,8 @@ def cause(
             f"`kubectl create secret docker-registry {secret} --docker-server={registry} "
             "--docker-username=<user> --docker-password=<new token> "
             f"-n {namespace} --dry-run=client -o yaml | kubectl apply -f -`"
-            + ("" if pull_secret else ", and list it in the Deployment's `imagePullSecrets`."),
+            + ("" if pull_secret else ", and list it in the Deployment's `imagePullSecrets`")
+            + restart_after_secret(),
         ),
         "platform_mismatch": (
             f"{_code(image)} isn't built for the nodes' platform {_code(platform)}{seen}.",
@@ -104,4 +105,12 @@ def cause(
             f"The new pods aren't becoming available{seen}.",
             f"Look at the pod's events: {describe}.",
         ),
+    )
+
+
+def restart_after_secret() -> str:
+    """After a renewed pull secret: the pods in back-off only retry slowly; restart them."""
+    return (
+        ". Then restart the pods that are in back-off: `/deploy restart SERVICE ENV` "
+        "(or `deckhand restart SERVICE --env ENV`)."
     )

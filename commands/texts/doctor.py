@@ -40,7 +40,8 @@ def doctor_fix_pull_secret(secret: str, namespace: str, registry: str) -> str:
     return (
         f"kubectl create secret docker-registry {secret} --docker-server={registry} "
         f"--docker-username=<user> --docker-password=<token with read:package> -n {namespace} "
-        "--dry-run=client -o yaml | kubectl apply -f -"
+        "--dry-run=client -o yaml | kubectl apply -f -; then restart the pods in back-off: "
+        f"deckhand restart SERVICE --env ENV"
     )
 
 

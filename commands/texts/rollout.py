@@ -47,6 +47,22 @@ def auto_rollback_cause(deploy_id: str) -> str:
     return f"deckhand: automatic rollback after deploy {deploy_id} failed"
 
 
+def rollback_lock_reason(from_tag: str, who: str, *, automatic: bool = False) -> str:
+    """The reason a rollback lock carries (`lock_after_rollback`)."""
+    words = ["rolled back", *(["automatically"] if automatic else [])]
+    if from_tag:
+        words.append(f"from `{from_tag}`")
+    return " ".join([*words, f"by <@{who}>: unlock to resume"])
+
+
+def rollback_locked(service: str, env: str, reason: str) -> str:
+    """Said under a rollback: the service stays where it is until someone unlocks it."""
+    return (
+        f":lock: `{service}` stays locked in `{env}` ({reason}): deploys and auto-deploys "
+        f"are refused until `/deploy unlock {service} {env}`."
+    )
+
+
 def rollback_unfinished(why: str) -> str:
     return f"the rollback did not finish: {why}"
 

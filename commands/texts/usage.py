@@ -53,6 +53,12 @@ USAGE: dict[str, Usage] = {
             "/deploy undo api to #7",
         ),
     ),
+    "restart": Usage(
+        "/deploy restart SERVICE [ENV] [-- reason]",
+        "Replace every pod with a fresh one, same image (as `kubectl rollout restart`), "
+        "followed to a verdict like a deploy.",
+        ("/deploy restart api prod -- pull secret renewed",),
+    ),
     "lock": Usage(
         "/deploy lock SERVICE ENV [reason…]",
         "Stop deploys of a service to an environment until someone unlocks it.",

@@ -207,6 +207,7 @@ def test_explain_pull_auth_gives_the_exact_command() -> None:
         "--docker-server=gitea.example.com --docker-username=<user> "
         "--docker-password=<new token> -n honeydue --dry-run=client -o yaml | kubectl apply -f -`"
     ) in explanation.next_step
+    assert "restart the pods that are in back-off: `/deploy restart" in explanation.next_step
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """`commands.plan`: deploy patches (pinned image, annotations, patch body), every
 refusal (image problem, nothing to do, locked, missing/paused Deployment, replica
-limit), approvals and windows, and rollback targets (previous, tag, revision).
+limit), approvals and windows, rollback targets (previous, tag, revision), and
+restarts (`kubectl rollout restart`'s annotation, same image, refusals).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import yaml
 
 from commands.config import DeckhandConfig
 from commands.plan import (
+    RESTARTED_AT,
     DeploymentState,
     DeployPlan,
     ImageCheck,
@@ -22,10 +24,11 @@ from commands.plan import (
     RollbackPlan,
     peak_pods,
     plan_deploy,
+    plan_restart,
     plan_rollback,
 )
 from commands.requests import Refusal, RefusalCode
-from commands.validate import ValidatedDeploy, ValidatedRollback
+from commands.validate import ValidatedDeploy, ValidatedRestart, ValidatedRollback
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "deckhand.yaml"
 CONFIG = DeckhandConfig.model_validate(yaml.safe_load(EXAMPLE.read_text()))
@@ -330,3 +333,58 @@ def test_revision_from_replicaset() -> None:
     assert revision.tag == "ccccccc"
     assert Revision.from_replicaset(rs, "other") is None
     assert Revision.from_replicaset({"metadata": {}}, "api") is None
+
+
+def test_restart_plan_keeps_the_image_and_sets_restarted_at() -> None:
+    plan = plan_restart(
+        request=ValidatedRestart("api", "production", "pull secret renewed"),
+        config=CONFIG,
+        current=CURRENT,
+        locks={},
+        requested_by="U1",
+        deploy_id="d-1",
+        requested_at=AT,
+    )
+    assert isinstance(plan, DeployPlan), plan
+    assert plan.kind == "restart"
+    assert plan.approvals_required == 0
+    assert plan.tag == "1a2b3c4"
+    (patch,) = plan.patches
+    assert patch.image == CURRENT["api"].image
+    body = patch.body()
+    assert body["spec"]["template"]["metadata"]["annotations"] == {
+        RESTARTED_AT: "2026-11-26T10:30:00Z"
+    }
+    assert body["spec"]["template"]["spec"]["containers"] == [
+        {"name": "api", "image": CURRENT["api"].image}
+    ]
+    assert (
+        "restarted the pods (pull secret renewed)"
+        in dict(patch.annotations)["kubernetes.io/change-cause"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "locks", "code"),
+    [
+        ({}, {}, RefusalCode.DEPLOYMENT_MISSING),
+        ({**CURRENT, "api": state("api", paused=True)}, {}, RefusalCode.PAUSED),
+        (CURRENT, {("api", "production"): LockInfo("U9", AT, "incident")}, RefusalCode.LOCKED),
+    ],
+)
+def test_restart_refusals(
+    current: dict[str, DeploymentState],
+    locks: dict[tuple[str, str], LockInfo],
+    code: RefusalCode,
+) -> None:
+    refused = plan_restart(
+        request=ValidatedRestart("api", "production"),
+        config=CONFIG,
+        current=current,
+        locks=locks,
+        requested_by="U1",
+        deploy_id="d-1",
+        requested_at=AT,
+    )
+    assert isinstance(refused, Refusal), refused
+    assert refused.code is code, refused

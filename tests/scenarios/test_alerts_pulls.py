@@ -97,4 +97,5 @@ async def test_revoked_registry_token(alert_world: AlertWorld) -> None:
     assert "gitea-credentials" in text
     assert "kubectl create secret docker-registry gitea-credentials" in text
     assert "| kubectl apply -f -" in text
+    assert "/deploy restart SERVICE ENV" in text  # pods in back-off need a restart
     assert world.env.token not in text

@@ -1,9 +1,10 @@
-"""`deckhand deploy|status|history|rollback|lock|unlock` against the seeded sandbox.
+"""`deckhand deploy|status|history|rollback|restart|lock|unlock` against the seeded sandbox.
 
 Covers: exit codes (0 succeeded, 1 failed or unreachable, 2 refused/usage), the
 pinned image and change-cause a CLI deploy leaves, refusals leaving the cluster
 untouched, the approval policy (prod refuses without --break-glass; break-glass is
-recorded), another user's manual lock, `--json` as one document, a garbage config.
+recorded), another user's manual lock, `--json` as one document, a garbage config,
+`restart` (same image, fresh pods, exit 0).
 The CLI runs in a worker thread (it owns its event loop) while the sandbox serves on
 the test's loop.
 """
@@ -283,3 +284,16 @@ async def test_dry_run_shows_plan_and_change_notes_and_deploys_nothing(
     assert document["dry_run"] is True
     assert document["change_notes"][0]["kind"] == "ahead"
     assert len(document["change_notes"][0]["commits"]) == 3
+
+
+async def test_restart_replaces_the_pods_and_exits_0(env: SandboxEnv) -> None:
+    before = image_of(env, "honeydue-staging")
+    code, out = await deckhand(env, "restart", "api", "--reason", "pull secret renewed")
+    assert code == 0, out
+    assert "is live" in out
+    assert image_of(env, "honeydue-staging") == before
+    obj = env.cluster.store.get(DEPLOYMENTS, "honeydue-staging", "api")
+    assert "kubectl.kubernetes.io/restartedAt" in obj["spec"]["template"]["metadata"]["annotations"]
+    code, out = await deckhand(env, "restart", "apy")
+    assert code == 2
+    assert "api" in out
