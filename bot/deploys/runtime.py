@@ -38,6 +38,7 @@ from bot.deploys.deploy_flow import ApprovalGate, DeployFlow
 from bot.deploys.operations import Operations
 from bot.deploys.router import DeckhandBackend
 from bot.deploys.usergroups import UserGroups
+from bot.home.service import HomeService, WithHome
 from bot.kube.client import KubeClient, KubeOptions
 from bot.kube.errors import KubeError
 from bot.lifecycle import Supervisor
@@ -143,7 +144,10 @@ async def open_deploy_backend(
             desk, interval_s=settings.approval_expiry_interval_s, is_leader=is_leader
         )
         supervisor.spawn(expiring, name="approval-expiry")
-    backend = DeckhandBackend(config, ops=ops, flow=flow, usergroups=usergroups, approvals=desk)
+    inner = DeckhandBackend(config, ops=ops, flow=flow, usergroups=usergroups, approvals=desk)
+    home = HomeService(config, engine, client)
+    backend = WithHome(inner, home)
+    supervisor.spawn(home.follow_deploys(), name="home-refresh")
     supervisor.spawn(
         keep_reports(flow, interval_s=settings.report_retry_interval_s, is_leader=is_leader),
         name="deploy-reports",

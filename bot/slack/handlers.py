@@ -30,6 +30,8 @@ from bot.slack.seam import (
     ActionContext,
     CommandContext,
     DeployBackend,
+    HomeBackend,
+    HomeContext,
     Replier,
     ViewBackend,
     ViewContext,
@@ -89,6 +91,7 @@ class SlackHandlers:
         app.command(command)(self.on_command)
         app.action(ACTION_ID_PATTERN)(self.on_action)
         app.view(ACTION_ID_PATTERN)(self.on_view)
+        app.event("app_home_opened")(self.on_home)
 
     def _replier(self, *, channel_id: str, user_id: str, response_url: str | None) -> Replier:
         return Replier(
@@ -207,6 +210,31 @@ class SlackHandlers:
         self._spawn(
             self._backend.handle_view(context),
             name=f"view:{context.correlation_id}",
+            correlation_id=context.correlation_id,
+            replier=replier,
+        )
+
+    async def on_home(self, ack: Callable[..., Awaitable[Any]], event: dict[str, Any]) -> None:
+        """`app_home_opened`: publish the Home tab (the Messages tab opening is ignored)."""
+        await ack()
+        if (
+            not self._supervisor.accepting
+            or event.get("tab", "home") != "home"
+            or not isinstance(self._backend, HomeBackend)
+        ):
+            return
+        user_id = str(event.get("user", ""))
+        context = HomeContext(correlation_id=new_correlation_id(), user_id=user_id)
+        logger.info(
+            "[%s] home opened by %s",
+            context.correlation_id,
+            user_id,
+            extra={"correlation_id": context.correlation_id},
+        )
+        replier = self._replier(channel_id="", user_id=user_id, response_url=None)
+        self._spawn(
+            self._backend.handle_home(context),
+            name=f"home:{context.correlation_id}",
             correlation_id=context.correlation_id,
             replier=replier,
         )

@@ -173,6 +173,21 @@ class ViewContext:
     replier: Replier
 
 
+@dataclass(frozen=True)
+class HomeContext:
+    """A user opened Deckhand's App Home (`app_home_opened`, tab `home`)."""
+
+    correlation_id: str
+    user_id: str
+
+
+@runtime_checkable
+class HomeBackend(Protocol):
+    """A backend that also publishes the Home tab (optional: the handlers check)."""
+
+    async def handle_home(self, home: HomeContext) -> None: ...
+
+
 @runtime_checkable
 class ViewBackend(Protocol):
     """A backend that also takes modal submissions (optional: the handlers check)."""

@@ -22,6 +22,7 @@ from commands.texts.diagnosis import *  # noqa: F403
 from commands.texts.doctor import *  # noqa: F403
 from commands.texts.drift import *  # noqa: F403
 from commands.texts.grammar import *  # noqa: F403
+from commands.texts.home import *  # noqa: F403
 from commands.texts.planning import *  # noqa: F403
 from commands.texts.probes import *  # noqa: F403
 from commands.texts.progress import *  # noqa: F403

@@ -264,6 +264,27 @@ class SlackSender:
             urlencode({"payload": json.dumps(payload)}), forge=forge, stale=stale
         )
 
+    async def app_home_opened(
+        self, *, user_id: str, tab: str = "home", forge: bool = False
+    ) -> tuple[int, str]:
+        """The Events API `event_callback` Slack sends when a user opens the app's Home."""
+        payload = {
+            "token": "verification-token-unused",
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "event": {
+                "type": "app_home_opened",
+                "user": user_id,
+                "channel": "D0" + user_id[-8:],
+                "tab": tab,
+                "event_ts": f"{time.time():.6f}",
+            },
+            "type": "event_callback",
+            "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
+            "event_time": int(time.time()),
+        }
+        return await self.post(json.dumps(payload), forge=forge, content_type="application/json")
+
     async def post(
         self,
         body: str | bytes,

@@ -28,6 +28,7 @@ SCOPE_OF: dict[str, str | None] = {
     "users_info": "users:read",
     "conversations_info": "channels:read",
     "views_open": None,
+    "views_publish": None,
     "views_update": None,
     "apps_connections_open": None,  # app-level token (connections:write), not a bot scope
 }
@@ -66,6 +67,12 @@ def test_manifest_declares_the_deploy_command_interactivity_and_socket_mode() ->
     assert commands[0]["usage_hint"]
     assert data["settings"]["interactivity"]["is_enabled"] is True
     assert data["settings"]["socket_mode_enabled"] is True
+
+
+def test_manifest_declares_the_home_tab_and_its_event() -> None:
+    manifest = yaml.safe_load((ROOT / "manifest.yaml").read_text(encoding="utf-8"))
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
 
 
 def test_every_called_method_is_known_and_covered_by_a_declared_scope() -> None:

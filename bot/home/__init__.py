@@ -1,0 +1,1 @@
+"""The App Home tab (`app_home_opened` → `views.publish`)."""
