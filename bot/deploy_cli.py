@@ -2,6 +2,7 @@
 
     deckhand deploy SERVICE[,SERVICE] TAG [--env ENV] [--no-wait] [--json] [--break-glass WHY]
                     [--dry-run]
+    deckhand promote SERVICE[,SERVICE] [--from ENV] [--env ENV] [--break-glass WHY] [--dry-run]
     deckhand status [SERVICE] [--env ENV]
     deckhand history SERVICE [--env ENV]
     deckhand rollback SERVICE [--env ENV] [--to TAG|REVISION]
@@ -49,12 +50,13 @@ from commands import texts
 from commands.config import DeckhandConfig
 from commands.plan import DeployPlan
 from commands.progress import Phase, Progress
-from commands.requests import Deploy, History, Lock, Refusal, Restart, Rollback, Unlock
+from commands.requests import Deploy, History, Lock, Promote, Refusal, Restart, Rollback, Unlock
+from commands.validate import ValidatedPromote, validate
 
 log = logging.getLogger(__name__)
 
 OK, FAILED, REFUSED = 0, 1, 2
-VERBS = ("deploy", "status", "history", "rollback", "restart", "lock", "unlock")
+VERBS = ("deploy", "promote", "status", "history", "rollback", "restart", "lock", "unlock")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,14 +69,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         p.add_argument("--as", dest="user", help="who you are, for records (default: $USER)")
         p.add_argument("--json", action="store_true", help="print one JSON document")
 
+    def deploying(p: argparse.ArgumentParser) -> None:
+        p.add_argument("services", help="service, group, or a comma-separated list")
+        p.add_argument("--no-wait", action="store_true", help="return once the rollout started")
+        p.add_argument("--break-glass", metavar="REASON", help="deploy without approval (recorded)")
+        p.add_argument(
+            "--dry-run", action="store_true", help="show the plan and change notes; deploy nothing"
+        )
+
     p = sub.add_parser("deploy", help="check an image, roll it out and follow it")
-    p.add_argument("services", help="service, group, or a comma-separated list")
+    deploying(p)
     p.add_argument("tag")
-    p.add_argument("--no-wait", action="store_true", help="return once the rollout started")
-    p.add_argument("--break-glass", metavar="REASON", help="deploy without approval (recorded)")
-    p.add_argument(
-        "--dry-run", action="store_true", help="show the plan and change notes; deploy nothing"
-    )
+    common(p)
+    p = sub.add_parser("promote", help="deploy exactly the digest another environment runs")
+    deploying(p)
+    p.add_argument("--from", dest="source", help="the source environment (default: promote_from)")
     common(p)
     p = sub.add_parser("status", help="what runs where, and any lock")
     p.add_argument("service", nargs="?")
@@ -148,17 +157,61 @@ def _env_of(config: DeckhandConfig, env: str | None) -> str | None:
     return None
 
 
+def _targets(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(s.strip() for s in args.services.split(",") if s.strip())
+
+
+def _reason(args: argparse.Namespace) -> str:
+    return f"break-glass: {args.break_glass}" if args.break_glass else "deckhand CLI"
+
+
 async def _deploy(
     engine: RolloutEngine, args: argparse.Namespace, out: Output, settings: Settings
 ) -> int:
-    targets = tuple(s.strip() for s in args.services.split(",") if s.strip())
-    reason = f"break-glass: {args.break_glass}" if args.break_glass else "deckhand CLI"
-    plan = await engine.check(Deploy(targets, args.tag, args.env, reason), user=args.user)
+    request = Deploy(_targets(args), args.tag, args.env, _reason(args))
+    return await _deploy_one(engine, request, args, out, settings)
+
+
+async def _promote(
+    engine: RolloutEngine, args: argparse.Namespace, out: Output, settings: Settings
+) -> int:
+    """One deploy per service of exactly the digest the source runs (`--from`)."""
+    request = Promote(_targets(args), args.source, args.env, _reason(args))
+    valid = validate(request, engine.config)
+    if isinstance(valid, Refusal):
+        out.say(valid.text, {"phase": Phase.REFUSED, "refusal": valid.code, "message": valid.text})
+        return REFUSED
+    assert isinstance(valid, ValidatedPromote)
+    codes = []
+    for item in await engine.promotions(valid):
+        if isinstance(item, Refusal):
+            out.say(item.text, {"phase": Phase.REFUSED, "refusal": item.code, "message": item.text})
+            codes.append(REFUSED)
+            continue
+        codes.append(await _deploy_one(engine, item, args, out, settings))
+    return max(codes, default=REFUSED)
+
+
+async def _deploy_one(
+    engine: RolloutEngine,
+    request: Deploy,
+    args: argparse.Namespace,
+    out: Output,
+    settings: Settings,
+) -> int:
+    plan = await engine.check(request, user=args.user)
     if isinstance(plan, Refusal):
         out.say(plan.text, {"phase": Phase.REFUSED, "refusal": plan.code, "message": plan.text})
         return REFUSED
     if args.dry_run:
         return _dry_run(plan, out)
+    if plan.unpromoted and not args.break_glass:
+        text = texts.not_promoted(plan.unpromoted, plan.promote_source, plan.env)
+        out.say(text, {"phase": Phase.REFUSED, "refusal": "not_promoted", "message": text})
+        return REFUSED
+    if not out.as_json:
+        for line in plan.promotion:
+            out.say(line)
     if not out.as_json:
         for line in texts.notes_lines(plan.change_notes, slack=False):
             out.say(line)
@@ -190,12 +243,18 @@ def _dry_run(plan: DeployPlan, out: Output) -> int:
             ],
             "unchanged": list(plan.unchanged),
             "change_notes": [asdict(n) for n in notes],
+            "promotion": list(plan.promotion),
+            "unpromoted": list(plan.unpromoted),
         }
         out.say("", document)
         return OK
     for s in plan.services:
         if s.patches:
             out.say(texts.cli_plan_line(s.service, s.running, s.patches[0].image))
+    for line in plan.promotion:
+        out.say(line)
+    if plan.unpromoted:
+        out.say(texts.not_promoted(plan.unpromoted, plan.promote_source, plan.env))
     for line in texts.notes_lines(notes, slack=False):
         out.say(line)
     full = texts.notes_thread(notes, slack=False)
@@ -377,6 +436,7 @@ async def _lock(
 
 HANDLERS = {
     "deploy": _deploy,
+    "promote": _promote,
     "status": _status,
     "history": _history,
     "rollback": _rollback,

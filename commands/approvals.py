@@ -18,6 +18,9 @@ Rules:
 - Freeze windows (`approvals.windows`): a request made inside one is `frozen`; only a
   *forced* approval with a reason counts then ("Force (freeze window)"). Whether a
   request is frozen is decided once, when it is made.
+- Promotion (`promote_from`): a request for a digest that never ran successfully in
+  the source environment is `unpromoted`: like a freeze, only a forced approval with a
+  reason counts.
 - Digest binding: the approval is for the digests checked at request time; when the
   tag resolves to another digest at approval time the request becomes `VOID`.
 - Rejection (with a reason) by an approver or the requester; cancel (`/deploy cancel
@@ -115,6 +118,14 @@ class ApprovalRequest:
     slack_ts: str = ""
     notes: tuple[str, ...] = ()
     """The change notes' lines (`texts.notes_lines`) the approver reads before clicking."""
+    unpromoted: tuple[str, ...] = ()
+    """Services whose digest never ran in `promote_source`: only a Force counts."""
+    promote_source: str = ""
+
+    @property
+    def needs_force(self) -> bool:
+        """Only a forced approval (with a reason) counts: a freeze, or not promoted."""
+        return self.frozen or bool(self.unpromoted)
 
     @property
     def voters(self) -> tuple[str, ...]:
@@ -196,7 +207,9 @@ def new_request(
         required=max(1, plan.approvals_required),
         frozen=in_freeze(approvals, now),
         reason=plan.reason or "",
-        notes=tuple(texts.notes_lines(plan.change_notes)),
+        notes=(*plan.promotion, *texts.notes_lines(plan.change_notes)),
+        unpromoted=plan.unpromoted,
+        promote_source=plan.promote_source,
     )
     return request.with_event(EventKind.REQUESTED, plan.requested_by, now, plan.reason or "")
 
@@ -251,10 +264,15 @@ def decide_approval(
         return verdict
     if user in request.voters:
         return Refusal(RefusalCode.INVALID_REQUEST, texts.approval_already_counted(request.id))
-    if request.frozen and not forced:
-        return Refusal(RefusalCode.INVALID_REQUEST, texts.approval_needs_force(request.env))
-    kind = EventKind.FORCED if request.frozen else EventKind.APPROVED
-    note = (forced or "") if request.frozen else ""
+    if request.needs_force and not forced:
+        text = (
+            texts.approval_needs_force(request.env)
+            if request.frozen
+            else texts.not_promoted_force(request.unpromoted, request.promote_source, request.env)
+        )
+        return Refusal(RefusalCode.INVALID_REQUEST, text)
+    kind = EventKind.FORCED if request.needs_force else EventKind.APPROVED
+    note = (forced or "") if request.needs_force else ""
     voted = replace(request, votes=(*request.votes, Vote(user, now, note)))
     voted = voted.with_event(kind, user, now, note)
     if voted.remaining == 0:

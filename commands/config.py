@@ -233,6 +233,11 @@ class EnvironmentConfig(_Model):
     )
     pull_secret: K8sName | None = Field(None, description="the namespace's image pull secret")
     alert_channel: ChannelId | None = Field(None, description="Slack channel for its alerts")
+    promote_from: str | None = Field(
+        None,
+        description="an environment whose successful deploys this one takes: a digest that"
+        " has not run there is refused (use `/deploy promote`) unless an approver forces it",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -358,6 +363,11 @@ class DeckhandConfig(_Model):
     @model_validator(mode="after")
     def _relations(self) -> DeckhandConfig:
         problems = relation_problems(self.shape())
+        for name, env in self.environments.items():
+            source = env.promote_from
+            if source is not None and (source == name or source not in self.environments):
+                where = ("environments", name, "promote_from")
+                problems.append(Problem(where, f"names no other environment: `{source}`"))
         if problems:
             raise ConfigProblems(problems)
         return self

@@ -6,6 +6,7 @@
     restart  SERVICE [ENV] [-- REASON…]
     lock     SERVICE ENV [REASON…]       unlock  SERVICE ENV
     tags     SERVICE                     cancel  ID
+    promote  TARGETS [from ENV] [to ENV] [-- REASON…]
     help     [TOPIC]
 
 TARGETS is one name or a comma list (`api,worker`, `api, worker`); `SERVICE:TAG` and
@@ -41,6 +42,7 @@ from commands.requests import (
     History,
     Lock,
     ParseError,
+    Promote,
     Request,
     Restart,
     Rollback,
@@ -62,6 +64,7 @@ VERBS: dict[str, str] = {
     "tag": "tags",
     "cancel": "cancel",
     "help": "help",
+    "promote": "promote",
 }
 """Every verb as typed (lowercase) → the command it means."""
 
@@ -75,6 +78,7 @@ COMMANDS = (
     "unlock",
     "tags",
     "cancel",
+    "promote",
     "help",
 )
 """The canonical commands, in the order help lists them."""
@@ -421,6 +425,30 @@ def _help(tokens: list[str]) -> Request:
     return Help(topic if NAME_PATTERN.fullmatch(topic) else None)
 
 
+def _promote(tokens: list[str]) -> Request:
+    tokens, reason = _split_reason(tokens)
+    source: str | None = None
+    kept: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if tokens[i].lower() == "from":
+            if i + 1 >= len(tokens):
+                raise _fail(texts.missing_env_after(tokens[i]), "promote")
+            source, i = _name(tokens[i + 1], "environment", "promote"), i + 2
+            continue
+        kept.append(tokens[i])
+        i += 1
+    positional, env = _take_env(kept, "promote")
+    if not positional:
+        raise _fail(texts.missing_target(), "promote")
+    if len(positional) > 1:
+        raise _fail(texts.unexpected_words(" ".join(positional[1:])), "promote")
+    targets = tuple(
+        dict.fromkeys(_name(p, "service", "promote") for p in positional[0].split(",") if p)
+    )
+    return Promote(targets, source, env, reason)
+
+
 _HANDLERS = {
     "deploy": _deploy,
     "status": _status,
@@ -432,4 +460,5 @@ _HANDLERS = {
     "tags": _tags,
     "cancel": _cancel,
     "help": _help,
+    "promote": _promote,
 }

@@ -141,6 +141,13 @@ class DeployPlan:
     """What each service's deploy changes in git (`commands.changes`), when read."""
     kind: str = "deploy"
     """`deploy`, or `restart` (same images, fresh pods)."""
+    promoted_from: str | None = None
+    """A promotion: the environment whose digest this deploys."""
+    promotion: tuple[str, ...] = ()
+    """A promotion's facts (`commands.promotion.promotion_facts`), one line per service."""
+    unpromoted: tuple[str, ...] = ()
+    """Services whose digest never ran successfully in the env's `promote_from`."""
+    promote_source: str = ""
 
     @property
     def patches(self) -> tuple[Patch, ...]:

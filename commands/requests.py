@@ -62,6 +62,10 @@ class Deploy:
     tag: str
     env: str | None = None
     reason: str | None = None
+    digest: str | None = None
+    """Pinned: deploy exactly this digest (a promotion), not what the tag points to now."""
+    promoted_from: str | None = None
+    """The environment the digest is promoted from (`/deploy promote`)."""
 
     def __post_init__(self) -> None:
         if not self.targets:
@@ -193,7 +197,25 @@ class Help:
         _optional_name("topic", self.topic)
 
 
-Request = Deploy | Status | History | Rollback | Restart | Lock | Unlock | Tags | Cancel | Help
+@dataclass(frozen=True)
+class Promote:
+    """Deploy to `env` exactly the digests `source` runs now, per service in `targets`."""
+
+    targets: tuple[str, ...]
+    source: str | None = None
+    env: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.targets:
+            raise ValueError("a promotion needs at least one target")
+        for target in self.targets:
+            _name("target", target)
+
+
+Request = (
+    Deploy | Status | History | Rollback | Restart | Lock | Unlock | Tags | Cancel | Help | Promote
+)
 """Every request the grammar can produce."""
 
 

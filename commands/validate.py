@@ -33,6 +33,7 @@ from commands.requests import (
     Help,
     History,
     Lock,
+    Promote,
     Refusal,
     RefusalCode,
     Request,
@@ -52,6 +53,19 @@ class ValidatedDeploy:
     services: tuple[str, ...]
     env: str
     tag: str
+    reason: str | None = None
+    digest: str | None = None
+    """Pinned (a promotion): deploy exactly this digest of the tag's repository."""
+    promoted_from: str | None = None
+
+
+@dataclass(frozen=True)
+class ValidatedPromote:
+    """Deploy to `env` the digests `source` runs, per service (groups expanded)."""
+
+    services: tuple[str, ...]
+    source: str
+    env: str
     reason: str | None = None
 
 
@@ -116,6 +130,7 @@ Validated = (
     | ValidatedLock
     | ValidatedUnlock
     | ValidatedTags
+    | ValidatedPromote
     | Cancel
     | Help
 )
@@ -140,7 +155,16 @@ def _validate(request: Request, config: DeckhandConfig) -> Validated:
         case Deploy(targets=targets, tag=tag, env=env, reason=reason):
             services = _expand(targets, config)
             _check_tag(tag, config.tag_policy, services[0])
-            return ValidatedDeploy(services, _env(env, config), tag, reason)
+            return ValidatedDeploy(
+                services,
+                _env(env, config),
+                tag,
+                reason,
+                digest=request.digest,
+                promoted_from=request.promoted_from,
+            )
+        case Promote(targets=targets, source=source, env=env, reason=reason):
+            return _promotion(_expand(targets, config), source, env, reason, config)
         case Status(service=service, env=env):
             if env is None and service is not None and _is_env_word(service, config):
                 service, env = None, service  # `status prod`
@@ -166,6 +190,35 @@ def _validate(request: Request, config: DeckhandConfig) -> Validated:
             return ValidatedTags(_service(service, config, "tags"))
         case Cancel() | Help():
             return request
+
+
+def _promotion(
+    services: tuple[str, ...],
+    source: str | None,
+    env: str | None,
+    reason: str | None,
+    config: DeckhandConfig,
+) -> ValidatedPromote:
+    """Where from and where to: named, else the target's `promote_from`, else the one
+    environment that promotes from the source (or from the default environment)."""
+    from_env = _env(source, config) if source is not None else None
+    if env is not None:
+        to_env = _env(env, config)
+    else:
+        takers = [
+            name
+            for name, e in config.environments.items()
+            if e.promote_from is not None and e.promote_from == (from_env or e.promote_from)
+        ]
+        if len(takers) != 1:
+            raise _Refused(Refusal(RefusalCode.NO_ENVIRONMENT, texts.promote_needs_target()))
+        to_env = takers[0]
+    if from_env is None:
+        from_env = config.environments[to_env].promote_from or config.default_environment
+    if from_env is None or from_env == to_env:
+        text = texts.promote_needs_source(to_env)
+        raise _Refused(Refusal(RefusalCode.INVALID_REQUEST, text))
+    return ValidatedPromote(services, from_env, to_env, reason)
 
 
 def _is_env_word(word: str, config: DeckhandConfig) -> bool:

@@ -101,6 +101,9 @@ def render_request(request: ApprovalRequest) -> tuple[list[Block], str]:
         blocks.append(_section("\n".join(request.notes)))
     if request.frozen:
         blocks.append(_section(texts.approval_freeze_notice(request.env)))
+    if request.unpromoted:
+        notice = texts.not_promoted_force(request.unpromoted, request.promote_source, request.env)
+        blocks.append(_section(notice))
     if request.state is not ApprovalState.PENDING:
         blocks.append(_section(outcome_line(request)))
         return blocks, f"{title}: {request.state.value}"
@@ -109,8 +112,13 @@ def render_request(request: ApprovalRequest) -> tuple[list[Block], str]:
     )
     blocks.append(_section(pending))
     first = (
-        _button(texts.FORCE_LABEL, FORCE_ACTION, request.id, "danger")
-        if request.frozen
+        _button(
+            texts.FORCE_LABEL if request.frozen else texts.FORCE_UNPROMOTED_LABEL,
+            FORCE_ACTION,
+            request.id,
+            "danger",
+        )
+        if request.needs_force
         else _button(texts.APPROVE_LABEL, APPROVE_ACTION, request.id, "primary")
     )
     reject = _button(texts.REJECT_LABEL, REJECT_ACTION, request.id)

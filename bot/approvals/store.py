@@ -72,6 +72,8 @@ def from_json(text: str) -> ApprovalRequest:
         slack_channel=raw.get("slack_channel", ""),
         slack_ts=raw.get("slack_ts", ""),
         notes=tuple(str(line) for line in raw.get("notes", ())),
+        unpromoted=tuple(str(s) for s in raw.get("unpromoted", ())),
+        promote_source=str(raw.get("promote_source", "")),
     )
 
 

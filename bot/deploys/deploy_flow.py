@@ -47,7 +47,13 @@ from commands import texts
 from commands.plan import DeployPlan
 from commands.progress import Phase, Progress
 from commands.requests import Refusal, RefusalCode
-from commands.validate import ValidatedDeploy, ValidatedRestart, ValidatedRollback
+from commands.validate import (
+    ValidatedDeploy,
+    ValidatedPromote,
+    ValidatedRestart,
+    ValidatedRollback,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +239,13 @@ class DeployFlow:
             await self._finish(live, card.refused(plan.text))
             return
         card = card.checked(facts_of(plan), unchanged=plan.unchanged).with_changes(
-            tuple(texts.notes_lines(plan.change_notes))
+            (*plan.promotion, *texts.notes_lines(plan.change_notes))
         )
+        if plan.unpromoted and plan.approvals_required == 0:
+            # promote_from with nobody to force it: the promote command is the way
+            text = texts.not_promoted(plan.unpromoted, plan.promote_source, plan.env)
+            await self._finish(live, card.refused(text))
+            return
         await self._thread_notes(live, plan)
         if plan.approvals_required > 0:
             if not self._approvals.enabled:
@@ -251,6 +262,20 @@ class DeployFlow:
             )
         images = {s.service: s.image.reference for s in plan.services}
         await self._report(live, tracker.card, outcome, images)
+
+    async def promote(self, ctx: CommandContext, request: ValidatedPromote) -> None:
+        """One deploy per service of exactly the digest `request.source` runs (its own
+        message, checks and approval each); a service with nothing to promote is told."""
+        for item in await self._ops.promotions(request):
+            if isinstance(item, Refusal):
+                await ctx.replier.ephemeral(item.text)
+                continue
+            checked = validate(item, self._ops.config)
+            if isinstance(checked, Refusal):
+                await ctx.replier.ephemeral(checked.text)
+                continue
+            assert isinstance(checked, ValidatedDeploy)  # a Deploy validates to one
+            await self.deploy(ctx, checked)
 
     async def run_approved(self, plan: DeployPlan, *, channel: str, ts: str, note: str) -> None:
         """Roll out an approved `plan` on the approval request's message (channel, ts):
@@ -273,7 +298,7 @@ class DeployFlow:
             reason=plan.reason,
             note=note,
         ).checked(facts_of(plan), unchanged=plan.unchanged)
-        card = card.with_changes(tuple(texts.notes_lines(plan.change_notes)))
+        card = card.with_changes((*plan.promotion, *texts.notes_lines(plan.change_notes)))
         _show(live, card)
         tracker = _Tracker(live, card, started=self._now())
         async with self._finish_on_error(live, tracker):

@@ -47,6 +47,7 @@ from commands.requests import (
 from commands.validate import (
     ValidatedDeploy,
     ValidatedLock,
+    ValidatedPromote,
     ValidatedRestart,
     ValidatedRollback,
     ValidatedUnlock,
@@ -86,7 +87,14 @@ class Operations:
         self, request: ValidatedDeploy, *, requested_by: str, deploy_id: str
     ) -> DeployPlan | Refusal:
         """Registry, Deployments and locks checked, then planned; nothing changes."""
-        deploy = Deploy(request.services, request.tag, request.env, request.reason)
+        deploy = Deploy(
+            request.services,
+            request.tag,
+            request.env,
+            request.reason,
+            digest=request.digest,
+            promoted_from=request.promoted_from,
+        )
         try:
             checked = await self.engine.check(deploy, user=requested_by, deploy_id=deploy_id)
         except (KubeError, RegistryError) as e:
@@ -109,6 +117,13 @@ class Operations:
         if isinstance(checked, Refusal):
             self.on_deploy_end(request.env, "refused", None)
         return checked
+
+    async def promotions(self, request: ValidatedPromote) -> list[Deploy | Refusal]:
+        """The pinned deploys a promotion makes (the source's digests), or why not."""
+        try:
+            return await self.engine.promotions(request)
+        except KubeError as e:
+            return [_unavailable("read the source environment", e)]
 
     async def execute(
         self, plan: DeployPlan, *, on_progress: OnProgress, slack_channel: str, slack_ts: str

@@ -43,6 +43,7 @@ from commands.validate import (
     ValidatedDeploy,
     ValidatedHistory,
     ValidatedLock,
+    ValidatedPromote,
     ValidatedRestart,
     ValidatedRollback,
     ValidatedStatus,
@@ -106,7 +107,7 @@ class DeckhandBackend:
             return
         user, channel = request.user_id, request.channel_id
         match checked:
-            case ValidatedDeploy() | ValidatedRestart():
+            case ValidatedDeploy() | ValidatedRestart() | ValidatedPromote():
                 refusal = await self.authorize(
                     user=user, channel=channel, env=checked.env, action=Action.DEPLOY
                 )
@@ -115,6 +116,8 @@ class DeckhandBackend:
                     return
                 if isinstance(checked, ValidatedRestart):
                     await self._flow.restart(request, checked)
+                elif isinstance(checked, ValidatedPromote):
+                    await self._flow.promote(request, checked)
                 else:
                     await self._flow.deploy(request, checked)
             case ValidatedRollback():

@@ -22,12 +22,14 @@ import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 from bot.gitea.client import GiteaClient
 from bot.gitea.notes import ChangeNotesReader
 from bot.kube.client import KubeClient, KubeOptions
 from bot.kube.errors import KubeError, NotFound
+from bot.kube.kinds import DEPLOYMENTS, PODS
 from bot.registry.client import RegistryClient
 from bot.registry.errors import RegistryError
 from bot.rollout.background import together
@@ -36,6 +38,7 @@ from bot.rollout.execute import OnProgress, Runner, drop_progress
 from bot.rollout.explain import Explainer
 from bot.rollout.follow import Follower
 from bot.rollout.locks import MANUAL, LockHeld, Locks
+from bot.rollout.observe import selector_of
 from bot.rollout.outcome import Outcome
 from bot.rollout.records import DeployRecord, RecordPhase, Records
 from bot.rollout.state import lock_info, read_current, read_revisions
@@ -54,6 +57,7 @@ from commands.plan import (
     plan_restart,
     plan_rollback,
 )
+from commands.promotion import SourceRun, promotion_facts, provenance, source_pin
 from commands.requests import (
     Deploy,
     History,
@@ -68,6 +72,7 @@ from commands.validate import (
     ValidatedDeploy,
     ValidatedHistory,
     ValidatedLock,
+    ValidatedPromote,
     ValidatedRestart,
     ValidatedRollback,
     ValidatedUnlock,
@@ -141,7 +146,7 @@ class RolloutEngine:
         if not isinstance(valid, ValidatedDeploy):
             return Refusal(RefusalCode.INVALID_REQUEST, "not a deploy request")
         verdicts, current, locks = await together(
-            self._inspect(valid.services, valid.tag),
+            self._inspect(valid.services, valid.tag, digest=valid.digest),
             read_current(
                 self.cluster(valid.env), self.config, services=valid.services, env=valid.env
             ),
@@ -158,8 +163,96 @@ class RolloutEngine:
             requested_at=self.clock.now(),
         )
         if isinstance(plan, DeployPlan):
+            plan = await self._provenance(plan, promoted_from=valid.promoted_from)
             plan = await self.with_notes(plan)
         return plan
+
+    async def promotions(self, request: ValidatedPromote) -> list[Deploy | Refusal]:
+        """One pinned deploy per service: the tag and digest `request.source` runs now."""
+        current = await read_current(
+            self.cluster(request.source),
+            self.config,
+            services=request.services,
+            env=request.source,
+        )
+        found: list[Deploy | Refusal] = []
+        for service in request.services:
+            state = current.get(self.config.services[service].deployments[0].name)
+            pin = source_pin(state.image if state else None)
+            if pin is None:
+                text = texts.promote_not_running(service, request.source)
+                found.append(Refusal(RefusalCode.INVALID_REQUEST, text))
+                continue
+            reason = request.reason or texts.promoted_reason(request.source)
+            found.append(
+                Deploy((service,), pin.tag, request.env, reason, pin.digest, request.source)
+            )
+        return found
+
+    async def _provenance(self, plan: DeployPlan, *, promoted_from: str | None) -> DeployPlan:
+        """A promotion's facts from the source; or, under `promote_from`, the services
+        whose digest never ran successfully there (per Deckhand's deploy records)."""
+        source = promoted_from or self.config.environments[plan.env].promote_from
+        if source is None:
+            return plan
+        services = tuple(s.service for s in plan.services)
+        runs = await self._source_runs(services, source)
+        if promoted_from is None:
+            missing = tuple(
+                s.service
+                for s in plan.services
+                if provenance(runs, service=s.service, digest=s.image.digest) is None
+            )
+            return replace(plan, unpromoted=missing, promote_source=source) if missing else plan
+        restarts = await together(*(self._restarts(s, source) for s in services))
+        now = self.clock.now()
+        lines = tuple(
+            promotion_facts(
+                s.service,
+                source=source,
+                ran=provenance(runs, service=s.service, digest=s.image.digest),
+                restarts=n,
+                now=now,
+            )
+            for s, n in zip(plan.services, restarts, strict=True)
+        )
+        return replace(plan, promoted_from=source, promotion=lines)
+
+    async def _source_runs(self, services: tuple[str, ...], env: str) -> list[SourceRun]:
+        histories = await together(
+            *(self.records.history(s, env, n=self.config.history_size) for s in services)
+        )
+        return [
+            SourceRun(
+                t.service,
+                t.digest or _digest_of(t.image),
+                r.who,
+                r.when + timedelta(seconds=r.duration_s or 0.0),
+                r.phase is RecordPhase.SUCCEEDED and not r.rolled_back,
+            )
+            for records in histories
+            for r in records
+            for t in r.targets
+        ]
+
+    async def _restarts(self, service: str, env: str) -> int | None:
+        """Container restarts of the service's pods in `env` now (None: unreadable)."""
+        first = self.config.services[service].deployments[0]
+        namespace = self.config.environments[env].namespace
+        kube = self.cluster(env)
+        try:
+            deployment = await kube.get(DEPLOYMENTS, first.name, namespace=namespace)
+            pods = await kube.list(
+                PODS, namespace=namespace, label_selector=selector_of(deployment)
+            )
+        except KubeError:
+            return None
+        return sum(
+            int(c.get("restartCount") or 0)
+            for pod in pods.items
+            for c in (pod.get("status") or {}).get("containerStatuses") or ()
+            if c.get("name") == first.container
+        )
 
     async def with_notes(self, plan: DeployPlan) -> DeployPlan:
         """`plan` with each service's change notes (bounded by the Gitea deadline)."""
@@ -404,13 +497,15 @@ class RolloutEngine:
         return self.clusters.get(context, self.kube) if context else self.kube
 
     async def _inspect(
-        self, services: tuple[str, ...], tag: str
+        self, services: tuple[str, ...], tag: str, *, digest: str | None = None
     ) -> dict[str, ImageCheck | ImageProblem]:
         platform = self.config.tag_policy.node_platform()
         found: dict[str, ImageCheck | ImageProblem] = {}
         async with RegistryClient(self.registry) as registry:
             for service in services:
                 ref = self.config.services[service].reference().with_tag(tag)
+                if digest is not None:  # a promotion: exactly this digest
+                    ref = ref.with_digest(digest)
                 try:
                     v = await registry.inspect(ref, platform=platform)
                 except RegistryError as e:
@@ -429,6 +524,11 @@ class RolloutEngine:
     async def _locks(self, services: tuple[str, ...], env: str) -> dict[tuple[str, str], LockInfo]:
         holders = await together(*(self.locks.holder(s, env) for s in services))
         return {(s, env): lock_info(h) for s, h in zip(services, holders, strict=True) if h}
+
+
+def _digest_of(image: str) -> str:
+    pin = source_pin(image)
+    return pin.digest if pin else ""
 
 
 @asynccontextmanager

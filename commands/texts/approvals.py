@@ -17,6 +17,7 @@ from commands.texts.authorization import user
 APPROVE_LABEL = "Approve"
 REJECT_LABEL = "Reject"
 FORCE_LABEL = "Force (freeze window)"
+FORCE_UNPROMOTED_LABEL = "Force (not promoted)"
 REASON_LABEL = "Reason"
 REJECT_MODAL_TITLE = "Reject deploy"
 FORCE_MODAL_TITLE = "Force through freeze"

@@ -88,3 +88,80 @@ def no_such_revision(service: str, wanted: str, available: Iterable[str]) -> str
 
 def already_running(service: str, env: str, what: str) -> str:
     return f"Nothing to do: {_code(service)} already runs {what} in {_code(env)}."
+
+
+# promotion (commands.promotion) --------------------------------------------------------
+
+
+def promote_needs_target() -> str:
+    return (
+        "Promote to which environment? Say `to ENV` (no single environment has"
+        " `promote_from` for this source)."
+    )
+
+
+def promote_needs_source(env: str) -> str:
+    return f"Promote to `{env}` from where? Say `from ENV` (another environment)."
+
+
+def promote_not_running(service: str, source: str) -> str:
+    return (
+        f"`{service}` runs no pinned image (`repo:tag@sha256:…`) in `{source}`:"
+        " nothing to promote; deploy it there first."
+    )
+
+
+def _duration(hours: float) -> str:
+    if hours < 1:
+        return f"{max(1, round(hours * 60))} min"
+    if hours < 48:
+        return f"{hours:.0f} h"
+    return f"{hours / 24:.0f} days"
+
+
+def _restarts(restarts: int | None) -> str:
+    if restarts is None:
+        return "restarts unknown"
+    return "no restarts" if restarts == 0 else f"{restarts} restart{'s' if restarts != 1 else ''}"
+
+
+def promotion_ran(service: str, source: str, hours: float, restarts: int | None, who: str) -> str:
+    return (
+        f":arrow_up: `{service}`: this digest has run in `{source}` for {_duration(hours)}"
+        f" ({_restarts(restarts)} since), deployed there by <@{who}>."
+    )
+
+
+def promotion_unrecorded(service: str, source: str, restarts: int | None) -> str:
+    return (
+        f":arrow_up: `{service}`: the digest `{source}` runs now ({_restarts(restarts)});"
+        f" Deckhand has no record of deploying it there."
+    )
+
+
+def promote_command(services: tuple[str, ...], source: str, env: str) -> str:
+    return f"/deploy promote {','.join(services)} from {source} to {env}"
+
+
+def _unpromoted(services: tuple[str, ...], source: str, env: str) -> str:
+    names = ", ".join(f"`{s}`" for s in services)
+    return (
+        f"`{env}` takes what ran in `{source}` (`promote_from`): {names} never ran this"
+        f" digest successfully there"
+    )
+
+
+def not_promoted(services: tuple[str, ...], source: str, env: str) -> str:
+    return f"{_unpromoted(services, source, env)}. Use `{promote_command(services, source, env)}`."
+
+
+def not_promoted_force(services: tuple[str, ...], source: str, env: str) -> str:
+    return (
+        f":warning: {_unpromoted(services, source, env)}: use"
+        f" `{promote_command(services, source, env)}`, or an approver forces this deploy"
+        " with a reason (Force)."
+    )
+
+
+def promoted_reason(source: str) -> str:
+    return f"promoted from {source}"

@@ -79,6 +79,11 @@ USAGE: dict[str, Usage] = {
         "Cancel a deploy that waits for approval or is still rolling out.",
         ("/deploy cancel d-7f3a2c",),
     ),
+    "promote": Usage(
+        "/deploy promote SERVICE|GROUP [from ENV] [to ENV] [-- reason]",
+        "Deploy exactly the digest another environment runs now (default: staging → prod).",
+        ("/deploy promote api", "/deploy promote api from staging to prod", "/deploy promote all"),
+    ),
     "help": Usage("/deploy help [COMMAND]", "This help.", ("/deploy help rollback",)),
 }
 

@@ -165,8 +165,12 @@ async def _start_deckhand(stack: ApprovalStack) -> DeployStack:
     return DeployStack(stack.env, stack.slack, sender, runtime, supervisor, settings)
 
 
-def _configure(env: SandboxEnv, required: int, windows: list[dict[str, Any]]) -> None:
+def _configure(
+    env: SandboxEnv, required: int, windows: list[dict[str, Any]], promote_from: str | None = None
+) -> None:
     config = yaml.safe_load(env.config_path.read_text(encoding="utf-8"))
+    if promote_from:
+        config["environments"]["prod"]["promote_from"] = promote_from
     config["environments"]["prod"]["approvals"]["required"] = required
     config["environments"]["prod"]["approvals"]["windows"] = windows
     env.config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -180,11 +184,12 @@ async def approval_stack(
     windows: list[dict[str, Any]] | None = None,
     speed: float = 30.0,
     gitea: bool = False,
+    promote_from: str | None = None,
 ) -> AsyncIterator[ApprovalStack]:
     async with AsyncExitStack() as stack:
         env = await stack.enter_async_context(SandboxEnv(directory, speed=speed))
-        if required != 1 or windows:
-            _configure(env, required, windows or [])
+        if required != 1 or windows or promote_from:
+            _configure(env, required, windows or [], promote_from)
         slack = await stack.enter_async_context(LocalSlack())
         people = ((REQUESTER, "alice"), (APPROVER, "bob"), (CAROL, "carol"), (DAVE, "dave"))
         for user, name in (*people, (OUTSIDER, "mallory")):

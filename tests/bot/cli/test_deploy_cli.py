@@ -297,3 +297,26 @@ async def test_restart_replaces_the_pods_and_exits_0(env: SandboxEnv) -> None:
     code, out = await deckhand(env, "restart", "apy")
     assert code == 2
     assert "api" in out
+
+
+async def test_promote_takes_the_staging_digest_and_promote_from_guards_prod(
+    env: SandboxEnv,
+) -> None:
+    import yaml
+
+    config = yaml.safe_load(env.config_path.read_text())
+    config["environments"]["prod"]["promote_from"] = "staging"
+    env.config_path.write_text(yaml.safe_dump(config))
+    api = seed(env)["api"]
+    code, out = await deckhand(env, "deploy", "api", api["good"][2], "--env", "prod")
+    assert code == 2
+    assert "Use `/deploy promote api from staging to prod`." in out
+    code, out = await deckhand(env, "deploy", "api", api["good"][1], "--as", "alice")
+    assert code == 0, out
+    code, out = await deckhand(env, "promote", "api", "--dry-run")
+    assert code == 0, out
+    assert "this digest has run in `staging`" in out
+    code, out = await deckhand(env, "promote", "api", "--break-glass", "release 7", "--as", "bob")
+    assert code == 0, out
+    staging, prod = image_of(env, "honeydue-staging"), image_of(env, "honeydue")
+    assert prod.split("@")[1] == staging.split("@")[1]
