@@ -7,6 +7,7 @@
 | `GET /events?user=U…` | server-sent events: `slack`, `cluster` (same shapes), on change |
 | `POST /api/command` | `{"user", "text": "/deploy …", "channel"}` → a signed slash command |
 | `POST /api/action` | `{"user", "channel", "ts", "action_id", "value", "block_id"}` → a click |
+| `POST /api/home` | `{"user"}` → `app_home_opened`: Deckhand publishes that user's Home tab |
 | `POST /api/break/<what>` | revoke/restore-token, delete-tag, crash, probe-path, restart-pod |
 
 Requests to Deckhand go through `SlackSender` exactly as Slack sends them (signed, with a
@@ -114,6 +115,7 @@ class DemoServer:
         app.router.add_get("/events", self._events)
         app.router.add_post("/api/command", self._json(self._command))
         app.router.add_post("/api/action", self._json(self._action))
+        app.router.add_post("/api/home", self._json(self._home))
         app.router.add_post("/api/break/{what}", self._json(self._break))
         app.on_shutdown.append(self._on_shutdown)
         return app
@@ -262,6 +264,12 @@ class DemoServer:
             value=value if isinstance(value, str) else "",
             block_id=str(body.get("block_id") or "deckhand-actions"),
         )
+        return {"status": status}
+
+    async def _home(self, request: web.Request, body: Json) -> Json:
+        """The visitor opened the Home tab: Slack sends `app_home_opened`."""
+        user = self._user(body.get("user")).id
+        status, _ = await self.sender.app_home_opened(user_id=user)
         return {"status": status}
 
     async def _break(self, request: web.Request, body: Json) -> Json:

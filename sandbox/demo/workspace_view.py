@@ -1,4 +1,5 @@
-"""What the demo page shows of the local Slack: channels, messages, threads, ephemerals.
+"""What the demo page shows of the local Slack: channels, messages, threads, ephemerals,
+and the App Home tab (pseudo-channel `HOME`: the view Deckhand last published).
 
 `SlackView` reads a `LocalSlack` workspace and builds the JSON the page renders for one
 demo user: every channel's messages as currently edited (with `edited` when they were
@@ -38,6 +39,8 @@ DEMO_USERS = (
     DemoUser(OUTSIDER, "mallory", "Mallory", "outsider: may do neither"),
 )
 DEMO_CHANNELS = {CHANNEL: "deploys", ALERT_CHANNEL: "deploy-alerts"}
+HOME = "HOME"
+"""The pseudo-channel showing Deckhand's App Home tab as `views.publish` left it."""
 BOT_NAME = "Deckhand"
 
 
@@ -152,4 +155,24 @@ class SlackView:
                 row["replies"].sort(key=lambda m: _order(str(m["ts"])))
             name = DEMO_CHANNELS.get(channel_id, channel.name)
             channels.append({"id": channel_id, "name": name, "messages": rows})
+        channels.append({"id": HOME, "name": "Home (Deckhand)", "messages": self._home(user_id)})
         return {"channels": channels}
+
+    def _home(self, user_id: str) -> list[Json]:
+        """The user's published Home view, as one message of the bot ([] until opened)."""
+        view = self._ws.home_views.get(user_id)
+        if view is None:
+            return []
+        return [
+            {
+                "ts": "home",
+                "user": BOT_USER_ID,
+                "name": BOT_NAME,
+                "bot": True,
+                "text": "",
+                "blocks": view.get("blocks") or [],
+                "edited": False,
+                "ephemeral": False,
+                "replies": [],
+            }
+        ]

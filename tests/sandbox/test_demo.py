@@ -173,6 +173,20 @@ async def test_a_typed_command_reaches_deckhand_signed_and_only_its_author_sees_
         assert response.status == 401
 
 
+async def test_opening_home_shows_the_view_deckhand_published(
+    demo: Demo, http: aiohttp.ClientSession
+) -> None:
+    status, body = await _post(http, f"{demo.url}api/home", {"user": REQUESTER})
+    assert (status, body) == (200, {"status": 200})
+    seen = await _wait_slack(http, demo, REQUESTER, lambda s: bool(_channel(s, "HOME")["messages"]))
+    (home,) = _channel(seen, "HOME")["messages"]
+    text = json.dumps(home["blocks"])
+    assert "staging" in text
+    assert "prod" in text
+    assert "ready" in text
+    assert _channel((await _state(http, demo, APPROVER))["slack"], "HOME")["messages"] == []
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [

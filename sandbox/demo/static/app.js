@@ -108,7 +108,9 @@ function renderMessages() {
     key: "intro",
     html: `<div class="intro"><h2># ${escapeHtml(channel.name)}</h2><p>${channel.id === "C0DEPLOYS1"
       ? "Deploys happen here. Type <code>/deploy help</code> below, or pick a hint. You act as the person chosen on the left."
-      : "Deckhand posts here when pods in the watched namespaces cannot pull their image."}</p></div>`,
+      : channel.id === "HOME"
+        ? "Deckhand's App Home: what runs where, per environment (published when you open it)."
+        : "Deckhand posts here when pods in the watched namespaces cannot pull their image."}</p></div>`,
   };
   sync(box, [intro, ...channel.messages.map((m) => ({
     key: m.ts, html: messageHtml(m, channel.id, false),
@@ -307,7 +309,10 @@ document.addEventListener("click", (event) => {
   if (t.matches(".bk-button[data-action-id]")) clickButton(t);
   else if (t.matches(".replies-link")) { state.thread = t.dataset.thread; renderThread(); }
   else if (t.id === "thread-close") { state.thread = null; renderThread(); }
-  else if (t.matches("li.channel")) { state.channel = t.dataset.channel; state.thread = null; renderMessages(); $("#messages").scrollTop = 1e9; }
+  else if (t.matches("li.channel")) {
+    state.channel = t.dataset.channel; state.thread = null; renderMessages(); $("#messages").scrollTop = 1e9;
+    if (state.channel === "HOME") post("/api/home", { user: state.me }).catch((e) => toast(String(e.message || e), true));
+  }
   else if (t.matches("li.user")) {
     state.me = t.dataset.user;
     localStorage.setItem("deckhand-demo-user", state.me);
