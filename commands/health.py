@@ -28,7 +28,6 @@ from commands.config import AlertsConfig
 from commands.diagnosis import Cause
 
 EXEC_FORMAT = "exec format error"
-PROBE_KILL = ("failed liveness probe", "failed startup probe")
 CRASH_CAUSES = frozenset({Cause.CRASH_LOOP, Cause.OOM_KILLED, Cause.PROBE_FAILED})
 WORKLOAD_CAUSES = CRASH_CAUSES | {Cause.UNSCHEDULABLE, Cause.EVICTED}
 
@@ -129,11 +128,6 @@ def read_health(pod: Mapping[str, Any]) -> PodHealth:
         unschedulable=unschedulable,
         evicted=evicted,
     )
-
-
-def is_probe_kill(reason: str, message: str) -> bool:
-    """A kubelet `Killing` event for a liveness/startup probe failure."""
-    return reason == "Killing" and any(p in message for p in PROBE_KILL)
 
 
 def crash_cause(crash: Crash, *, probe_killed: bool) -> Cause:

@@ -61,7 +61,6 @@ from commands.health import (
     Crash,
     PodHealth,
     crash_cause,
-    is_probe_kill,
     kind_enabled,
     read_health,
     still_failing,
@@ -76,6 +75,7 @@ from commands.incidents import (
     read_pod,
     workload_from_names,
 )
+from commands.probes import parse_kill, parse_unhealthy
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +116,12 @@ class ClusterView:
     in_flight: dict[str, DeployRecord] = field(default_factory=dict)
     latest: dict[tuple[str, str], DeployRecord] = field(default_factory=dict)
     """(namespace, Deployment) → Deckhand's latest deploy record of it."""
-    probe_kills: set[tuple[str, str, str]] = field(default_factory=set)
-    """(namespace, pod, container) a `Killing … failed liveness|startup probe` named."""
+    probe_kills: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
+    """(namespace, pod, container) → the probe kinds a `Killing … failed <kind> probe` named."""
     unhealthy: dict[tuple[str, str], str] = field(default_factory=dict)
     """(namespace, pod) → the latest `Unhealthy` probe message."""
+    probe_failures: dict[tuple[str, str], list[tuple[str, str, int]]] = field(default_factory=dict)
+    """(namespace, pod) → (kind, output, count) of its `Unhealthy` events, oldest first."""
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     _owners: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
@@ -242,7 +244,9 @@ class ClusterView:
                 for key in [k for k in self.pull_events if k[:2] == where]:
                     del self.pull_events[key]
                 self.unhealthy.pop(where, None)
-                self.probe_kills -= {k for k in self.probe_kills if k[:2] == where}
+                self.probe_failures.pop(where, None)
+                for key in [k for k in self.probe_kills if k[:2] == where]:
+                    del self.probe_kills[key]
             return
         pulls = read_pod(obj)
         old = self.pods.get(uid)
@@ -307,12 +311,15 @@ class ClusterView:
             namespace = str(involved.get("namespace") or meta(obj).get("namespace", ""))
             where = (namespace, str(involved.get("name", "")))
             reason = str(obj.get("reason", ""))
-            if is_probe_kill(reason, message):
-                # "Container api failed liveness probe, will be restarted"
-                killed = message.removeprefix("Container ").partition(" ")[0]
-                self.probe_kills.add((*where, killed))
-            elif reason == "Unhealthy":
+            kill = parse_kill(message) if reason == "Killing" else None
+            failed = parse_unhealthy(message) if reason == "Unhealthy" else None
+            if kill is not None:
+                self.probe_kills.setdefault((*where, kill[0]), set()).add(kill[1])
+            elif failed is not None:
                 self.unhealthy[where] = message
+                count = int(obj.get("count") or 1)
+                seen = self.probe_failures.setdefault(where, [])
+                seen[:] = [*[f for f in seen if f[:2] != failed][-20:], (*failed, count)]
         if involved.get("kind") != "Pod" or not is_pull_failure_event(
             str(obj.get("reason", "")), message
         ):
@@ -423,7 +430,9 @@ class ClusterView:
         for crash in health.crashes:
             cause = crash_cause(
                 crash,
-                probe_killed=(health.namespace, health.name, crash.container) in self.probe_kills,
+                probe_killed=bool(
+                    self.probe_kills.get((health.namespace, health.name, crash.container))
+                ),
             )
             last = pod.crash_seen.get(crash.container, now)
             if (

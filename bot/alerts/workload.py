@@ -8,7 +8,8 @@ the registry is asked (with the namespace's pull secret, as `bot.rollout.recheck
 for pulls) which platforms the image has, the pod's node for its
 `status.nodeInfo.architecture` (the configured node platform when Deckhand may not read
 nodes), and the fix is a buildx build. OOMKilled: the container's memory limit (usage is
-not known without a metrics API). A probe kill: the kubelet's `Unhealthy` message.
+not known without a metrics API). A probe kill: the probes diagnosis (`commands.probes`:
+which probe, doing what, what the kubelet saw, and the fix for it).
 Unschedulable and evicted pods: the scheduler's / kubelet's words. API and registry
 failures never fail the alert: the words then say less.
 """
@@ -22,14 +23,15 @@ from dataclasses import dataclass
 from bot.alerts.watcher import ClusterView
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
-from bot.kube.kinds import NODES
+from bot.kube.kinds import NODES, PODS
 from bot.rollout.recheck import PullRecheck, recheck_pull
 from bot.settings import RegistrySettings
 from commands import texts
 from commands.config import DeckhandConfig
-from commands.diagnosis import Cause, redact
-from commands.health import log_verdict
+from commands.diagnosis import Cause, Finding, explain, redact
+from commands.health import Crash, log_verdict
 from commands.incidents import IncidentKey
+from commands.probes import evidence_by_kind, probes_of
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,54 @@ async def _node_platform(kube: KubeClient, node: str, fallback: str) -> str:
     info = (obj.get("status") or {}).get("nodeInfo") or {}
     arch, system = info.get("architecture"), info.get("operatingSystem") or "linux"
     return f"{system}/{arch}" if arch else fallback
+
+
+async def _probe_explanation(
+    kube: KubeClient,
+    view: ClusterView,
+    key: IncidentKey,
+    pod: str,
+    crash: Crash | None,
+    *,
+    timeout_s: float,
+) -> tuple[str, str] | None:
+    """The probes diagnosis (`commands.probes`, `commands.diagnosis.explain`): which probe,
+    doing what, what the kubelet saw, the fix. None when the pod or its events are gone."""
+    if not pod or crash is None:
+        return None
+    try:
+        async with asyncio.timeout(timeout_s):
+            obj = await kube.get(PODS, pod, namespace=key.namespace)
+    except (KubeError, TimeoutError):
+        return None
+    spec = next(
+        (
+            c
+            for c in (obj.get("spec") or {}).get("containers") or []
+            if c.get("name") == crash.container
+        ),
+        None,
+    )
+    if spec is None:
+        return None
+    evidence = evidence_by_kind(
+        probes_of(spec),
+        crash.container,
+        started=None,
+        failures=view.probe_failures.get((key.namespace, pod), []),
+        killed=view.probe_kills.get((key.namespace, pod, crash.container), set()),
+    )
+    chosen = next((e for e in evidence.values() if e.killed), None) or next(
+        iter(evidence.values()), None
+    )
+    if chosen is None:
+        return None
+    said = explain(
+        Finding(Cause.PROBE_FAILED, True, pod=pod, container=crash.container, probe=chosen),
+        image=key.image,
+        namespace=key.namespace,
+    )
+    return said.sentence, said.next_step
 
 
 async def diagnose_workload(
@@ -160,8 +210,12 @@ async def diagnose_workload(
     elif cause is Cause.PROBE_FAILED:
         probe = view.unhealthy.get((key.namespace, pod_name), "")
         message = message or redact(probe)
-        sentence = texts.probe_diagnosis(redact(probe))
-        fix = texts.probe_fix(key.namespace, key.workload)
+        explained = await _probe_explanation(kube, view, key, pod_name, crash, timeout_s=timeout_s)
+        if explained is not None:
+            sentence, fix = explained
+        else:
+            sentence = texts.probe_diagnosis(redact(probe))
+            fix = texts.probe_fix(key.namespace, key.workload)
     else:
         sentence = texts.crash_diagnosis(exit_code)
         fix = texts.crash_fix(key.namespace, pod_name or "<pod>")

@@ -13,7 +13,6 @@ from commands.diagnosis import Cause
 from commands.health import (
     Crash,
     crash_cause,
-    is_probe_kill,
     kind_enabled,
     log_verdict,
     read_health,
@@ -104,19 +103,6 @@ def test_scheduling_and_eviction(
 def test_crash_cause(reason: str, probe_killed: bool, expected: Cause) -> None:
     crash = Crash("api", "r/a:1", 2, 1, reason, True)
     assert crash_cause(crash, probe_killed=probe_killed) is expected
-
-
-@pytest.mark.parametrize(
-    ("reason", "message", "expected"),
-    [
-        ("Killing", "Container api failed liveness probe, will be restarted", True),
-        ("Killing", "Container api failed startup probe, will be restarted", True),
-        ("Killing", "Stopping container api", False),
-        ("Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 404", False),
-    ],
-)
-def test_probe_kills(reason: str, message: str, expected: bool) -> None:
-    assert is_probe_kill(reason, message) is expected
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ the pods, the scheduler places them) and LocalSlack:
 - a container the kernel kills for memory (OOMKilled, exit 137) → one alert with its
   memory limit; a pod whose cpu request no node has room for → one alert with the
   scheduler's `Insufficient cpu`;
+- a liveness probe on a path the app doesn't serve → one alert with the probes diagnosis
+  (which probe, what the kubelet saw: HTTP 404, the path);
 - Deckhand's own failed deploy (its record failed with that image) → no alert of its
   own: a later, unrelated incident's alert is the only message.
 """
@@ -132,3 +134,24 @@ async def test_deckhands_own_failed_deploy_raises_no_alert(alert_world: AlertWor
         await world.kube.patch(DEPLOYMENTS, "admin", big, namespace="honeydue")
         await wait_until(lambda: bool(world.alerts()), within_s=GRACE_S + 30, what="an alert")
     assert [("`honeydue/admin`" in text_of(m)) for m in world.alerts()] == [True]
+
+
+async def test_a_liveness_probe_on_a_path_the_app_lacks_raises_one_probe_alert(
+    alert_world: AlertWorld,
+) -> None:
+    world = alert_world
+    service = world.service()
+    async with world.running(service):
+        wrong = {"path": "/admin/", "port": 3000}
+        patch = {"spec": {"template": {"spec": {"containers": [
+            {"name": "admin", "livenessProbe": {"httpGet": wrong, "initialDelaySeconds": 3,
+                                                "periodSeconds": 10}}
+        ]}}}}  # fmt: skip
+        await world.kube.patch(DEPLOYMENTS, "admin", patch, namespace="honeydue")
+        await wait_until(lambda: bool(world.alerts()), within_s=GRACE_S + 30, what="probe alert")
+    assert len(world.alerts()) == 1
+    text = text_of(world.alerts()[0])
+    assert "Failing probe in `honeydue/admin`" in text
+    assert "liveness probe" in text
+    assert "HTTP 404" in text
+    assert "/admin/" in text
