@@ -109,6 +109,7 @@ def deckhand_settings(
         "http_listen": listen,
         "shutdown_grace_s": DECKHAND_GRACE_S,
         "kubeconfig": env.kubeconfig,
+        "gitea_token": env.gitea_token,  # change notes from the sandbox Gitea
     }
     # model_validate does not read environment variables: the demo is the same everywhere.
     return Settings.model_validate(values)

@@ -83,9 +83,14 @@ async def _loopback_only(
 
 
 def hints() -> dict[str, str]:
-    """Commands the page offers to fill in: deploy a good tag of api that is not running."""
+    """Commands the page offers to fill in: deploy a good tag of api that is not running,
+    and the seeded downgrade (an older commit than the running one) to prod."""
     api = next(s for s in SERVICES if s.name == "api")
-    return {"api": f"/deploy api {api.good[1]}", "api-prod": f"/deploy api {api.good[2]} to prod"}
+    return {
+        "api": f"/deploy api {api.good[1]}",
+        "api-prod": f"/deploy api {api.good[2]} to prod",
+        "api-downgrade": f"/deploy api {api.previous} to prod",
+    }
 
 
 class DemoServer:
