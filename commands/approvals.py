@@ -39,6 +39,7 @@ from enum import StrEnum
 
 from commands import texts
 from commands.authz import can_approve
+from commands.changes import ChangeKind
 from commands.config import Approvals, EnvironmentConfig
 from commands.plan import DeployPlan
 from commands.requests import Refusal, RefusalCode
@@ -189,10 +190,12 @@ def new_request(
     """The approval request for a checked `plan`; `current` maps service → running image."""
     approvals = env_config.approvals
     changes = []
+    noted = {n.service for n in plan.change_notes if n.kind is not ChangeKind.UNAVAILABLE}
     for s in plan.services:
         old = current.get(s.service, "")
         new_revision = s.image.revision_label or plan.tag
         link = compare_url(source_urls.get(s.service), tag_of(old), new_revision)
+        link = "" if s.service in noted else link  # the change notes carry it
         image = s.patches[0].image if s.patches else s.image.reference
         changes.append(ImageChange(s.service, s.image.digest, image, old, link))
     request = ApprovalRequest(

@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 
 from bot.gitea.client import GiteaClient
 from bot.gitea.errors import GiteaError, GiteaNotFound, GiteaTimeout, GiteaTokenMissing
 from bot.settings import GiteaSettings
 from commands import texts
 from commands.changes import (
+    ChangeKind,
     ChangeNotes,
     Revisions,
     SourceRepository,
@@ -87,9 +89,10 @@ class ChangeNotesReader:
             backward = [] if forward else await self._client.compare(repo, new, running)
         except GiteaNotFound:
             return await self._fallback(service, repo, running, new, link)
-        return from_compare(
+        notes = from_compare(
             service, running=running, new=new, forward=forward, backward=backward, link=link
         )
+        return _link_taken_back(notes, repo)
 
     async def _fallback(
         self, service: str, repo: SourceRepository, running: str, new: str, link: str
@@ -113,3 +116,10 @@ class ChangeNotesReader:
             page, more = await self._client.commits(repo, start, page=walk.pages + 1)
             walk = walk_step(walk, page=page, more=more)
         return walk
+
+
+def _link_taken_back(notes: ChangeNotes, repo: SourceRepository) -> ChangeNotes:
+    """A downgrade's link shows what it takes back (Gitea's `new...running` page)."""
+    if notes.kind is not ChangeKind.DOWNGRADE:
+        return notes
+    return replace(notes, compare_url=repo.compare_url(notes.new, notes.running))

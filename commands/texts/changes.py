@@ -86,14 +86,14 @@ def change_summary(notes: ChangeNotes, *, slack: bool = True) -> list[str]:
         warn = ":warning: " if slack else "WARNING: "
         return [
             f"{warn}{_bold('Unrelated history', slack)}: Gitea finds no common history between"
-            f" the running {running} and the new {new} of {svc}: check the tag.{tail}"
+            f" the running {running} and the new {new} of {svc}: check the tag{tail}"
         ]
     if kind == "downgrade":
         n = len(notes.taken_back)
         siren = ":rotating_light: " if slack else "WARNING: "
         head = (
             f"{siren}{_bold('Downgrade', slack)}: {new} is older than the running {running}"
-            f" of {svc}: this deploy takes back {_count(notes, n)}.{tail}"
+            f" of {svc}: this deploy takes back {_count(notes, n)}{tail}"
         )
         return [head, *_firsts(notes.taken_back, slack, more_in_thread=True)]
     lines = [

@@ -75,8 +75,10 @@ async def test_a_downgrade_is_flagged_in_the_approval_request(approvals: Approva
     text = approvals.text(message)
     assert (
         f":rotating_light: *Downgrade*: `{API.previous}` is older than the running"
-        f" `{API.current}` of `api`: this deploy takes back 2 commits." in text
+        f" `{API.current}` of `api`: this deploy takes back 2 commits · <" in text
     )
+    assert f"/compare/{API.previous}" in text  # new...running: what it takes back
+    assert f"...{API.current}|compare>" in text
     assert "• Release api 2026.11.1 — Alice Martin" in text
     assert buttons(message)
 
@@ -113,7 +115,7 @@ async def test_a_rollback_says_which_commits_it_takes_back(tmp_path: Path) -> No
         assert await stack.command("rollback api staging") == 200
         message = await stack.wait_message(count=2)
         text = await stack.wait_final(message)
-        link = f"{stack.env.source_url('api')}/compare/{AHEAD}...{API.current}"
+        link = f"{stack.env.source_url('api')}/compare/{API.current}...{AHEAD}"
         assert f"This rollback takes back *3 commits* from `api` · <{link}|compare>:" in text
         for line in TITLES:
             assert line in text
