@@ -100,6 +100,12 @@ def configured_secrets(settings: Settings) -> list[str]:
             pair = f"{registry.username}:{token}".encode()
             found.append(base64.b64encode(pair).decode())
             found.append(base64.urlsafe_b64encode(pair).decode())
+    try:
+        gitea = settings.gitea().token
+    except OSError:  # an unreadable token file
+        gitea = None
+    if gitea is not None:
+        found.append(gitea.get_secret_value())
     return found
 
 

@@ -8,7 +8,8 @@ stack's settings carry, writing JSON lines into a buffer; `caplog` records every
 at DEBUG too (Deckhand's loggers and its libraries': slack_sdk as `bot.slack.web`, Bolt,
 aiohttp, kubernetes_asyncio). Then a good `/deploy api <tag>` runs to Succeeded, the
 registry token is revoked, and the next `/deploy` is refused. Neither the captured records nor
-the JSON lines contain the bot token, the signing secret, the registry token, the
+the JSON lines contain the bot token, the signing secret, the registry token, the Gitea
+token (change notes were read), the
 base64 of `user:token` or any Bearer token the registry issued; the lines written while
 handling each command carry its correlation id.
 """
@@ -52,11 +53,15 @@ def json_lines(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
 async def stack(tmp_path: Path, json_lines: io.StringIO) -> AsyncIterator[DeployStack]:
     async def configure(env: SandboxEnv, slack: LocalSlack) -> None:
         settings = make_slack_settings(
-            slack, registry_username="admin", registry_token=env.token, log_level="DEBUG"
+            slack,
+            registry_username="admin",
+            registry_token=env.token,
+            gitea_token=env.gitea_token,
+            log_level="DEBUG",
         )
         configure_logging(settings, stream=json_lines)
 
-    async with deploy_stack(tmp_path / "env", prepare=configure) as running:
+    async with deploy_stack(tmp_path / "env", prepare=configure, gitea=True) as running:
         yield running
 
 
@@ -66,6 +71,7 @@ def secrets_of(stack: DeployStack) -> dict[str, str]:
         "bot token": stack.slack.bot_token,
         "signing secret": SIGNING_SECRET,
         "registry token": token,
+        "gitea token": stack.env.gitea_token,
         "base64 user:token": base64.b64encode(f"admin:{token}".encode()).decode(),
     }
     for n, issued in enumerate(stack.env.registry.issued_tokens()):
@@ -84,6 +90,7 @@ async def test_full_deploy_and_auth_failure_log_no_secret(
     await stack.command(f"api {API.good[2]}")
     text = await stack.wait_final(await stack.wait_message())
     assert "Succeeded" in text, text
+    assert stack.env.registry.count(contains="/api/v1/repos/") > 0  # the Gitea token was used
 
     stack.env.registry.revoke_token(stack.env.token)
     await stack.command(f"api {API.good[3]}")
