@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 FIRST_TITLES = 3
 """How many commit titles the message itself shows; the thread has them all."""
 MAX_TITLE = 90
+THREAD_COMMITS = 60
+"""At most this many commits per list in the thread (the compare link has them all)."""
 
 
 def _plural(n: int, word: str) -> str:
@@ -112,20 +114,30 @@ def change_summary(notes: ChangeNotes, *, slack: bool = True) -> list[str]:
     return [*lines, *_firsts(notes.commits, slack, more_in_thread=True)]
 
 
+def _listed(commits: Sequence[GitCommit], notes: ChangeNotes, slack: bool) -> list[str]:
+    lines = [commit_line(c, slack=slack, with_sha=True) for c in commits[:THREAD_COMMITS]]
+    rest = len(commits) - THREAD_COMMITS
+    if rest > 0:
+        link = _link(notes.compare_url, "compare", slack)
+        lines.append(f"…and {rest} more" + (f": {link}" if link else ""))
+    return lines
+
+
 def change_list(notes: ChangeNotes, *, slack: bool = True) -> list[str]:
-    """The full list for the thread: a header, then every commit (SHA, title, author, day)."""
+    """The full list for the thread: a header, then every commit (SHA, title, author, day),
+    at most `THREAD_COMMITS` per list."""
     svc = _code(notes.service)
     if notes.commits:
         header = f"Commits this deploy brings to {svc} ({_count(notes, len(notes.commits))}):"
-        body = [commit_line(c, slack=slack, with_sha=True) for c in notes.commits]
+        body = _listed(notes.commits, notes, slack)
     elif notes.taken_back:
         header = f"Commits this deploy takes back from {svc} ({len(notes.taken_back)}):"
-        body = [commit_line(c, slack=slack, with_sha=True) for c in notes.taken_back]
+        body = _listed(notes.taken_back, notes, slack)
     else:
         return []
     if notes.commits and notes.taken_back:
         body.append(f"…and it takes back {_plural(len(notes.taken_back), 'commit')}:")
-        body += [commit_line(c, slack=slack, with_sha=True) for c in notes.taken_back]
+        body += _listed(notes.taken_back, notes, slack)
     return [header, *body]
 
 

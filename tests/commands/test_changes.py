@@ -201,3 +201,13 @@ def test_downgrade_is_loud_and_rollback_says_what_it_takes_back() -> None:
 def test_the_reason_is_said_once(reasons: list[str], line: str) -> None:
     assert texts.no_change_notes(reasons) == line
     assert texts.change_summary(unavailable("api", "x"))[0] == "No change notes: x."
+
+
+def test_the_thread_list_is_bounded() -> None:
+    many = [c(n) for n in range(1, 200)]
+    notes = from_compare(
+        "api", running="aaaaaaa", new="bbbbbbb", forward=many, backward=[], link="https://g/c"
+    )
+    full = texts.change_list(notes)
+    assert len(full) == 1 + texts.THREAD_COMMITS + 1
+    assert full[-1] == f"…and {199 - texts.THREAD_COMMITS} more: <https://g/c|compare>"
