@@ -31,6 +31,7 @@ from bot.gitea.errors import (
     GiteaUnavailable,
 )
 from bot.settings import GiteaSettings
+from commands import texts
 from commands.changes import GitCommit, SourceRepository
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ _CHEAP = {"stat": "false", "verification": "false", "files": "false"}
 def parse_commit(raw: object) -> GitCommit:
     """One `api.Commit` as a `GitCommit` (title, author name, date, parents)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("sha"), str):
-        raise GiteaUnavailable("an unreadable commit")
+        raise GiteaUnavailable(texts.gitea_unreadable("commit"))
     inner = raw.get("commit") if isinstance(raw.get("commit"), dict) else {}
     assert isinstance(inner, dict)
     author = inner.get("author") if isinstance(inner.get("author"), dict) else {}
@@ -103,7 +104,7 @@ class GiteaClient:
         body, _ = await self._get(repo, path, _CHEAP)
         commits = body.get("commits") if isinstance(body, dict) else None
         if not isinstance(commits, list):
-            raise GiteaUnavailable("an unreadable compare answer")
+            raise GiteaUnavailable(texts.gitea_unreadable("compare answer"))
         return [parse_commit(c) for c in commits]
 
     async def commits(
@@ -113,7 +114,7 @@ class GiteaClient:
         query = {"sha": sha, "page": str(page), "limit": str(self._settings.page_size), **_CHEAP}
         body, headers = await self._get(repo, "/commits", query)
         if not isinstance(body, list):
-            raise GiteaUnavailable("an unreadable commit list")
+            raise GiteaUnavailable(texts.gitea_unreadable("commit list"))
         return [parse_commit(c) for c in body], _next_page(headers)
 
     async def repository(self, repo: SourceRepository) -> str:
@@ -140,7 +141,7 @@ class GiteaClient:
                     try:
                         return await resp.json(content_type=None), resp.headers
                     except ValueError as e:
-                        raise GiteaUnavailable("an answer that is not JSON") from e
+                        raise GiteaUnavailable(texts.gitea_unreadable("answer (not JSON)")) from e
         except aiohttp.ClientError as e:
             raise GiteaUnavailable(type(e).__name__) from e
         log.info("gitea answered %s for %s", status, url.split("?", 1)[0])
@@ -154,4 +155,4 @@ def _by_status(status: int, repository: str) -> GiteaError:
         return GiteaForbidden()
     if status == 404:
         return GiteaNotFound(repository)
-    return GiteaUnavailable(f"HTTP {status}")
+    return GiteaUnavailable(texts.gitea_http(status))

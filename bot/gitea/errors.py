@@ -22,7 +22,7 @@ class GiteaError(Exception):
     """A Gitea request failed. `sentence()` is what a person is told."""
 
     def sentence(self) -> str:
-        return texts.changes_unavailable("the request failed")
+        return texts.changes_unavailable(texts.gitea_unreadable("answer"))
 
     def __str__(self) -> str:
         return self.sentence()

@@ -229,3 +229,12 @@ def changes_timeout(seconds: float) -> str:
 
 def changes_unavailable(detail: str) -> str:
     return f"Gitea is unavailable ({detail})"
+
+
+def gitea_unreadable(what: str) -> str:
+    """A `changes_unavailable` detail: Gitea answered, but not in its own shape."""
+    return f"an unreadable {what}"
+
+
+def gitea_http(status: int) -> str:
+    return f"HTTP {status}"
