@@ -10,7 +10,11 @@ one at a time, a probe pod is turned into ErrImagePull on a tag missing from the
 registry. Detection latency = probe's status write → `chat.postMessage` in the alert
 channel received by LocalSlack (both `time.monotonic()` in this process); that path
 includes Deckhand's registry re-check, its incident ConfigMap and the Slack call. The
-probe pod is restored afterwards (the incident resolves).
+probe pod is restored afterwards (the incident resolves). The probes take turns over
+the alert kinds (`KINDS`): a pull failure, and the kinds beyond pulls — a crash loop
+(`CrashLoopBackOff`, exit 1; Deckhand reads the pod's last log lines), an OOM kill
+(`OOMKilled`, 137) and an unschedulable pod (`PodScheduled=False`) — each on an image
+of its own, so every probe is a new incident; latency is reported per kind.
 
 CPU seconds per 1,000 watch events = the process's user+system CPU over the window /
 pod updates written × 1,000 (every update is one MODIFIED event on Deckhand's pod watch;
@@ -41,10 +45,14 @@ PROBES = 10
 """Pods set aside for probes (never churned)."""
 
 
+KINDS = ("pull", "crash", "oom", "unschedulable")
+
+
 @dataclass
 class SizeResult:
     pods: int
     latencies_ms: list[float]
+    """Pull alerts (the figures' headline)."""
     rss_synced_mb: float
     rss_end_mb: float
     cpu_s: float
@@ -57,6 +65,8 @@ class SizeResult:
     lag_ms: list[float]
     """This process's event-loop lag during the window (the sandbox, registry and Slack
     stand-ins share it): high values mean the harness, not Deckhand, was slow."""
+    by_kind: dict[str, list[float]] | None = None
+    """Latencies per alert kind beyond pulls (`crash`, `oom`, `unschedulable`)."""
 
 
 def _running_status(name: str, image: str, ready: bool, stamp: str) -> dict[str, Any]:
@@ -219,35 +229,65 @@ def _alerts(slack: LocalSlack) -> list[float]:
     ]
 
 
-async def probe(env: BenchEnv, slack: LocalSlack, pod: str, n: int, *, within_s: float) -> float:
-    """Make `pod` fail to pull a missing tag; ms until the alert reached Slack (nan: none)."""
+def _failing_status(kind: str, image: str) -> dict[str, Any]:
+    """The status of a pod failing with `kind` on `image`."""
+    container: dict[str, Any] = {
+        "name": "app",
+        "image": image,
+        "imageID": "",
+        "ready": False,
+        "restartCount": 0,
+        "started": False,
+    }
+    status: dict[str, Any] = {"phase": "Pending", "containerStatuses": [container]}
+    if kind == "pull":
+        error = f"rpc error: code = NotFound desc = {image}: not found"
+        container["state"] = {
+            "waiting": {
+                "reason": "ErrImagePull",
+                "message": f'Failed to pull image "{image}": {error}',
+            }
+        }
+    elif kind in ("crash", "oom"):
+        ended = (
+            {"exitCode": 137, "reason": "OOMKilled"}
+            if kind == "oom"
+            else {"exitCode": 1, "reason": "Error"}
+        )
+        status["phase"] = "Running"
+        container.update(
+            imageID=f"{image}@sha256:" + "0" * 64,
+            restartCount=3,
+            state={"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+            lastState={"terminated": ended},
+        )
+    else:
+        message = (
+            "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are "
+            "available: 3 No preemption victims found for incoming pod."
+        )
+        container["state"] = {"waiting": {"reason": "ContainerCreating"}}
+        status["conditions"] = [
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+             "message": message}
+        ]  # fmt: skip
+    return status
+
+
+async def probe(
+    env: BenchEnv, slack: LocalSlack, pod: str, n: int, *, within_s: float, kind: str = "pull"
+) -> float:
+    """Make `pod` fail as `kind` (a missing tag by default); ms until the alert reached
+    Slack (nan: none)."""
     store = env.cluster.store
     good = f"{env.repository('api')}:{_good_tag()}"
-    missing = f"{env.repository('api')}:missing-{n}"
-    error = f"rpc error: code = NotFound desc = {missing}: not found"
-    waiting = {
-        "phase": "Pending",
-        "containerStatuses": [
-            {
-                "name": "app",
-                "image": missing,
-                "imageID": "",
-                "ready": False,
-                "restartCount": 0,
-                "started": False,
-                "state": {
-                    "waiting": {
-                        "reason": "ErrImagePull",
-                        "message": f'Failed to pull image "{missing}": {error}',
-                    }
-                },
-            }
-        ],
-    }
+    bad = f"{env.repository('api')}:{kind}-{n}"
     before = len(_alerts(slack))
-    store.mutate(PODS, NAMESPACE, pod, _set_image(missing))
+    store.mutate(PODS, NAMESPACE, pod, _set_image(bad))
     sent = time.monotonic()
-    store.mutate(PODS, NAMESPACE, pod, _set_status(waiting), subresource="status")
+    store.mutate(
+        PODS, NAMESPACE, pod, _set_status(_failing_status(kind, bad)), subresource="status"
+    )
     arrived = await wait_for(lambda: len(_alerts(slack)) > before, within_s=within_s)
     latency = (_alerts(slack)[before] - sent) * 1000 if arrived else float("nan")
     stamp = env.cluster.clock.timestamp()
@@ -298,16 +338,20 @@ async def measure(
             if profile and not profile_startup:
                 spy = await _py_spy(deckhand.pid, profile, window_s)
             latencies: list[float] = []
+            by_kind: dict[str, list[float]] = {k: [] for k in KINDS[1:]}
             missed = 0
             try:
                 n = 1
                 while time.monotonic() - window_start < window_s:
                     pod = probe_pods[n % len(probe_pods)]
-                    ms = await probe(env, slack, pod, n, within_s=10)
-                    if ms == ms:
+                    kind = KINDS[n % len(KINDS)]
+                    ms = await probe(env, slack, pod, n, within_s=10, kind=kind)
+                    if ms != ms:
+                        missed += 1
+                    elif kind == "pull":
                         latencies.append(ms)
                     else:
-                        missed += 1
+                        by_kind[kind].append(ms)
                     n += 1
                     await asyncio.sleep(1 / probes_per_s)
             finally:
@@ -332,6 +376,7 @@ async def measure(
         missed,
         first_alert_s,
         lag_ms,
+        by_kind,
     )
 
 
@@ -368,6 +413,29 @@ def figures(
     n = len(result.latencies_ms)
     churn_note = f"{result.updates / result.window_s:.0f} updates/s achieved (target {rate:g})"
     lat = result.latencies_ms
+    kinds = [
+        Figure(
+            section,
+            f"{result.pods:,} pods: {kind} alert latency p99",
+            quantile(values, 0.99) if values else None,
+            "ms wall",
+            note=f"n={len(values)}, p50 {median(values):.0f} ms" if values else "n=0",
+        )
+        for kind, values in (result.by_kind or {}).items()
+    ]
+    return [*kinds, *_figures(result, section=section, lat=lat, n=n, churn_note=churn_note,
+                              memory_section=memory_section)]  # fmt: skip
+
+
+def _figures(
+    result: SizeResult,
+    *,
+    section: str,
+    lat: list[float],
+    n: int,
+    churn_note: str,
+    memory_section: str | None,
+) -> list[Figure]:
     return [
         Figure(
             section,
@@ -424,6 +492,10 @@ def growth_rows(results: list[SizeResult]) -> list[dict[str, float | int | None]
                 "updates_per_s": round(r.updates / r.window_s),
                 "first_alert_s": round(r.first_alert_s, 1),
                 "harness_lag_p99_ms": round(quantile(r.lag_ms, 0.99)) if r.lag_ms else None,
+                **{
+                    f"{kind}_alert_p99_ms": round(quantile(values, 0.99), 1) if values else None
+                    for kind, values in (r.by_kind or {}).items()
+                },
             }
         )
     return rows

@@ -24,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -76,6 +77,8 @@ class DriftState:
     notice: str = ""
     """Key of the last change noticed (`DriftChange.key`s joined)."""
     posted: bool = True
+    pending: tuple[DriftChange, ...] = ()
+    """The claimed notice's changes until it is posted (a retry posts them)."""
 
     @property
     def name(self) -> str:
@@ -95,6 +98,7 @@ def _to_data(state: DriftState) -> tuple[dict[str, str], dict[str, str]]:
         "replicas": str(state.replicas),
         "notice": state.notice,
         "posted": "true" if state.posted else "false",
+        "pending": json.dumps([asdict(c) for c in state.pending]),
     }
 
 
@@ -108,6 +112,7 @@ def _from_configmap(obj: KubeObject) -> DriftState:
         replicas=int(data.get("replicas") or 0),
         notice=data.get("notice", ""),
         posted=data.get("posted", "true") == "true",
+        pending=tuple(DriftChange(**c) for c in json.loads(data.get("pending") or "[]")),
     )
 
 
@@ -220,7 +225,14 @@ class DriftService:
             nonlocal won
             won = stored.notice != key
             return (
-                replace(stored, image=now.image, replicas=now.replicas, notice=key, posted=False)
+                replace(
+                    stored,
+                    image=now.image,
+                    replicas=now.replicas,
+                    notice=key,
+                    posted=False,
+                    pending=tuple(changes),
+                )
                 if won
                 else None
             )
@@ -233,17 +245,14 @@ class DriftService:
         return await self.store.update(state.name, lambda _: state)
 
     async def _retry(self, target: Watched, state: DriftState) -> None:
-        """A notice claimed but never posted: post what is known now (the change itself
-        is gone from the baseline; only its end point is)."""
-        change = DriftChange(
-            state.namespace, state.deployment, "image", "(unknown)", state.image, ""
-        )
-        await self._post(target, [change], state)
+        """A notice claimed but never posted (Slack failed, or a restart came between)."""
+        if state.pending:
+            await self._post(target, list(state.pending), state)
 
     async def _post(self, target: Watched, changes: list[DriftChange], state: DriftState) -> None:
         channel = alert_channel(self.config, target.namespace)
         if channel is None or not self.config.alerts.drift:
-            self.states[state.name] = await self._store(replace(state, posted=True))
+            self.states[state.name] = await self._store(replace(state, posted=True, pending=()))
             return
         title = texts.drift_title(
             target.namespace, target.deployment, changes[0].field, changes[0].before,
@@ -268,7 +277,7 @@ class DriftService:
             )
         self.noticed += 1
         log.info("drift: noticed %s/%s %s", target.namespace, target.deployment, state.notice)
-        self.states[state.name] = await self._store(replace(state, posted=True))
+        self.states[state.name] = await self._store(replace(state, posted=True, pending=()))
 
     async def _last_deployed(self, target: Watched) -> DeployRecord | None:
         for record in await self.records.history(target.service, target.env, 20):

@@ -161,8 +161,11 @@ def record(
     kept: list[Obj] = []
     mine: set[Path] = set()
     for entry in entries:
-        owned = from_fields_v1(entry.get("fieldsV1") or {})
         same_subresource = entry.get("subresource") == subresource
+        if not same_subresource:  # another subresource's fields: untouched by this write
+            kept.append(entry)
+            continue
+        owned = from_fields_v1(entry.get("fieldsV1") or {})
         if (
             entry.get("manager") == manager
             and entry.get("operation") == "Update"
@@ -171,8 +174,7 @@ def record(
         ):
             mine = owned
             continue
-        if same_subresource:
-            owned -= changed | removed
+        owned -= changed | removed
         if owned:
             kept.append({**entry, "fieldsV1": to_fields_v1(owned)})
     mine = (mine - removed) | changed

@@ -7,7 +7,9 @@ kubectl:
   repeat it;
 - `kubectl apply` of a manifest naming a tag older than the one Deckhand last deployed
   → the notice names `kubectl-client-side-apply` and flags stale manifests;
-- Deckhand's own patch (field manager `deckhand`) → no notice.
+- Deckhand's own patch (field manager `deckhand`) → no notice;
+- a notice Slack refused stays claimed in its ConfigMap and is posted, once, on the
+  next look (not again after a restart).
 """
 
 from __future__ import annotations
@@ -116,3 +118,32 @@ async def test_apply_of_an_older_manifest_is_flagged_stale(alert_world: AlertWor
     assert "`kubectl-client-side-apply`" in text
     assert "stale manifests" in text
     assert f"`{api.good[3]}`" in text
+
+
+async def test_a_notice_slack_refused_is_retried_and_posted_once(alert_world: AlertWorld) -> None:
+    world = alert_world
+    after = world.image("api", SERVICES[0].good[2])
+    service = drift_service(world)
+    world.slack.fail_next("chat.postMessage", error="internal_error")
+    async with background({"drift": service.run()}):
+        await wait_until(lambda: baselined(service), within_s=15, what="the baselines")
+        await run_kubectl(
+            world.env.kubeconfig, "set", "image", "-n", "honeydue", "deployment/api",
+            f"api={after}", check=True,
+        )  # fmt: skip
+        # Refused once; the claim stays in its ConfigMap and the next look posts it.
+        await wait_until(lambda: bool(world.alerts()), within_s=20, what="the retried notice")
+        await wait_until(
+            lambda: all(s.posted for s in service.states.values()), within_s=10, what="posted"
+        )
+    again = drift_service(world)
+    async with background({"drift": again.run()}):
+        await wait_until(
+            lambda: baselined(again) and all(s.posted for s in again.states.values()),
+            within_s=15,
+            what="the restarted service's view",
+        )
+    assert len(world.alerts()) == 1
+    text = text_of(world.alerts()[0])
+    assert "`kubectl-set`" in text
+    assert f"`{after}`" in text
