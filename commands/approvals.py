@@ -122,6 +122,8 @@ class ApprovalRequest:
     unpromoted: tuple[str, ...] = ()
     """Services whose digest never ran in `promote_source`: only a Force counts."""
     promote_source: str = ""
+    promoted_from: str = ""
+    """A promotion (one service): re-checked pinned to its digest, from this environment."""
 
     @property
     def needs_force(self) -> bool:
@@ -213,6 +215,7 @@ def new_request(
         notes=(*plan.promotion, *texts.notes_lines(plan.change_notes)),
         unpromoted=plan.unpromoted,
         promote_source=plan.promote_source,
+        promoted_from=plan.promoted_from or "",
     )
     return request.with_event(EventKind.REQUESTED, plan.requested_by, now, plan.reason or "")
 

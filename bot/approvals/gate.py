@@ -232,8 +232,16 @@ class ApprovalDesk:
             await self._refuse(replier, request, early)
             return
         # Bound to the exact request: check again (registry, cluster, locks) before counting.
+        pinned = request.promoted_from and len(request.changes) == 1
         plan = await self._ops.check_deploy(
-            ValidatedDeploy(request.services, request.env, request.tag, request.reason or None),
+            ValidatedDeploy(
+                request.services,
+                request.env,
+                request.tag,
+                request.reason or None,
+                digest=request.changes[0].digest if pinned else None,
+                promoted_from=request.promoted_from or None,
+            ),
             requested_by=request.requested_by,
             deploy_id=request.id,
         )

@@ -74,6 +74,7 @@ def from_json(text: str) -> ApprovalRequest:
         notes=tuple(str(line) for line in raw.get("notes", ())),
         unpromoted=tuple(str(s) for s in raw.get("unpromoted", ())),
         promote_source=str(raw.get("promote_source", "")),
+        promoted_from=str(raw.get("promoted_from", "")),
     )
 
 

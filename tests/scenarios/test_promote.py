@@ -51,7 +51,9 @@ async def test_promote_deploys_exactly_the_staging_digest(stack: ApprovalStack) 
     assert f"*3 commits* in `api` (`{API.current}` → `{API.good[1]}`)" in text
     assert [b["text"]["text"] for b in buttons(message)] == ["Approve", "Reject"]
     await stack.click(message, "deckhand:approve", user=APPROVER)
-    assert "Succeeded" in await stack.deckhand.wait_final(message)
+    final = await stack.deckhand.wait_final(message)
+    assert "Succeeded" in final, final
+    assert "this digest has run in `staging`" in final  # re-checked as the same promotion
     prod = stack.prod_image()
     assert "@sha256:" in prod
     assert _digest(prod) == _digest(staging)
