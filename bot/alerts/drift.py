@@ -151,6 +151,8 @@ class DriftService:
     slack_timeout_s: float = 30.0
     check_timeout_s: float = 30.0
     relist_backoff_s: float = 1.0
+    record_on_cancel_s: float = 5.0
+    """On shutdown, how long recording an already-posted notice may still take."""
     states: dict[str, DriftState] = field(default_factory=dict)
     noticed: int = 0
     """Notices posted by this service (for tests and logs)."""
@@ -277,7 +279,15 @@ class DriftService:
             )
         self.noticed += 1
         log.info("drift: noticed %s/%s %s", target.namespace, target.deployment, state.notice)
-        self.states[state.name] = await self._store(replace(state, posted=True, pending=()))
+        done = replace(state, posted=True, pending=())
+        try:
+            self.states[state.name] = await self._store(done)
+        except asyncio.CancelledError:
+            # Posted but not recorded would be posted again after the restart: finish it.
+            with contextlib.suppress(KubeError, TimeoutError):
+                async with asyncio.timeout(self.record_on_cancel_s):
+                    self.states[state.name] = await self._store(done)
+            raise
 
     async def _last_deployed(self, target: Watched) -> DeployRecord | None:
         for record in await self.records.history(target.service, target.env, 20):
