@@ -8,17 +8,21 @@ Containers merge by name, so only the named container changes. The annotations s
 on the Deployment, where the controller copies them to the new ReplicaSet (and so
 into `kubectl rollout history`). A group's Deployments are patched one after the
 other; the first failure stops the rest, and the `ApplyResult` says which were
-patched, which failed and which were not tried, so the report can be exact.
+patched, which failed and which were not tried, so the report can be exact. An API that
+doesn't answer is not a failure: the (idempotent) read and patch are retried until it
+does (`bot.kube.retry`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS, KubeObject, meta
+from bot.kube.retry import until_answered
 from commands.plan import Patch
 from commands.rollout_decisions import images_of
 
@@ -68,11 +72,26 @@ async def current_image(kube: KubeClient, patch: Patch) -> str:
 async def apply_patches(kube: KubeClient, patches: Sequence[Patch]) -> ApplyResult:
     """Patch every Deployment of the plan, in order, stopping at the first failure."""
     applied: list[Applied] = []
+    backoff = kube.options.reconnect_backoff_s
     for index, patch in enumerate(patches):
         try:
-            previous = await current_image(kube, patch)
-            patched = await kube.patch(
-                DEPLOYMENTS, patch.deployment, patch.body(), namespace=patch.namespace
+            previous = await until_answered(
+                partial(current_image, kube, patch),
+                what=f"read {patch.deployment}",
+                backoff=backoff,
+            )
+            # The same patch again is a no-op: retried while the API can't be reached (an
+            # answer lost after the patch landed must not fail the deploy).
+            patched = await until_answered(
+                partial(
+                    kube.patch,
+                    DEPLOYMENTS,
+                    patch.deployment,
+                    patch.body(),
+                    namespace=patch.namespace,
+                ),
+                what=f"patch {patch.deployment}",
+                backoff=backoff,
             )
         except KubeError as e:
             return ApplyResult(tuple(applied), patch, e, tuple(patches[index + 1 :]))
