@@ -60,7 +60,8 @@ REPORT_RETRY_INTERVAL_S = 0.5
 
 @dataclass
 class SlowWorkerEnv(SandboxEnv):
-    """The seeded team, except that `worker` pods take `READY_AFTER_S` to get Ready."""
+    """The seeded team, except that `worker` pods take `READY_AFTER_S` to get Ready (and
+    `rollout.readiness_timeout_s` waits for that)."""
 
     def deployment(self, service: SeedService, *, tag: str | None = None) -> dict[str, Any]:
         obj = super().deployment(service, tag=tag)
@@ -68,6 +69,12 @@ class SlowWorkerEnv(SandboxEnv):
             notes = {"sandbox.deckhand.dev/ready-after-seconds": str(READY_AFTER_S)}
             obj["spec"]["template"]["metadata"]["annotations"] = notes
         return obj
+
+    def config(self) -> dict[str, Any]:
+        # Slow but healthy: the readiness rule (cluster time) must outwait the boot.
+        config = super().config()
+        config["rollout"]["readiness_timeout_s"] = READY_AFTER_S * 4
+        return config
 
 
 @dataclass
