@@ -118,6 +118,7 @@ def read_health(pod: Mapping[str, Any]) -> PodHealth:
     evicted = None
     if status.get("phase") == "Failed" and status.get("reason") == "Evicted":
         evicted = str(status.get("message") or "")
+        crashes = []  # its containers were killed for the eviction: no crash of their own
     containers = [c for c in spec.get("containers") or [] if isinstance(c, Mapping)]
     return PodHealth(
         namespace=str(meta.get("namespace", "")),

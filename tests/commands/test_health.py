@@ -87,7 +87,9 @@ def test_crashes_are_read_from_the_container_status(
 def test_scheduling_and_eviction(
     pod_status: dict[str, Any], unschedulable: str | None, evicted: str | None
 ) -> None:
-    health = read_health(pod(None, **pod_status))
+    killed = {"state": {"terminated": {"exitCode": 137, "reason": "Error"}}}
+    health = read_health(pod(killed, **pod_status))
+    assert bool(health.crashes) is (evicted is None)  # an eviction's kill is no crash
     assert (health.unschedulable, health.evicted, health.image) == (unschedulable, evicted, "r/a:1")
 
 

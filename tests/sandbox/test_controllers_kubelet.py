@@ -6,7 +6,8 @@ ImagePullBackOff with the kubelet's events and a growing back-off; InvalidImageN
 the test knobs (crash → CrashLoopBackOff with restartCount, lastState and logs;
 never-ready; CreateContainerConfigError; a readiness probe on an unhealthy path);
 an arm64 image on amd64 nodes (index: no match for platform; single manifest: exec
-format error); nodeSelector on an arm64 node (Unschedulable, then scheduled when
+format error); an OOM kill; Insufficient cpu; an eviction (Failed/Evicted, replaced);
+nodeSelector on an arm64 node (Unschedulable, then scheduled when
 `add_node` adds one); graceful pod deletion; container logs; init containers.
 """
 
@@ -321,3 +322,19 @@ async def test_requests_beyond_the_nodes_room_are_insufficient_cpu() -> None:
             "3 No preemption victims found for incoming pod."
         )
         assert messages(h, "FailedScheduling")[0] == cond["message"]
+
+
+async def test_an_eviction_fails_the_pod_and_its_replicaset_replaces_it() -> None:
+    async with harness() as h:
+        h.deploy(replicas=1, pod_annotations={staging.EVICT_AFTER: "1"})
+
+        def evicted() -> Obj | None:
+            return next((p for p in h.pods() if p["status"].get("reason") == "Evicted"), None)
+
+        pod = await h.until(evicted)
+        assert pod["status"]["phase"] == "Failed"
+        assert pod["status"]["message"].startswith("The node was low on resource: memory.")
+        assert container_status(pod)["state"]["terminated"]["exitCode"] == 137
+        assert any(c["type"] == "DisruptionTarget" for c in pod["status"]["conditions"])
+        assert messages(h, "Evicted")[0] == pod["status"]["message"]
+        await h.until(lambda: len(h.pods()) >= 2 or None)  # a replacement was made

@@ -9,7 +9,8 @@ the pods, the scheduler places them) and LocalSlack:
   memory limit; a pod whose cpu request no node has room for → one alert with the
   scheduler's `Insufficient cpu`;
 - a liveness probe on a path the app doesn't serve → one alert with the probes diagnosis
-  (which probe, what the kubelet saw: HTTP 404, the path);
+  (which probe, what the kubelet saw: HTTP 404, the path); pods evicted under memory
+  pressure → one alert with the kubelet's eviction message;
 - Deckhand's own failed deploy (its record failed with that image) → no alert of its
   own: a later, unrelated incident's alert is the only message.
 """
@@ -155,3 +156,16 @@ async def test_a_liveness_probe_on_a_path_the_app_lacks_raises_one_probe_alert(
     assert "liveness probe" in text
     assert "HTTP 404" in text
     assert "/admin/" in text
+
+
+async def test_evicted_pods_raise_one_alert(alert_world: AlertWorld) -> None:
+    world = alert_world
+    service = world.service()
+    async with world.running(service):
+        evict = template_patch(annotations={"sandbox.deckhand.dev/evict-after-seconds": "2"})
+        await world.kube.patch(DEPLOYMENTS, "worker", evict, namespace="honeydue")
+        await wait_until(lambda: bool(world.alerts()), within_s=GRACE_S + 30, what="eviction")
+    assert len(world.alerts()) == 1
+    text = text_of(world.alerts()[0])
+    assert "Pods evicted from `honeydue/worker`" in text
+    assert "The node was low on resource: memory." in text

@@ -196,9 +196,39 @@ class Kubelet:
         if any(c.reason == "PodInitializing" and c.state == "waiting" for c in rt.app):
             for c in rt.app:
                 c.wait("ContainerCreating")
+        if rt.evicted is not None:
+            return None
+        evict_at = (
+            rt.origin + rt.staging.evict_after if rt.staging.evict_after is not None else None
+        )
+        if evict_at is not None and self.clock.monotonic() >= evict_at:
+            self._evict(rt, pod)
+            return None
         for c in rt.app:
             await self._step(rt, pod, c)
-        return min((t for c in rt.app for t in c.due_times()), default=None)
+        due = [t for c in rt.app for t in c.due_times()]
+        return min([*due, *([evict_at] if evict_at is not None else [])], default=None)
+
+    def _evict(self, rt: PodRuntime, pod: Obj) -> None:
+        """The eviction manager under memory pressure: the pod's containers are killed and
+        it ends `Failed` / `Evicted` (its ReplicaSet makes a new one; this one stays)."""
+        first = rt.app[0].name if rt.app else ""
+        rt.evicted = texts.evicted(first)
+        self.recorder.record(
+            pod, reason="Evicted", message=rt.evicted, type="Warning", component=COMPONENT
+        )
+        now = self.clock.timestamp()
+        for c in rt.app:
+            if c.state == "running":
+                self._event(rt, pod, c, "Killing", f"Stopping container {c.name}")
+                c.state, c.ready = "terminated", False
+                c.finished = {
+                    "exitCode": 137,
+                    "reason": "Error",
+                    "startedAt": c.started_at,
+                    "finishedAt": now,
+                    "containerID": c.container_id,
+                }
 
     async def _step(self, rt: PodRuntime, pod: Obj, c: Container) -> None:
         now = self.clock.monotonic()

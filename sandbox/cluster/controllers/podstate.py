@@ -136,6 +136,8 @@ class PodRuntime:
     origin: float = 0.0
     """Scaled monotonic time the kubelet got the pod: its probe workers tick from it."""
     conditions: dict[str, _Condition] = field(default_factory=dict)
+    evicted: str | None = None
+    """The kubelet's eviction message once the pod was evicted (phase Failed)."""
 
     @property
     def ref(self) -> str:
@@ -188,6 +190,8 @@ class PodRuntime:
             )
         else:
             phase = "Running" if inits_done and started else "Pending"
+        if self.evicted is not None:
+            phase = "Failed"
         not_ready = f"containers with unready status: [{' '.join(unready)}]"
         scheduled = next(
             (
@@ -215,6 +219,17 @@ class PodRuntime:
         ]
         if scheduled is not None:
             conditions.append(scheduled)
+        if self.evicted is not None:
+            conditions.append(
+                {
+                    "type": "DisruptionTarget",
+                    "status": "True",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": stamp,
+                    "reason": "TerminationByKubelet",
+                    "message": self.evicted,
+                }
+            )
         status: Obj = {
             "phase": phase,
             "conditions": conditions,
@@ -228,4 +243,6 @@ class PodRuntime:
             status["initContainerStatuses"] = [c.status() for c in self.init]
         status["containerStatuses"] = [c.status() for c in self.app]
         status["qosClass"] = (pod.get("status") or {}).get("qosClass", "BestEffort")
+        if self.evicted is not None:
+            status["reason"], status["message"] = "Evicted", self.evicted
         return status

@@ -15,6 +15,7 @@ stand-in reads it with `staging_for(pod)`:
 | `listen-ports: "3000"` | the app listens only there (2) |
 | `hang-paths: "/slow"` | HTTP probes on these paths time out |
 | `exec-fails: "no response"` | exec probes exit 1 with that output (default: exit 0 once booted) |
+| `evict-after-seconds: "2"` | the node runs low on memory that long after the pod starts: evicted |
 
 (1) Probes get `connection refused` until then; a container without probes is Ready
 then. `ready-after-seconds` is the older name of the same knob.
@@ -43,6 +44,7 @@ BOOT = PREFIX + "boot-seconds"
 LISTEN_PORTS = PREFIX + "listen-ports"
 HANG_PATHS = PREFIX + "hang-paths"
 EXEC_FAILS = PREFIX + "exec-fails"
+EVICT_AFTER = PREFIX + "evict-after-seconds"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Staging:
     listen_ports: frozenset[int] | None = None
     hang_paths: frozenset[str] = frozenset()
     exec_fails: str | None = None
+    evict_after: float | None = None
 
     def probe_status(self, path: str | None) -> int:
         """HTTP status a probe on `path` gets once the app is up (200 unless staged otherwise)."""
@@ -141,7 +144,15 @@ def staging_for(pod: dict[str, Any]) -> Staging:
         listen_ports=ports,
         hang_paths=_items(notes.get(HANG_PATHS, "")),
         exec_fails=notes.get(EXEC_FAILS),
+        evict_after=_seconds(notes.get(EVICT_AFTER)),
     )
+
+
+def _seconds(text: str | None) -> float | None:
+    try:
+        return max(0.0, float(text)) if text is not None else None
+    except ValueError:
+        return None
 
 
 def _items(text: str) -> frozenset[str]:

@@ -222,3 +222,13 @@ def go_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs}s"
     return f"{secs}s"
+
+
+def evicted(container: str) -> str:
+    """The eviction manager's message for a pod evicted under memory pressure
+    (pkg/kubelet/eviction: `The node was low on resource: %v. ` + per-container usage)."""
+    return (
+        "The node was low on resource: memory. Threshold quantity: 100Mi, available: 91Mi. "
+        f"Container {container} was using 1843Mi, request is 0, has larger consumption of "
+        "memory. "
+    )
