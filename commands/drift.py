@@ -65,7 +65,7 @@ def _owner(deployment: Mapping[str, Any], path: tuple[str, ...]) -> str:
     """The manager of the newest managedFields entry owning `path` (or a field under it)."""
     best: tuple[str, str] | None = None
     for entry in (deployment.get("metadata") or {}).get("managedFields") or []:
-        if not isinstance(entry, Mapping) or entry.get("subresource"):
+        if not isinstance(entry, Mapping) or entry.get("subresource") == "status":
             continue
         node: Any = entry.get("fieldsV1") or {}
         for part in path:

@@ -554,7 +554,9 @@ class ApiServer:
         updated["spec"]["replicas"] = replicas
         wanted = (scale.get("metadata") or {}).get("resourceVersion")
         updated["metadata"]["resourceVersion"] = wanted or current["metadata"]["resourceVersion"]
-        stored = self.store.replace(target.resource, updated, dry_run=dry_run, manager=manager)
+        stored = self.store.replace(
+            target.resource, updated, dry_run=dry_run, manager=manager, fields_subresource="scale"
+        )
         return self._scale_of(target.resource, stored)
 
     async def _log(self, request: web.Request, target: Target) -> web.StreamResponse:

@@ -17,7 +17,9 @@ last wrote, serialized as `FieldsV1`. What this module models of it:
   disappeared leave every manager, and a manager left with no fields is dropped;
   a write that changes nothing changes no entry;
 * the main resource's entry never covers `status`, the `status` subresource's entry
-  (`subresource: status`) covers only `status`;
+  (`subresource: status`) covers only `status`; a write through `scale` is recorded
+  with `subresource: scale` owning the parent's `spec.replicas` (taken from whoever
+  owned it);
 * `FieldsV1`: `f:<field>` for map keys, `k:{"name":"api"}` for items of lists keyed
   by a merge key (`name`; `containerPort`+`protocol` for ports), other lists atomic;
   `"."` marks a map or list item owned as a whole (the real set also omits it for
@@ -87,6 +89,9 @@ def leaves(obj: Obj, *, subresource: str | None) -> dict[Path, Any]:
     if subresource == "status":
         if "status" in obj:
             top["status"] = obj["status"]
+    elif subresource == "scale":  # the Scale's spec.replicas is the parent's
+        if "replicas" in (obj.get("spec") or {}):
+            top["spec"] = {"replicas": obj["spec"]["replicas"]}
     else:
         top = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "status")}
         meta = {k: v for k, v in (top.get("metadata") or {}).items() if k not in _SERVER_META}
@@ -162,8 +167,8 @@ def record(
     mine: set[Path] = set()
     for entry in entries:
         same_subresource = entry.get("subresource") == subresource
-        if not same_subresource:  # another subresource's fields: untouched by this write
-            kept.append(entry)
+        if (entry.get("subresource") == "status") != (subresource == "status"):
+            kept.append(entry)  # status and the rest never share a field: untouched
             continue
         owned = from_fields_v1(entry.get("fieldsV1") or {})
         if (

@@ -302,8 +302,12 @@ class Store:
         subresource: str | None = None,
         dry_run: bool = False,
         manager: str = CONTROLLER_MANAGER,
+        fields_subresource: str | None = None,
     ) -> Obj:
-        """PUT the object named in `obj.metadata`; 409 Conflict on a stale resourceVersion."""
+        """PUT the object named in `obj.metadata`; 409 Conflict on a stale resourceVersion.
+
+        `fields_subresource`: the subresource managedFields name for this write (`scale`
+        writes the main resource)."""
         meta = obj.get("metadata") or {}
         name = meta.get("name") or ""
         namespace = meta.get("namespace") if resource.namespaced else ""
@@ -318,7 +322,9 @@ class Store:
                 f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: "
                 f"{old['metadata']['uid']}",
             )
-        return self._update(resource, old, obj, subresource, dry_run, manager)
+        return self._update(
+            resource, old, obj, subresource, dry_run, manager, fields_subresource or subresource
+        )
 
     def mutate(
         self,
@@ -385,6 +391,7 @@ class Store:
         subresource: str | None,
         dry_run: bool = False,
         manager: str = CONTROLLER_MANAGER,
+        fields_subresource: str | None = None,
     ) -> Obj:
         new = clone(new)
         if subresource == "status":
@@ -435,7 +442,7 @@ class Store:
                 manager=manager,
                 api_version=resource.api_version,
                 time=self.clock.timestamp(),
-                subresource=subresource,
+                subresource=fields_subresource or subresource,
             )
         if candidate == old or dry_run:
             return clone(candidate)

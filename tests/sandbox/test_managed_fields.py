@@ -177,13 +177,13 @@ async def test_kubectl_writes_are_recorded_under_kubectls_managers(
     await run_kubectl(kubeconfig, "rollout", "undo", "deploy/api")
     assert await image_owner() == ("kubectl", "Update")
     await run_kubectl(kubeconfig, "rollout", "restart", "deploy/api")
-    got = json.loads(
-        (
-            await run_kubectl(
-                kubeconfig, "get", "deploy/api", "-o", "json", "--show-managed-fields"
-            )
-        ).stdout
-    )
+    show = ("get", "deploy/api", "-o", "json", "--show-managed-fields")
+    got = json.loads((await run_kubectl(kubeconfig, *show)).stdout)
     managers = {(e["manager"], e.get("subresource")) for e in got["metadata"]["managedFields"]}
     assert ("kubectl-rollout", None) in managers
     assert ("k3s", None) in managers  # the revision annotation the controller writes
+    await run_kubectl(kubeconfig, "scale", "deploy/api", "--replicas=2")
+    got = json.loads((await run_kubectl(kubeconfig, *show)).stdout)
+    scale = fields.owner_of(got, ("f:spec", "f:replicas"))
+    assert scale is not None
+    assert (scale["manager"], scale.get("subresource")) == ("kubectl", "scale")

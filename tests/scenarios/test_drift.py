@@ -7,6 +7,8 @@ kubectl:
   repeat it;
 - `kubectl apply` of a manifest naming a tag older than the one Deckhand last deployed
   → the notice names `kubectl-client-side-apply` and flags stale manifests;
+- `kubectl scale` of a `max_replicas` service → a notice of the replica count, by `kubectl`
+  (the scale subresource's entry in managedFields);
 - Deckhand's own patch (field manager `deckhand`) → no notice;
 - a notice Slack refused stays claimed in its ConfigMap and is posted, once, on the
   next look (not again after a restart).
@@ -147,3 +149,22 @@ async def test_a_notice_slack_refused_is_retried_and_posted_once(alert_world: Al
     text = text_of(world.alerts()[0])
     assert "`kubectl-set`" in text
     assert f"`{after}`" in text
+
+
+async def test_scaling_a_max_replicas_service_by_hand_is_noticed(alert_world: AlertWorld) -> None:
+    world = alert_world
+    service = drift_service(world)
+    async with background({"drift": service.run()}):
+        await wait_until(lambda: baselined(service), within_s=15, what="the baselines")
+        await run_kubectl(
+            world.env.kubeconfig, "scale", "-n", "honeydue", "deployment/worker",
+            "--replicas=3", check=True,
+        )  # fmt: skip
+        await wait_until(lambda: bool(world.alerts()), within_s=20, what="the drift notice")
+        await wait_until(
+            lambda: all(s.posted for s in service.states.values()), within_s=10, what="posted"
+        )
+    text = text_of(world.alerts()[0])
+    assert "replica count of `honeydue/worker`" in text
+    assert "`1` → `3`" in text
+    assert "`kubectl`" in text
