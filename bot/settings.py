@@ -175,6 +175,13 @@ class Settings(BaseSettings):
         description="deadline for delivering a live message's final state, seconds"
         " (env DECKHAND_SLACK_FINISH_TIMEOUT_S)",
     )
+    kube_retry_backoff_s: list[float] = Field(
+        default_factory=lambda: [0.2, 0.5, 1.0, 2.0, 5.0],
+        min_length=1,
+        description="waits between attempts while the Kubernetes API can't be reached (a"
+        " rollout's watches, its record and lock writes), seconds; the last repeats"
+        " (env DECKHAND_KUBE_RETRY_BACKOFF_S, JSON list)",
+    )
     kubeconfig: Path | None = Field(
         None,
         validation_alias=AliasChoices("DECKHAND_KUBECONFIG", "KUBECONFIG", "kubeconfig"),

@@ -57,7 +57,7 @@ async def open_leader(
         config = load_config(settings.config)
     except ConfigError as e:
         raise ValueError(str(e)) from None
-    kube = await _enter_kube(stack, settings, None, kube_options(metrics))
+    kube = await _enter_kube(stack, settings, None, kube_options(metrics, settings))
     elector = LeaderElector(
         kube,
         config.deckhand.namespace,

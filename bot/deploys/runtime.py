@@ -26,6 +26,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from functools import partial
 
 from kubernetes_asyncio.config import ConfigException
@@ -82,11 +83,17 @@ async def enter_kube(
 _enter_kube = enter_kube  # the name bot.alerts.runtime imports
 
 
-def kube_options(metrics: Metrics | None) -> KubeOptions | None:
-    """Client options that count watch reconnects into `metrics` (None: the defaults)."""
-    if metrics is None:
+def kube_options(metrics: Metrics | None, settings: Settings | None = None) -> KubeOptions | None:
+    """Client options: watch reconnects counted into `metrics`, the outage back-off from
+    `settings` (None for both: the defaults)."""
+    if metrics is None and settings is None:
         return None
-    return KubeOptions(on_watch_reconnect=metrics.watch_reconnected)
+    options = KubeOptions()
+    if settings is not None:
+        options = replace(options, reconnect_backoff_s=tuple(settings.kube_retry_backoff_s))
+    if metrics is not None:
+        options = replace(options, on_watch_reconnect=metrics.watch_reconnected)
+    return options
 
 
 async def open_deploy_backend(
@@ -114,7 +121,7 @@ async def open_deploy_backend(
                 registry_settings,
                 kubeconfig=settings.kubeconfig,
                 clock=clock,
-                options=kube_options(metrics),
+                options=kube_options(metrics, settings),
                 gitea=settings.gitea(),
             )
         )

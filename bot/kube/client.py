@@ -64,7 +64,9 @@ class KubeOptions:
     conflict_backoff_s: tuple[float, ...] = (0.05, 0.2, 0.5, 1.0)
     """Waits between retries after a 409 Conflict (one retry per entry)."""
     reconnect_backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)
-    """Waits between attempts to reopen a failing watch (then the error is raised)."""
+    """Waits between attempts to reopen a failing watch (then the error is raised, unless
+    the watch is persistent: the last wait repeats) and between retries of writes that
+    must land (`bot.kube.retry`); `DECKHAND_KUBE_RETRY_BACKOFF_S`."""
     on_watch_reconnect: Callable[[str], None] = field(default=lambda resource: None)
     """Told the resource (plural) each time a watch reopens after a drop, failure or 410
     (metrics); must not block."""

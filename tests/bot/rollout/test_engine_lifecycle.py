@@ -4,7 +4,8 @@ Covers: two concurrent deploys (the second refused naming the holder); a Deckhan
 stopped mid-rollout and a new engine that resumes it and reports exactly once (a
 third resume finds nothing to do); an engine never resumes a deploy it runs itself;
 `rollback` as `kubectl rollout undo` (previous revision, then a named tag) and its
-refusals; `history` from records and revisions.
+refusals; `history` from records and revisions; the sweep releases a lock whose
+deploy record is final.
 """
 
 from __future__ import annotations
@@ -183,3 +184,19 @@ async def test_stopped_before_the_patch_resumes_as_nothing_changed(stage: Stage)
     assert outcome.services[0].rolled_back_to is None
     d = await stage.kube.get(DEPLOYMENTS, "api", namespace="honeydue")
     assert images_of(d) == {"api": one}
+
+
+async def test_the_sweep_releases_a_lock_whose_deploy_ended(stage: Stage) -> None:
+    await stage.deployment(stage.push("1111111"))
+    stage.push("2222222")
+    done = await stage.engine.execute(await plan_for(stage, "2222222"))
+    assert done.phase is Phase.SUCCEEDED
+    engine = stage.engine
+    # The release was lost (the API went away just then): the lock still names the deploy.
+    await engine.locks.acquire("api", "prod", deploy_id=done.deploy_id, who="U1", why="")
+    await engine.locks.acquire("worker", "prod", deploy_id="d-running", who="U2", why="")
+    assert await engine.release_finished_locks() == 1
+    assert await engine.locks.holder("api", "prod") is None
+    kept = await engine.locks.holder("worker", "prod")  # no final record: left to its lease
+    assert kept is not None
+    assert kept.holder == "d-running"

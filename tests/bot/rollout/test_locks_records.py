@@ -1,9 +1,12 @@
 """bot.rollout.locks and bot.rollout.records against the sandbox API server.
 
 Locks: a second deploy is refused naming the holder; a manual lock refuses deploys
-until unlocked; an expired deploy lease is taken over; `holding` renews and releases.
+until unlocked; an expired deploy lease is taken over; `holding` renews and releases;
+a resume (`take_over`) yields to a live follower and takes over a gone one (or one
+cancelled mid-rollout at once); `deploy_locks` lists only live deploy locks.
 Records: created, updated by compare-and-swap, `history` newest first per service/env,
-`in_flight` lists unfinished deploys, `claim_report` succeeds exactly once.
+`in_flight` lists unfinished deploys, `claim_report` succeeds exactly once (and again
+for the same claimant token: a retry after a lost answer).
 """
 
 from __future__ import annotations
@@ -122,3 +125,64 @@ async def test_records_history_in_flight_and_report_once(
     claims = await asyncio.gather(*(records.claim_report("d2") for _ in range(3)))
     assert sorted(claims) == [False, False, True]
     assert (await records.get("d2")).reported
+
+
+async def test_a_resume_yields_to_a_live_follower_and_takes_over_a_gone_one(
+    kube: KubeClient, kube_cluster: SandboxCluster
+) -> None:
+    following = locks(kube, kube_cluster)
+    resumer = locks(kube, kube_cluster)
+    await following.acquire("api", "prod", deploy_id="d1", who="alice", why="")
+    with pytest.raises(LockHeld):  # its follower renews: nobody follows it twice
+        await resumer.acquire("api", "prod", deploy_id="d1", who="alice", why="", take_over=True)
+    await following.acquire("api", "prod", deploy_id="d1", who="alice", why="", take_over=True)
+    await asyncio.sleep(kube_cluster.clock.wall(resumer.stale_after_s + 1))  # the follower died
+    await resumer.acquire("api", "prod", deploy_id="d1", who="alice", why="", take_over=True)
+    lease = await kube.get(LEASES, lock_name("api", "prod"), namespace="deckhand")
+    assert lease["metadata"]["annotations"]["deckhand.dev/follower"] == resumer.follower
+
+
+async def test_a_follower_cancelled_mid_rollout_lets_the_next_one_resume_at_once(
+    kube: KubeClient, kube_cluster: SandboxCluster
+) -> None:
+    first = locks(kube, kube_cluster)
+    entered = asyncio.Event()
+
+    async def follow() -> None:
+        async with first.holding("api", "prod", deploy_id="d1", who="alice", why=""):
+            entered.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.ensure_future(follow())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    holder = await first.holder("api", "prod")
+    assert holder is not None  # kept for the deploy
+    assert holder.holder == "d1"
+    nxt = locks(kube, kube_cluster)
+    await nxt.acquire("api", "prod", deploy_id="d1", who="alice", why="", take_over=True)
+
+
+async def test_a_retried_claim_with_the_same_token_still_wins(
+    kube: KubeClient, kube_cluster: SandboxCluster
+) -> None:
+    records = Records(kube, namespace="deckhand")
+    await records.create(record("d9", 0, kube_cluster))
+    assert await records.claim_report("d9", "token-a")
+    assert await records.claim_report("d9", "token-a")  # its answer was lost: asked again
+    assert not await records.claim_report("d9", "token-b")
+    assert not await records.claim_report("d9")
+    assert (await records.get("d9")).reported_by == "token-a"
+
+
+async def test_deploy_locks_lists_live_deploy_locks_only(
+    kube: KubeClient, kube_cluster: SandboxCluster
+) -> None:
+    lk = locks(kube, kube_cluster)
+    await lk.acquire("api", "prod", deploy_id="d1", who="alice", why="")
+    await lk.lock("worker", "prod", who="carol", why="incident")
+    await lk.acquire("admin", "prod", deploy_id="d2", who="bob", why="")
+    await lk.release("admin", "prod", holder="d2")
+    assert [(h.service, h.holder) for h in await lk.deploy_locks()] == [("api", "d1")]
