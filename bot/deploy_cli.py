@@ -206,7 +206,7 @@ async def _deploy_one(
     if args.dry_run:
         return _dry_run(plan, out)
     if plan.unpromoted and not args.break_glass:
-        text = texts.not_promoted(plan.unpromoted, plan.promote_source, plan.env)
+        text = texts.cli_not_promoted(plan.unpromoted, plan.promote_source, plan.env)
         out.say(text, {"phase": Phase.REFUSED, "refusal": "not_promoted", "message": text})
         return REFUSED
     if not out.as_json:
@@ -254,7 +254,7 @@ def _dry_run(plan: DeployPlan, out: Output) -> int:
     for line in plan.promotion:
         out.say(line)
     if plan.unpromoted:
-        out.say(texts.not_promoted(plan.unpromoted, plan.promote_source, plan.env))
+        out.say(texts.cli_not_promoted(plan.unpromoted, plan.promote_source, plan.env))
     for line in texts.notes_lines(notes, slack=False):
         out.say(line)
     full = texts.notes_thread(notes, slack=False)

@@ -82,3 +82,11 @@ def cli_plan_line(service: str, running: str, image: str) -> str:
 def cli_dry_run_done(env: str, approvals: int) -> str:
     needs = f"; {env} needs {approvals} approval(s)" if approvals else ""
     return f"Dry run: nothing was deployed to {env}{needs}."
+
+
+def cli_not_promoted(services: tuple[str, ...], source: str, env: str) -> str:
+    return (
+        f"{env} takes what ran in {source} (promote_from): {', '.join(services)} never ran"
+        f" this digest successfully there. Use `deckhand promote {','.join(services)}"
+        f' --from {source} --env {env}`, or `--break-glass "why"` (recorded).'
+    )

@@ -310,7 +310,7 @@ async def test_promote_takes_the_staging_digest_and_promote_from_guards_prod(
     api = seed(env)["api"]
     code, out = await deckhand(env, "deploy", "api", api["good"][2], "--env", "prod")
     assert code == 2
-    assert "Use `/deploy promote api from staging to prod`." in out
+    assert "Use `deckhand promote api --from staging --env prod`" in out
     code, out = await deckhand(env, "deploy", "api", api["good"][1], "--as", "alice")
     assert code == 0, out
     code, out = await deckhand(env, "promote", "api", "--dry-run")
