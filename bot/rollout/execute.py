@@ -349,6 +349,13 @@ class Runner:
         summary = "\n".join([summarize(record, outcomes, phase, duration), *notes])
         first = next((o.failure for o in outcomes if o.failure), None)
         backoff = self.kube.options.reconnect_backoff_s
+        for o in outcomes:  # said now: the record (and the final report) waits for the API
+            if o.phase is Phase.UNKNOWN and o.failure is not None:
+                detail = texts.recorded_when_back(o.failure.sentence)
+                progress = self._progress(
+                    record, o.service, Phase.ROLLING_OUT, start, o.counts, detail=detail
+                )
+                await on_progress(progress)
         await until_answered(
             lambda: self.records.finish(
                 record.id,

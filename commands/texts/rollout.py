@@ -120,6 +120,11 @@ def unreachable_verdict(seconds: float) -> str:
     return f"unknown: couldn't reach the cluster for {duration(seconds)}"
 
 
+def recorded_when_back(sentence: str) -> str:
+    """The live line between the deadline and the moment the cluster takes the record."""
+    return f"{sentence}; Deckhand records it as soon as the cluster answers"
+
+
 def unreachable_step() -> str:
     return (
         "Deckhand never saw this rollout end, so it did not roll anything back; check it "

@@ -1,5 +1,6 @@
 """`commands.help`, `commands.suggest`, `commands.progress` and the texts' shape: help
-for each command and alias, "did you mean" ranking, phases, progress invariants.
+for each command and alias, "did you mean" ranking, phases, progress invariants; lock
+holders named as Slack mentions; the outage texts.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def test_closest() -> None:
     ("phase", "final"),
     [(Phase.REQUESTED, False), (Phase.AWAITING_APPROVAL, False), (Phase.ROLLING_OUT, False),
      (Phase.SUCCEEDED, True), (Phase.FAILED, True), (Phase.ROLLED_BACK, True),
-     (Phase.REFUSED, True)],
+     (Phase.REFUSED, True), (Phase.UNKNOWN, True)],
 )  # fmt: skip
 def test_phases(phase: Phase, final: bool) -> None:
     progress = Progress("d-1", phase, "api", "production", "237c6b8")
@@ -86,3 +87,38 @@ def test_progress_values() -> None:
     assert failed.cause is Cause.PULL_AUTH
     with pytest.raises(ValueError, match="never negative"):
         Progress("d-1", Phase.ROLLING_OUT, "api", "production", "237c6b8", updated=-1)
+
+
+@pytest.mark.parametrize(
+    ("who", "named"),
+    [
+        ("U0ALICE001", "<@U0ALICE001>"),
+        ("W0ENTERPRISE", "<@W0ENTERPRISE>"),
+        ("alice", "alice"),  # a CLI user: as written
+        ("someone", "someone"),
+    ],
+)
+def test_lock_holders_are_mentioned(who: str, named: str) -> None:
+    deploy = texts.lock_holder(
+        "api", "prod", manual=False, who=who, why="", deploy_id="d-1", since=None
+    )
+    assert deploy == f"api in prod is being deployed by {named} (deploy d-1)"
+    manual = texts.lock_holder(
+        "api", "prod", manual=True, who=who, why="incident", deploy_id="manual", since=None
+    )
+    assert manual == f"api in prod is locked by {named}: incident"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "lost", "verdict"),
+    [
+        (4, "lost contact with the cluster, retrying (4 s)",
+         "unknown: couldn't reach the cluster for 4 s"),
+        (125, "lost contact with the cluster, retrying (2 min 5 s)",
+         "unknown: couldn't reach the cluster for 2 min 5 s"),
+    ],
+)  # fmt: skip
+def test_outage_texts(seconds: float, lost: str, verdict: str) -> None:
+    assert texts.lost_contact(seconds) == lost
+    assert texts.unreachable_verdict(seconds) == verdict
+    assert texts.phase_line("unknown", elapsed_s=seconds).startswith("*:grey_question: Unknown*")

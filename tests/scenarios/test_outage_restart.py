@@ -15,9 +15,9 @@ Covers:
   rollout completes: the message says "lost contact with the cluster, retrying (…)"
   meanwhile, then "Succeeded" on the same message once the API answers; the record is
   final, the lock free, and the next deploy is accepted and succeeds.
-- The same outage outliving `rollout.max_duration_s`: the message ends "Unknown" with
-  "couldn't reach the cluster for …", no Roll back button, the record `unknown`, the
-  lock free.
+- The same outage outliving `rollout.max_duration_s`: at the deadline the message says
+  "unknown: couldn't reach the cluster for …" (recorded once the cluster answers), then
+  ends "Unknown", no Roll back button, the record `unknown`, the lock free.
 The measured latencies are printed (`-s`) for the report.
 """
 
@@ -301,10 +301,15 @@ async def test_api_outage_past_the_deadline_is_unknown_not_failed(short_world: W
     await world.proxy.cut("reset")
     await world.until(lambda: "lost contact with the cluster" in shown(message), within_s=15)
     await world.proxy.cut("refuse")
+    # The deadline passes out of contact: said at once, final once the record is written.
+    await world.until(lambda: "as soon as the cluster answers" in shown(message), within_s=25)
+    deadline_at = time.monotonic()
+    assert "Unknown" not in message.text
     await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - cut_at)))  # the outage lasts
     await world.proxy.restore()
     restored = time.monotonic()
     await world.until(lambda: "Unknown" in message.text, within_s=30)
+    print(f"\ncut -> unknown said at the deadline: {deadline_at - cut_at:.1f} s")
     print(
         f"\noutage {restored - cut_at:.1f} s past the deadline; API back -> Unknown in "
         f"{time.monotonic() - restored:.2f} s"
