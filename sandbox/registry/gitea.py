@@ -14,6 +14,8 @@ Behaviour copied from Gitea's `routers/api/packages/container` (see shared/FACTS
   404 `MANIFEST_UNKNOWN`; `tags/list` -> `NAME_UNKNOWN` for unknown images and a
   `Link: rel="next"` on every non-empty page (also the last one).
 - `GET /api/v1/packages/{owner}?type=container&q=` with `created_at` and `X-Total-Count`.
+- Package webhooks (`add_webhook(url, secret)`): a POST per created version, signed and
+  shaped as Gitea's `deliver.go` sends them (`sandbox.registry.webhooks`).
 - `/api/v1/repos/…`: git repositories (compare, commits, one commit), `repos_api.py`;
   `git` (a `RepoStore`) holds them, `repos_api` has the old-Gitea and slow switches.
 
@@ -29,6 +31,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -38,7 +41,15 @@ from sandbox.registry.images import BuiltImage, sha256_digest
 from sandbox.registry.packages import basic_user, packages_response
 from sandbox.registry.repos import RepoStore
 from sandbox.registry.repos_api import ReposApi
-from sandbox.registry.store import RegistryStore, StoreError, User, blob_unknown
+from sandbox.registry.store import (
+    RegistryStore,
+    Repository,
+    StoredManifest,
+    StoreError,
+    User,
+    blob_unknown,
+)
+from sandbox.registry.webhooks import Deliveries, Hook, package_payload
 
 _REPO_ROUTE = re.compile(
     r"^/v2/(?P<name>[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)+)"
@@ -92,6 +103,8 @@ class GiteaRegistry:
         self._issued: list[str] = []
         self._uploads: dict[str, bytearray] = {}
         self._faults: list[_Fault] = []
+        self.webhooks = Deliveries()
+        self.store.on_version.append(self._package_created)
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._port = port
@@ -106,6 +119,7 @@ class GiteaRegistry:
         self._site = web.TCPSite(self._runner, self._bind[0], self._bind[1])
         await self._site.start()
         self._port = int(self._runner.addresses[0][1])
+        await self.webhooks.start()
         return self
 
     async def set_down(self, down: bool) -> None:
@@ -123,6 +137,7 @@ class GiteaRegistry:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.repos_api.release()
+        await self.webhooks.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -155,15 +170,35 @@ class GiteaRegistry:
         """A personal access token for the repository API with these scopes."""
         self.git.add_token(user, token, scopes)
 
+    def add_webhook(self, url: str, secret: str = "") -> None:
+        """A package webhook (Gitea: owner settings → Webhooks, trigger "Package")."""
+        self.webhooks.hooks.append(Hook(url, secret))
+
+    def _package_created(
+        self, repo: Repository, version: str, stored: StoredManifest, created: datetime
+    ) -> None:
+        package_id = list(self.store.repos).index(repo.name) + 1
+        body = package_payload(
+            package_id=package_id,
+            owner=repo.owner,
+            name=repo.image,
+            version=version,
+            creator=stored.creator,
+            created=created,
+            base_url=self.url,
+        )
+        self.webhooks.enqueue(body, version)
+
     def make_public(self, owner: str) -> None:
         self.store.public_owners.add(owner.lower())
 
     def delete_tag(self, repo: str, tag: str) -> None:
         self.store.delete_tag(repo, tag)
 
-    def seed(self, repo: str, tag: str, image: BuiltImage) -> str:
-        """Store `image` as `repo:tag` in-process; returns the digest the tag points to."""
-        return self.store.seed(repo, tag, image)
+    def seed(self, repo: str, tag: str, image: BuiltImage, *, creator: str = "admin") -> str:
+        """Store `image` as `repo:tag` in-process, pushed by `creator` (a package version
+        is created: webhooks go out); returns the digest the tag points to."""
+        return self.store.seed(repo, tag, image, creator=creator)
 
     def put_raw_manifest(self, repo: str, tag: str, body: bytes, media_type: str) -> str:
         """Serve `body` as `repo:tag`'s manifest without validating it (malformed cases)."""

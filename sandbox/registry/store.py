@@ -86,6 +86,9 @@ class RegistryStore:
         self.blobs: dict[str, bytes] = {}
         self.repos: dict[str, Repository] = {}
         self.public_owners: set[str] = set()
+        self.on_version: list[Callable[[Repository, str, StoredManifest, datetime], None]] = []
+        """Told of every package version created (Gitea's `notify.PackageCreate`): a new
+        tag, or a new untagged manifest (`sha256:…`, a multi-arch push's children)."""
 
     # users and tokens -------------------------------------------------------------------
 
@@ -173,10 +176,18 @@ class RegistryStore:
         assert repo is not None
         now = self.clock()
         stored = StoredManifest(media_type, body, now, creator)
+        created: str | None = None
+        if reference.startswith("sha256:"):
+            created = None if stored.digest in repo.manifests else stored.digest
+        elif reference.lower() not in repo.tags:
+            created = reference.lower()  # a moved tag updates its version: no event
         repo.manifests[stored.digest] = stored
         if not reference.startswith("sha256:"):
             repo.tags[reference.lower()] = stored.digest
-            repo.tag_created[reference.lower()] = now
+            repo.tag_created.setdefault(reference.lower(), now)
+        if created is not None:
+            for listener in self.on_version:
+                listener(repo, created, stored, now)
         return stored.digest
 
     def delete_tag(self, name: str, tag: str) -> None:
