@@ -76,7 +76,7 @@ async def test_a_pushed_tag_is_posted_signed_as_gitea_signs(
 async def test_multi_arch_children_are_versions_too_and_a_moved_tag_is_silent(
     gitea_registry: GiteaRegistry, receiver: tuple[str, list[Any]]
 ) -> None:
-    url, got = receiver
+    url, _got = receiver
     gitea_registry.add_webhook(url, SECRET)
     both = (Platform("linux", "amd64"), Platform("linux", "arm64"))
     gitea_registry.seed("admin/honeydue-api", "def5678", build_image(platforms=both, salt="m"))
