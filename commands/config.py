@@ -5,7 +5,7 @@
     ├── groups: {name: (service, …)}              e.g. all: [api, worker, admin]
     ├── environments: {name: EnvironmentConfig}   namespace, aliases, channels, deployers,
     │       protected, approvals: Approvals(required, approvers, expiry_minutes, windows),
-    │       auto_rollback, lock_after_rollback, pull_secret, alert_channel
+    │       auto_rollback, auto_deploy, lock_after_rollback, pull_secret, alert_channel
     ├── default_environment, tag_policy: TagPolicy, rollout: RolloutConfig,
     └── alerts: AlertsConfig, deckhand: DeckhandSelf, history_size
 
@@ -104,6 +104,11 @@ class ServiceConfig(_Model):
         None, ge=1, description="hard cap on pods, also during a rollout (worker: 1); None = none"
     )
     source_url: str | None = Field(None, description="repository URL, for commit links")
+    channel: ChannelId | None = Field(
+        None,
+        description="where its new images are announced; None = the default "
+        "environment's first channel",
+    )
 
     @field_validator("image")
     @classmethod
@@ -226,6 +231,11 @@ class EnvironmentConfig(_Model):
     protected: StrictBool = False
     approvals: Approvals = Approvals()
     auto_rollback: StrictBool = Field(False, description="undo a failed rollout automatically")
+    auto_deploy: StrictBool = Field(
+        False,
+        description="deploy every new tag that passes the checks (not with approvals, "
+        "never while locked, frozen or deploying)",
+    )
     lock_after_rollback: StrictBool = Field(
         True,
         description="a rollback (button, command or automatic) leaves the service locked "
@@ -258,6 +268,21 @@ class EnvironmentConfig(_Model):
         for alias in value:
             check_name(alias, "environment alias")
         return value
+
+    @model_validator(mode="after")
+    def _auto_deploy_needs_no_approval(self) -> EnvironmentConfig:
+        if self.auto_deploy and self.approvals.required > 0:
+            raise ConfigProblems(
+                [
+                    Problem(
+                        ("auto_deploy",),
+                        f"is true but the environment needs {self.approvals.required} "
+                        "approval(s): nobody would approve an automatic deploy "
+                        "(expected auto_deploy: false, or approvals.required: 0)",
+                    )
+                ]
+            )
+        return self
 
     @model_validator(mode="after")
     def _protected_needs_approval(self) -> EnvironmentConfig:
@@ -412,7 +437,8 @@ class DeckhandConfig(_Model):
 
     def bot_channels(self) -> tuple[str, ...]:
         """Every channel the bot posts in, so must be a member of: each environment's
-        deploy channels and alert channel, and the alerts channel (config order)."""
+        deploy channels and alert channel, the alerts channel, and each service's
+        announcement channel (config order)."""
         found: list[str] = []
         for env in self.environments.values():
             found.extend(env.channels)
@@ -420,4 +446,5 @@ class DeckhandConfig(_Model):
                 found.append(env.alert_channel)
         if self.alerts.channel is not None:
             found.append(self.alerts.channel)
+        found.extend(s.channel for s in self.services.values() if s.channel is not None)
         return tuple(dict.fromkeys(found))

@@ -17,6 +17,7 @@ from commands.texts.approvals import *  # noqa: F403
 from commands.texts.authorization import *  # noqa: F403
 from commands.texts.changes import *  # noqa: F403
 from commands.texts.cli import *  # noqa: F403
+from commands.texts.delivery import *  # noqa: F403
 from commands.texts.deploys import *  # noqa: F403
 from commands.texts.diagnosis import *  # noqa: F403
 from commands.texts.doctor import *  # noqa: F403
