@@ -7,6 +7,8 @@ Routes:
   checked first (401), then it must be UTF-8 and parse the way Bolt parses it (a JSON
   object, a form, or a form whose `payload` is a JSON object): else 400. Each refusal
   is one WARNING line naming why, never a traceback; Bolt sees only bodies it can read.
+- `POST /hooks/gitea` (and any other `hooks` given): Gitea's package webhook, a door of
+  its own (`bot.delivery.webhook`), served in HTTP and Socket Mode alike.
 - `GET /healthz`: 200 while the process runs (liveness).
 - `GET /readyz`: 200 once start-up finished (Slack and cluster clients open), 503 while
   starting or shutting down, or while a required condition fails (Socket Mode: no
@@ -21,7 +23,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import aiohttp
@@ -113,6 +115,7 @@ def build_http_app(
     bolt_app: AsyncApp | None,
     metrics: Metrics | None = None,
     signing_secret: str | None = None,
+    hooks: Mapping[str, Callable[[web.Request], Awaitable[web.Response]]] | None = None,
 ) -> web.Application:
     """The aiohttp application (see the module docstring for its routes). With
     `signing_secret`, a request's signature is checked before its body is parsed (Bolt
@@ -147,6 +150,8 @@ def build_http_app(
             return await to_aiohttp_response(bolt_response)
 
         app.router.add_post(EVENTS_PATH, slack_events)
+    for path, handler in (hooks or {}).items():
+        app.router.add_post(path, handler)
     return app
 
 

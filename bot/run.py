@@ -9,8 +9,8 @@ Start-up, in order, each piece entered into one `AsyncExitStack` (closed in reve
    `run()`/`start()` default to the
    help-only stand-in (`open_help_only_backend`) so the plumbing runs without a cluster;
 3. the Bolt app;
-4. the HTTP server on `DECKHAND_HTTP_LISTEN` (`/healthz`, `/readyz`, `/metrics`, and in
-   HTTP mode `/slack/events`);
+4. the HTTP server on `DECKHAND_HTTP_LISTEN` (`/healthz`, `/readyz`, `/metrics`, the
+   backend's `http_hooks` such as `/hooks/gitea`, and in HTTP mode `/slack/events`);
 5. Socket Mode, when `SLACK_APP_TOKEN` (xapp-…) is set: `bot.slack.socket_keeper`
    (a watchdog rebuilds a stale connection; /readyz is red while none is open).
 Then readiness turns READY and `bot.lifecycle.run_until_signal` runs the shutdown path.
@@ -100,6 +100,8 @@ async def start(
         bolt_app=None if socket else app,
         metrics=metrics,
         signing_secret=secret.get_secret_value() if secret is not None else None,
+        # The backend's own routes (Gitea's package webhook), in Socket Mode too.
+        hooks=getattr(backend, "http_hooks", None),
     )
     host, port = parse_listen(settings.http_listen)
     http_url = await stack.enter_async_context(serve_http(http_app, host=host, port=port))

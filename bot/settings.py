@@ -120,6 +120,33 @@ class Settings(BaseSettings):
         " (env DECKHAND_GITEA_DEADLINE_S)",
     )
 
+    gitea_webhook_secret: SecretStr | None = Field(
+        None,
+        description="the Gitea package webhook's secret; unset: `POST /hooks/gitea` refuses"
+        " every delivery (env DECKHAND_GITEA_WEBHOOK_SECRET)",
+    )
+    gitea_webhook_secret_file: Path | None = Field(
+        None, description="file holding that secret (env DECKHAND_GITEA_WEBHOOK_SECRET_FILE)"
+    )
+    gitea_webhook_max_age_s: float = Field(
+        300.0,
+        gt=0,
+        description="a webhook for a version created longer ago (or later) than this is"
+        " refused as stale, seconds (env DECKHAND_GITEA_WEBHOOK_MAX_AGE_S)",
+    )
+    packages_poll_interval_s: float = Field(
+        60.0,
+        ge=0,
+        description="how often the leader polls Gitea's packages API for new tags, one"
+        " request per owner; 0: off (env DECKHAND_PACKAGES_POLL_INTERVAL_S)",
+    )
+    auto_deploy_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="how often the leader retries auto-deploys held by a lock, a freeze or"
+        " a deploy in flight, seconds (env DECKHAND_AUTO_DEPLOY_INTERVAL_S)",
+    )
+
     # Slack. The three credentials keep Slack's own variable names (no DECKHAND_ prefix).
     slack_bot_token: SecretStr | None = Field(
         None,
@@ -276,6 +303,14 @@ class Settings(BaseSettings):
         if token is None and self.gitea_token_file is not None:
             token = SecretStr(self.gitea_token_file.read_text(encoding="utf-8").strip())
         return GiteaSettings(token=token, deadline_s=self.gitea_deadline_s)
+
+    def webhook_secret(self) -> str:
+        """The Gitea webhook secret ('' when none: every delivery is refused)."""
+        if self.gitea_webhook_secret is not None:
+            return self.gitea_webhook_secret.get_secret_value()
+        if self.gitea_webhook_secret_file is not None:
+            return self.gitea_webhook_secret_file.read_text(encoding="utf-8").strip()
+        return ""
 
     @classmethod
     def from_env(cls) -> Settings:

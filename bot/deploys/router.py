@@ -12,7 +12,10 @@ Replies:
 - deploys, restarts and rollbacks get ONE channel message each (`bot.deploys.deploy_flow`);
 - `lock` / `unlock` are announced in the channel: the team needs to know.
 The Roll back button (`deckhand:rollback`, value = deploy id) rolls back every
-service of that deploy, after the same authorization as the command.
+service of that deploy, after the same authorization as the command. A new image's
+Deploy button (`deckhand:deploy_push:ENV`, value `service|tag|env`) is exactly the
+clicker typing `/deploy SERVICE TAG to ENV`. `http_hooks` are the backend's own HTTP
+routes (`POST /hooks/gitea`), served by `bot.run`.
 Approvals (`bot.approvals.gate.ApprovalDesk`, when given): the Approve / Reject /
 Force buttons and their reason modals go to the desk, `/deploy cancel ID` withdraws a
 request there, and `/deploy history` adds the approval trail.
@@ -24,9 +27,11 @@ anything else escaping is a bug, reported by the handlers with a correlation id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from bot.approvals.gate import ApprovalDesk
 from bot.approvals.render import APPROVAL_ACTIONS
+from bot.delivery.webhook import Handler
 from bot.deploys.answers import history_text, status_text, tags_text
 from bot.deploys.deploy_flow import DeployFlow
 from bot.deploys.operations import Operations
@@ -37,6 +42,7 @@ from commands import help as help_
 from commands import texts
 from commands.authz import Action, authorize
 from commands.config import DeckhandConfig
+from commands.delivery import DEPLOY_PUSH_ACTION, parse_button_value
 from commands.grammar import parse
 from commands.requests import Cancel, Help, ParseError, Refusal
 from commands.validate import (
@@ -66,7 +72,9 @@ class DeckhandBackend:
         flow: DeployFlow,
         usergroups: UserGroups,
         approvals: ApprovalDesk | None = None,
+        http_hooks: Mapping[str, Handler] | None = None,
     ) -> None:
+        self.http_hooks = dict(http_hooks or {})
         self._config = config
         self._ops = ops
         self._flow = flow
@@ -141,6 +149,9 @@ class DeckhandBackend:
         if action.action_id in APPROVAL_ACTIONS and self._approvals is not None:
             await self._approvals.handle_action(action)
             return
+        if action.action_id.startswith(DEPLOY_PUSH_ACTION):
+            await self._deploy_push(action)
+            return
         if action.action_id != ROLLBACK_ACTION:
             log.info("[%s] ignoring action %s", action.correlation_id, action.action_id)
             return
@@ -153,6 +164,28 @@ class DeckhandBackend:
                 continue
             request = ValidatedRollback(service, record.env, reason=f"after deploy {record.id}")
             await self._rollback(action.replier, action.user_id, action.channel_id, request)
+
+    async def _deploy_push(self, action: ActionContext) -> None:
+        """A new image's Deploy button: exactly `/deploy SERVICE TAG to ENV` by the clicker
+        (authorization, approvals, locks, freeze windows, the live message)."""
+        parts = parse_button_value(action.value)
+        if parts is None:
+            await action.replier.ephemeral(texts.push_button_stale(action.value))
+            return
+        service, tag, env = parts
+        command = CommandContext(
+            correlation_id=action.correlation_id,
+            command="/deploy",
+            text=f"{service} {tag} to {env}",
+            user_id=action.user_id,
+            user_name=action.user_name,
+            channel_id=action.channel_id,
+            team_id="",
+            response_url=action.response_url,
+            trigger_id=action.trigger_id,
+            replier=action.replier,
+        )
+        await self.handle_command(command)
 
     async def _rollback(
         self, replier: Replier, user: str, channel: str, request: ValidatedRollback

@@ -35,6 +35,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.approvals.expiry import keep_expiring
 from bot.approvals.gate import ApprovalDesk
 from bot.config import ConfigError, load_config
+from bot.delivery.announcer import Delivery
+from bot.delivery.store import DeliveryStore
+from bot.delivery.webhook import HOOK_PATH, gitea_hook
 from bot.deploys.deploy_flow import ApprovalGate, DeployFlow
 from bot.deploys.operations import Operations
 from bot.deploys.router import DeckhandBackend
@@ -46,7 +49,7 @@ from bot.lifecycle import Supervisor
 from bot.metrics import Metrics
 from bot.registry.client import RegistryClient
 from bot.rollout.clock import Clock
-from bot.rollout.engine import open_engine
+from bot.rollout.engine import RolloutEngine, open_engine
 from bot.settings import Settings
 from bot.slack.seam import DeployBackend
 
@@ -151,7 +154,21 @@ async def open_deploy_backend(
             desk, interval_s=settings.approval_expiry_interval_s, is_leader=is_leader
         )
         supervisor.spawn(expiring, name="approval-expiry")
-    inner = DeckhandBackend(config, ops=ops, flow=flow, usergroups=usergroups, approvals=desk)
+    delivery = open_delivery(settings, supervisor, client, engine, registry, flow, is_leader)
+    hook = gitea_hook(
+        delivery,
+        supervisor=supervisor,
+        secret=settings.webhook_secret(),
+        max_age_s=settings.gitea_webhook_max_age_s,
+    )
+    inner = DeckhandBackend(
+        config,
+        ops=ops,
+        flow=flow,
+        usergroups=usergroups,
+        approvals=desk,
+        http_hooks={HOOK_PATH: hook},
+    )
     home = HomeService(config, engine, client)
     backend = WithHome(inner, home)
     supervisor.spawn(home.follow_deploys(), name="home-refresh")
@@ -160,6 +177,43 @@ async def open_deploy_backend(
         name="deploy-reports",
     )
     return backend
+
+
+def open_delivery(
+    settings: Settings,
+    supervisor: Supervisor,
+    client: AsyncWebClient,
+    engine: RolloutEngine,
+    registry: RegistryClient,
+    flow: DeployFlow,
+    is_leader: Callable[[], bool],
+) -> Delivery:
+    """New images (`bot.delivery`): the leader polls the packages API (unless the
+    interval is 0) and runs auto-deploys; the webhook route feeds the same path.
+    TODO(compose): move the two loops under the leader's "runs while leading" tasks."""
+    delivery = Delivery(
+        engine.config,
+        engine=engine,
+        registry=registry,
+        client=client,
+        store=DeliveryStore(engine.kube, engine.config.deckhand.namespace),
+        deploy=flow.deploy,
+        supervisor=supervisor,
+        update_interval_s=settings.slack_update_interval_s,
+        finish_timeout_s=settings.slack_finish_timeout_s,
+        slack_timeout_s=settings.slack_timeout_s * 3,
+    )
+    if settings.packages_poll_interval_s > 0:
+        polling = delivery.keep_polling(
+            interval_s=settings.packages_poll_interval_s, is_leader=is_leader
+        )
+        supervisor.spawn(polling, name="packages-poll")
+    if any(env.auto_deploy for env in engine.config.environments.values()):
+        auto = delivery.keep_auto_deploying(
+            interval_s=settings.auto_deploy_interval_s, is_leader=is_leader
+        )
+        supervisor.spawn(auto, name="auto-deploy")
+    return delivery
 
 
 async def keep_reports(

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -260,6 +260,11 @@ class WithHome:
 
     inner: DeployBackend
     home: HomeService
+
+    @property
+    def http_hooks(self) -> Any:
+        """The inner backend's own HTTP routes (`POST /hooks/gitea`), for `bot.run`."""
+        return getattr(self.inner, "http_hooks", None)
 
     async def handle_command(self, request: CommandContext) -> None:
         await self.inner.handle_command(request)

@@ -178,6 +178,37 @@ class RegistryClient:
         tags = await self._all_tags(reference)
         return await self._newest_first(reference, tags)
 
+    async def package_versions(
+        self, registry: str, owner: str, *, query: str = "", limit: int = 50
+    ) -> list[dict[str, object]]:
+        """One page of Gitea's packages API for `owner` (`GET /api/v1/packages/{owner}?
+        type=container&q=…`), newest first, as the JSON rows: ONE request, no retries (a
+        poller keeps its own pace; `RateLimited` carries `Retry-After`). Raises
+        `RegistryUnavailable` (no answer, 5xx, 403, not JSON) or `AuthenticationFailed` (401)."""
+        creds = self._t.credentials.for_registry(registry)
+        url = (
+            f"{self._t.base_url(registry)}/api/v1/packages/{quote(owner)}"
+            f"?type=container&q={quote(query)}&limit={limit}"
+        )
+        reply = await self._t.send(
+            "GET", url, registry, auth=creds.basic() if creds else None, retries=False
+        )
+        if reply.status == 401:
+            raise AuthenticationFailed(registry, creds.username if creds else None)
+        if reply.status == 403:
+            raise RegistryUnavailable(
+                registry, "the packages API refused the token (HTTP 403; it needs read:package)"
+            )
+        if reply.status != 200:
+            raise RegistryUnavailable(registry, f"packages API answered HTTP {reply.status}")
+        try:
+            rows = json.loads(reply.body)
+        except ValueError:
+            raise RegistryUnavailable(registry, "its packages API answer is not JSON") from None
+        if not isinstance(rows, list):
+            raise RegistryUnavailable(registry, "its packages API answer is not a list")
+        return [r for r in rows if isinstance(r, dict)]
+
     # steps ------------------------------------------------------------------------------
 
     async def _head(self, ref: ImageReference) -> tuple[str, str | None]:

@@ -14,6 +14,7 @@ credential, an Authorization header or a raw response body.
     ├── PlatformNotAvailable      the image is not built for the nodes' platform
     ├── MalformedManifest         the registry served a manifest we cannot read
     └── RegistryUnavailable       refused, DNS, TLS, timeout, 5xx or 429 after retries
+        └── RateLimited           429 (or 503 + Retry-After) on the last attempt; .retry_after_s
 """
 
 from __future__ import annotations
@@ -156,3 +157,11 @@ class RegistryUnavailable(RegistryError):
 
     def sentence(self) -> str:
         return f"could not check `{self.registry}`: {self.cause}; try again in a minute"
+
+
+class RateLimited(RegistryUnavailable):
+    """Throttled on the last attempt; `retry_after_s` is the server's `Retry-After`."""
+
+    def __init__(self, registry: str, cause: str, retry_after_s: float | None) -> None:
+        super().__init__(registry, cause)
+        self.retry_after_s = retry_after_s

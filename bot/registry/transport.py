@@ -27,7 +27,7 @@ from multidict import CIMultiDict
 
 from bot.registry.auth import Authenticator, parse_challenges
 from bot.registry.credentials import CredentialStore, normalize_host
-from bot.registry.errors import AccessDenied, AuthenticationFailed, RegistryUnavailable
+from bot.registry.errors import AccessDenied, AuthenticationFailed, RateLimited, RegistryUnavailable
 from bot.settings import RegistrySettings
 from commands.images import ImageReference
 
@@ -156,14 +156,17 @@ class Transport:
         *,
         auth: str | None = None,
         accept: str | None = None,
+        retries: bool = True,
     ) -> Reply:
-        """One request with retries; raises `RegistryUnavailable` when none succeeds."""
+        """One request with retries (`retries=False`: exactly one attempt, for pollers that
+        keep their own pace); raises `RegistryUnavailable` when none succeeds, `RateLimited`
+        when the last attempt was throttled."""
         headers = {"User-Agent": "deckhand"}
         if auth:
             headers["Authorization"] = auth
         if accept:
             headers["Accept"] = accept
-        waits = list(self.settings.retry_backoff_s)
+        waits = list(self.settings.retry_backoff_s) if retries else []
         attempts = len(waits) + 1
         path = url.split("://", 1)[-1].partition("/")[2]
         for attempt in range(1, attempts + 1):
@@ -205,7 +208,10 @@ class Transport:
                 else:
                     return reply
             if attempt == attempts:
-                raise RegistryUnavailable(registry, f"{problem} after {attempts} attempts")
+                said = f"{problem} after {attempts} attempts"
+                if problem.startswith("rate limited"):
+                    raise RateLimited(registry, said, delay)
+                raise RegistryUnavailable(registry, said)
             wait = waits[attempt - 1] if delay is None else delay
             log.warning(
                 "registry %s: %s /%s attempt %d/%d failed: %s; retrying in %.2f s",

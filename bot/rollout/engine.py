@@ -496,6 +496,12 @@ class RolloutEngine:
         context = self.config.environments[env].kube_context
         return self.clusters.get(context, self.kube) if context else self.kube
 
+    async def inspect(
+        self, services: tuple[str, ...], tag: str
+    ) -> dict[str, ImageCheck | ImageProblem]:
+        """The registry's verdict on `tag` of each service for the nodes' platform."""
+        return await self._inspect(services, tag)
+
     async def _inspect(
         self, services: tuple[str, ...], tag: str, *, digest: str | None = None
     ) -> dict[str, ImageCheck | ImageProblem]:
