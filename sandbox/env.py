@@ -260,6 +260,29 @@ class SandboxEnv:
         image = build_image(platforms=platforms, labels=labels, created=created, salt=repo + tag)
         self.registry.seed(repo, tag, image)
 
+    def push(
+        self,
+        service: str,
+        tag: str,
+        *,
+        platforms: list[Platform] | None = None,
+        creator: str = "alice",
+    ) -> str:
+        """Push a new image of `service` as `tag` (the `docker buildx … --push` of the
+        demo): a new package version, so Gitea's webhooks go out. Returns its digest."""
+        repo = f"{OWNER}/honeydue-{service}"
+        labels = {
+            "org.opencontainers.image.revision": (tag + "0" * 40)[:40],
+            "org.opencontainers.image.source": f"{self.registry.url}/{repo}",
+        }
+        image = build_image(
+            platforms=platforms or [AMD64],
+            labels=labels,
+            created=self.registry.store.clock(),
+            salt=f"push:{repo}:{tag}",
+        )
+        return self.registry.seed(repo, tag, image, creator=creator)
+
     def pull_secret(self) -> dict[str, Any]:
         """The `kubernetes.io/dockerconfigjson` Secret the pods pull with."""
         auth = base64.b64encode(f"{OWNER}:{self.token}".encode()).decode()

@@ -142,6 +142,12 @@ class Delivery:
         said = announcement(
             config=self.config, service=service, version=version, verdict=verdict, channel=channel
         )
+        # Queued before the message: an auto-deploy never depends on Slack taking it.
+        pending = Pending(version.version, version.creator, version.created_at)
+        for env in said.auto_deploy:
+            await self.store.enqueue(service, env, pending, channel=channel)
+        if said.auto_deploy:
+            self._wake.set()
         blocks, text = render_announcement(said)
         try:
             async with asyncio.timeout(self.slack_timeout_s):
@@ -162,11 +168,6 @@ class Delivery:
             log.warning(
                 "push claim of %s %s not updated: %s", service, version.version, e.sentence()
             )
-        pending = Pending(version.version, version.creator, version.created_at)
-        for env in said.auto_deploy:
-            await self.store.enqueue(service, env, pending, channel=channel)
-        if said.auto_deploy:
-            self._wake.set()
         return True
 
     # ---- polling ----

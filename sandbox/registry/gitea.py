@@ -25,6 +25,7 @@ Test controls: `fail_next()` injects 5xx/429 answers, `set_down()` refuses conne
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -104,6 +105,7 @@ class GiteaRegistry:
         self._uploads: dict[str, bytearray] = {}
         self._faults: list[_Fault] = []
         self.webhooks = Deliveries()
+        self._logged = asyncio.Condition()
         self.store.on_version.append(self._package_created)
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -223,6 +225,14 @@ class GiteaRegistry:
         """Every Bearer token handed out so far (tests check none leaks into logs)."""
         return list(self._issued)
 
+    async def wait_count(
+        self, at_least: int, method: str | None = None, contains: str = "", within_s: float = 10.0
+    ) -> int:
+        """Until `count(method, contains)` reaches `at_least` (tests wait on requests)."""
+        async with asyncio.timeout(within_s), self._logged:
+            await self._logged.wait_for(lambda: self.count(method, contains) >= at_least)
+        return self.count(method, contains)
+
     def count(self, method: str | None = None, contains: str = "") -> int:
         return sum(
             1
@@ -235,9 +245,13 @@ class GiteaRegistry:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         auth = request.headers.get("Authorization", "").partition(" ")[0] or "-"
         response = await self._handle(request)
-        self.requests.append(
-            LoggedRequest(request.method, request.path, request.query_string, response.status, auth)
-        )
+        async with self._logged:
+            self.requests.append(
+                LoggedRequest(
+                    request.method, request.path, request.query_string, response.status, auth
+                )
+            )
+            self._logged.notify_all()
         return response
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:

@@ -48,6 +48,8 @@ class DeployStack:
     runtime: Runtime
     supervisor: Supervisor
     settings: Settings
+    exits: AsyncExitStack | None = None
+    """The stack everything is entered on (another replica can join it)."""
 
     async def command(self, text: str, *, user: str = REQUESTER, channel: str = CHANNEL) -> int:
         status, _ = await self.sender.slash_command(text, user_id=user, channel_id=channel)
@@ -180,4 +182,4 @@ async def deploy_stack(
             SlackSender(runtime.http_url + EVENTS_PATH, SIGNING_SECRET, slack=slack)
         )
         readiness.state = Readiness.READY
-        yield DeployStack(env, slack, sender, runtime, supervisor, config)
+        yield DeployStack(env, slack, sender, runtime, supervisor, config, stack)
