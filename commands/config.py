@@ -337,7 +337,12 @@ class TagPolicy(_Model):
 class RolloutConfig(_Model):
     """How long a rollout may take (seconds) and when a crash loop is fatal."""
 
-    readiness_timeout_s: int = Field(120, gt=0, description="new pods must be ready by then")
+    readiness_timeout_s: int = Field(
+        120,
+        gt=0,
+        description="a new pod must be Ready this long after its own probe budgets "
+        "(startupProbe, readiness initialDelaySeconds), in the cluster's seconds",
+    )
     max_duration_s: int = Field(900, gt=0, description="the whole rollout, then it failed")
     crashloop_restarts: int = Field(2, ge=1, description="restarts of a new pod = fatal")
 

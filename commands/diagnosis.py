@@ -279,6 +279,12 @@ def _probe_evidence(
     )
 
 
+def _quoted(probe: ProbeEvidence) -> str:
+    """The kubelet's own event text, as `kubectl get events` shows it (`… (x3)`)."""
+    repeats = f" (x{probe.count})" if probe.count > 1 else ""
+    return redact(f"{probe.kind.capitalize()} probe failed: {probe.seen.output}{repeats}")
+
+
 def _probe_finding(
     pod: PodObservation,
     container: ContainerObservation,
@@ -298,20 +304,25 @@ def _probe_finding(
         fatal = (
             kill.kind == STARTUP or kill.seen.is_definitive or container.restart_count >= restarts
         )
-        return Finding(cause, fatal, redact(kill.seen.output), pod.name, container.name, kill)
+        spec = kill.probe
+        budget = (
+            texts.startup_budget_spent(spec.initial_delay_s, spec.failure_threshold, spec.period_s)
+            if kill.kind == STARTUP and spec is not None
+            else ""
+        )
+        output = _quoted(kill)
+        return Finding(cause, fatal, output, pod.name, container.name, kill, budget=budget)
     if not container.running:
         return None
     if container.started is False and STARTUP in evidence:
         found = evidence[STARTUP]
-        return Finding(
-            Cause.STARTUP_PROBE, False, redact(found.seen.output), pod.name, container.name, found
-        )
+        return Finding(Cause.STARTUP_PROBE, False, _quoted(found), pod.name, container.name, found)
     if READINESS in evidence:
         found = evidence[READINESS]
         threshold = found.probe.failure_threshold if found.probe else 3
         fatal = found.seen.is_definitive and found.count >= threshold
         return Finding(
-            Cause.READINESS_PROBE, fatal, redact(found.seen.output), pod.name, container.name, found
+            Cause.READINESS_PROBE, fatal, _quoted(found), pod.name, container.name, found
         )
     return None
 

@@ -296,10 +296,8 @@ def _spent(
     stuck = diagnose(pods=[seen], events=history, crashloop_restarts=restarts)
     if budget.kind == "startup":
         probe = stuck.probe if stuck is not None and stuck.cause is Cause.STARTUP_PROBE else None
-        evidence = probe.seen.output if probe else ""
-        why = Finding(
-            Cause.STARTUP_PROBE, True, redact(evidence), seen.name, budget.container, probe
-        )
+        evidence = stuck.evidence if stuck is not None and probe is not None else ""
+        why = Finding(Cause.STARTUP_PROBE, True, evidence, seen.name, budget.container, probe)
     else:
         why = stuck or Finding(Cause.NOT_READY, True, pod=seen.name, container=budget.container)
     return replace(why, is_fatal=True, budget=budget.spent())

@@ -78,6 +78,12 @@ class ClusterTime:
         low, high = (gained - RESOLUTION_S) / span, (gained + RESOLUTION_S) / span
         return 1.0 if low <= 1.0 <= high else max(gained / span, 1e-3)
 
+    def span(self) -> float:
+        """Local seconds between the first and the latest sample (how well `rate` is known)."""
+        if self._first is None or self._latest is None:
+            return 0.0
+        return self._latest.local - self._first.local
+
     def age(self) -> float | None:
         """Local seconds since the latest sample (None: no sample yet)."""
         return None if self._latest is None else self._local() - self._latest.local
@@ -97,11 +103,15 @@ class ClusterClock:
 
     `refresh` makes any request to that API server (its answer's `Date` lands in `time`);
     `sync()` calls it when the latest sample is older than `max_age_s` local seconds.
+    Until the samples span `calibration_s` local seconds the rate is not known well
+    enough to wait long on it: `wall()` (and so every wait) is capped at `max_age_s`,
+    so whoever waits comes back, syncs and waits again on a better estimate.
     """
 
     time: ClusterTime
     refresh: Callable[[], Awaitable[object]]
     max_age_s: float = 1.0
+    calibration_s: float = 2.0
     _last: float = float("-inf")
 
     async def sync(self) -> None:
@@ -124,7 +134,8 @@ class ClusterClock:
         return self.time.now()
 
     def wall(self, seconds: float) -> float:
-        return max(0.0, seconds) / self.time.rate
+        wall = max(0.0, seconds) / self.time.rate
+        return wall if self.time.span() >= self.calibration_s else min(wall, self.max_age_s)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(self.wall(seconds))

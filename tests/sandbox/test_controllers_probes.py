@@ -9,7 +9,7 @@ On a running cluster (speed 100): a slow boot inside a 48 × 5 s startup budget 
 Ready with `Startup probe failed` events counted and no restart; one past its budget
 is killed (`failed startup probe, will be restarted`, exit 137, restartCount 1);
 readiness and liveness on a wrong path (404) give the real `Unhealthy` texts, then the
-liveness kill; a tcp probe on a port nobody listens on and a failing exec probe.
+liveness kill; a failing exec probe; an image whose config label carries its boot time.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from sandbox.cluster.controllers.probes import (
     run_probe,
 )
 from sandbox.cluster.controllers.staging import Staging
+from sandbox.registry.images import build_image
 from tests.sandbox.controllers_harness import Harness, container_status, harness
 
 Obj = dict[str, Any]
@@ -262,3 +263,21 @@ async def test_exec_probe_output_is_the_event() -> None:
 
         await h.until(failing, seconds=30)
         assert "Readiness probe failed: pg_isready: no response" in dict(unhealthy(h))
+
+
+async def test_an_image_can_carry_its_boot_time() -> None:
+    async with harness(speed=100.0) as h:
+        h.registry.seed(
+            "admin/api", "slowboot", build_image(salt="slow", labels={staging.BOOT: "30"})
+        )
+        probe = {"tcpSocket": {"port": 8080}, "periodSeconds": 5, "failureThreshold": 48}
+        h.deploy(replicas=1, tag="slowboot", container={"startupProbe": probe})
+
+        def ready() -> Obj | None:
+            pod = one(h)
+            return pod if pod and container_status(pod).get("ready") else None
+
+        await h.until(ready, seconds=30)
+        ((message, count),) = unhealthy(h)
+        assert message.startswith("Startup probe failed: dial tcp")
+        assert 5 <= count <= 7  # every 5 s for the 30 s the image takes to boot

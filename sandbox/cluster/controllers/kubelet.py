@@ -294,10 +294,10 @@ class Kubelet:
             readiness = [w for w in c.probes if w.spec.kind == READINESS]
             for w in readiness:
                 w.trigger(now)
-            if not readiness and not rt.staging.never_ready:
+            if not readiness and not c.app.staging.never_ready:
                 c.ready = True
         elif kind == READINESS:
-            c.ready = probed.verdict and not rt.staging.never_ready
+            c.ready = probed.verdict and not c.app.staging.never_ready
         elif not probed.verdict:  # liveness or startup failed: kill, restart per policy
             self._event(rt, pod, c, "Killing", texts.probe_kill(c.name, kind.lower()))
             self._exit(rt, pod, c, 137, "Error", now)
@@ -380,27 +380,28 @@ class Kubelet:
         if crash is not None and crash.applies_to(c.name):
             c.crash = (crash.exit_code, crash.log_line, crash.reason)
             c.crash_at = now + crash.after_seconds
-        self._arm_probes(rt, c, now)
+        self._arm_probes(rt, pod, c, now)
 
-    def _arm_probes(self, rt: PodRuntime, c: Container, now: float) -> None:
+    def _arm_probes(self, rt: PodRuntime, pod: Obj, c: Container, now: float) -> None:
         """The new instance's probe workers, or (without probes) Ready once it has booted."""
-        boot = rt.staging.ready_after
+        knobs = staging_for(pod, dict(c.pulled.labels) if c.pulled else None)
+        boot = knobs.ready_after
         specs = probes_of(c.spec)
         c.running_since = now
         c.startup_done = not any(s.kind == STARTUP for s in specs)
         if not specs:
-            if not rt.staging.never_ready:
+            if not knobs.never_ready:
                 c.ready_at = now + (self.settings.ready_delay if boot is None else boot)
             return
         c.app = App.of(
             c.spec,
             ip=rt.ip,
             boot_at=now + (self.settings.ready_delay if boot is None else boot),
-            staging=rt.staging,
+            staging=knobs,
         )
         c.probes = [ProbeWorker.start(s, origin=rt.origin, now=now) for s in specs]
         if c.startup_done and not any(s.kind == READINESS for s in specs):
-            c.ready = not rt.staging.never_ready  # no readiness probe: ready once started
+            c.ready = not knobs.never_ready  # no readiness probe: ready once started
 
     def _log_start(self, rt: PodRuntime, c: Container) -> None:
         ports = [

@@ -114,6 +114,7 @@ class PulledImage:
     platform: Platform  # from the config: what the image was built for
     size: int  # bytes: index + manifest + config + layers
     command: tuple[str, ...] = ()  # the config's Entrypoint + Cmd
+    labels: tuple[tuple[str, str], ...] = ()  # the config's Labels
 
     @property
     def repo_digest(self) -> str:
@@ -483,6 +484,7 @@ class ImagePuller:
             platform=built_for,
             size=size,
             command=tuple(str(c) for c in (run.get("Entrypoint") or []) + (run.get("Cmd") or [])),
+            labels=tuple(sorted((str(k), str(v)) for k, v in (run.get("Labels") or {}).items())),
         )
 
     async def _choose(

@@ -19,6 +19,10 @@ stand-in reads it with `staging_for(pod)`:
 
 (1) Probes get `connection refused` until then; a container without probes is Ready
 then. `ready-after-seconds` is the older name of the same knob.
+
+An image can carry the knobs of what runs in it (boot time, healthy paths, ports...)
+as config labels of the same names: a slow first start, or a build that serves
+another path, seeded in the registry. The pod's annotations win over its labels.
 (2) By default the app listens on the container's `ports`, or on any port when it
 declares none; a probe on another port gets `connection refused`.
 
@@ -31,6 +35,7 @@ last log line; it must come last and may contain commas).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,9 +120,13 @@ def parse_crash(text: str) -> Crash:
     )
 
 
-def staging_for(pod: dict[str, Any]) -> Staging:
-    """The knobs set on `pod`; malformed values are ignored (the pod then behaves)."""
-    notes = pod.get("metadata", {}).get("annotations") or {}
+def staging_for(pod: dict[str, Any], image_labels: Mapping[str, str] | None = None) -> Staging:
+    """The knobs set on `pod` (over those its image's labels carry); malformed values are
+    ignored (the pod then behaves)."""
+    notes = {
+        **{k: v for k, v in (image_labels or {}).items() if k.startswith(PREFIX)},
+        **(pod.get("metadata", {}).get("annotations") or {}),
+    }
     ready_after = None
     for knob in (READY_AFTER, BOOT):  # boot-seconds wins when both are set
         if knob in notes:

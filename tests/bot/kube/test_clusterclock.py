@@ -4,7 +4,8 @@ Covers: no sample → the local wall clock; the rate stays 1 while the samples f
 time within their one-second resolution (a real API server, a clock offset of hours);
 a sped-up server (×10) is recognised after half a local second; a clock set back
 starts over; unreadable headers are ignored; `ClusterClock.wall` converts cluster
-seconds to local ones and `monotonic` never goes backwards. Against the sandbox at
+seconds to local ones (capped until the rate is known) and `monotonic` never goes
+backwards. Against the sandbox at
 speed 10, `KubeClient.clock` agrees with the cluster's own clock within a second.
 """
 
@@ -95,6 +96,9 @@ async def test_cluster_clock_converts_and_never_goes_back() -> None:
     assert len(refreshed) == 2
     await clock.sync()  # fresh enough: no request
     assert len(refreshed) == 2
+    assert clock.wall(20.0) == 1.0  # the rate isn't known well yet: come back in a second
+    local.t += 1.5
+    await clock.sync()
     assert clock.wall(20.0) == pytest.approx(2.0, rel=0.25)
     first = clock.monotonic()
     time.observe(date(0))  # an older-looking sample must not move monotonic back
