@@ -91,7 +91,7 @@ def cause(
             f"Free or add capacity, or relax the pod's requests or node selector: {describe}.",
         ),
         "not_ready": (
-            f"{target[0].upper()}{target[1:]} runs but doesn't pass its readiness probe{seen}.",
+            f"{target[0].upper()}{target[1:]} runs but isn't Ready{seen}.",
             f"Check the probe and the app's logs: {describe}.",
         ),
         "progress_deadline": (

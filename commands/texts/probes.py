@@ -20,9 +20,10 @@ def startup_budget_spent(delay_s: int, threshold: int, period_s: int) -> str:
 
 
 def readiness_budget_spent(timeout_s: float, delay_s: int) -> str:
-    delay = f" (after its readiness probe's {delay_s} s initial delay)" if delay_s else ""
+    """`readiness: not Ready 20 s (rollout.readiness_timeout_s) after starting`."""
+    delay = f" and its readiness probe's {delay_s} s initial delay" if delay_s else ""
     return (
-        f"readiness: not Ready {_s(timeout_s)} after starting{delay} (rollout.readiness_timeout_s)"
+        f"readiness: not Ready {_s(timeout_s)} (rollout.readiness_timeout_s) after starting{delay}"
     )
 
 

@@ -221,7 +221,7 @@ def test_explain_pull_auth_gives_the_exact_command() -> None:
         (Cause.CRASH_LOOP, "keeps crashing", "`kubectl logs -n honeydue api-6d4f-x1 --previous`"),
         (Cause.CONFIG_ERROR, "can't create the container", "missing Secret or ConfigMap"),
         (Cause.UNSCHEDULABLE, "can't place", "capacity"),
-        (Cause.NOT_READY, "readiness probe", "`kubectl describe pod -n honeydue api-6d4f-x1`"),
+        (Cause.NOT_READY, "isn't Ready", "`kubectl describe pod -n honeydue api-6d4f-x1`"),
         (Cause.PROGRESS_DEADLINE, "deadline", "kubectl rollout status"),
         (Cause.UNKNOWN, "aren't becoming available", "events"),
     ],

@@ -337,8 +337,8 @@ def starting_pod(started_at: str, *, started: bool, probes: dict[str, Any]) -> A
             20,
             "failed",
             None,
-            "readiness: not Ready 20 s after starting (after its readiness probe's 10 s initial "
-            "delay) (rollout.readiness_timeout_s)",
+            "readiness: not Ready 20 s (rollout.readiness_timeout_s) after starting and its "
+            "readiness probe's 10 s initial delay",
         ),
     ],
 )
