@@ -5,8 +5,8 @@ DEBUG, metrics, leader election) against a `SandboxEnv` (cluster + Gitea registr
 and a `LocalSlack` in this process; signed slash commands reach it over loopback.
 
 Covers:
-- SIGTERM while `worker` rolls out (its pods get Ready only after
-  `sandbox.deckhand.dev/ready-after-seconds`, so the rollout takes a while): the process
+- SIGTERM while `worker` rolls out (its pods boot for `sandbox.deckhand.dev/boot-seconds`
+  inside their startup probe's budget, so the rollout takes a while): the process
   exits 0 within its shutdown grace, the deploy record (ConfigMap in `deckhand`, label
   `deckhand.dev/record=deploy`) is still `rolling_out` and the message not final; the
   next `deckhand run` resumes it and the SAME message reaches "Succeeded" exactly once;
@@ -52,7 +52,7 @@ pytestmark = pytest.mark.slow
 API, WORKER = SERVICES[0], SERVICES[1]
 SIGNING_SECRET = "sigterm-test-signing-secret"
 READY_AFTER_S = 160
-"""Sandbox seconds before a `worker` pod is Ready: 8 s of wall time at speed 20."""
+"""Sandbox seconds a `worker` pod boots (then its startup probe passes): 8 s wall at speed 20."""
 GRACE_S = 3.0
 START_WITHIN_S = 60.0
 REPORT_RETRY_INTERVAL_S = 0.5
@@ -66,8 +66,16 @@ class SlowWorkerEnv(SandboxEnv):
     def deployment(self, service: SeedService, *, tag: str | None = None) -> dict[str, Any]:
         obj = super().deployment(service, tag=tag)
         if service.name == WORKER.name:
-            notes = {"sandbox.deckhand.dev/ready-after-seconds": str(READY_AFTER_S)}
+            notes = {"sandbox.deckhand.dev/boot-seconds": str(READY_AFTER_S)}
             obj["spec"]["template"]["metadata"]["annotations"] = notes
+            # A startup budget (30 × 10 s) that covers the slow start: Deckhand waits it out
+            # instead of failing at `rollout.readiness_timeout_s` (60 s in the seeded config).
+            (container,) = obj["spec"]["template"]["spec"]["containers"]
+            container["startupProbe"] = {
+                "exec": {"command": ["/healthcheck"]},
+                "periodSeconds": 10,
+                "failureThreshold": 30,
+            }
         return obj
 
     def config(self) -> dict[str, Any]:
