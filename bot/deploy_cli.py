@@ -37,15 +37,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from slack_sdk.errors import SlackApiError
-
 from bot.config import ConfigError, load_config
 from bot.kube.errors import KubeError
 from bot.registry.errors import RegistryError
 from bot.rollout.engine import HistoryView, RolloutEngine, ServiceStatus, open_engine
 from bot.rollout.outcome import Outcome
 from bot.settings import Settings
-from bot.slack.client import open_web_client
+from bot.slack import writes
+from bot.slack.client import SlackError, open_web_client
 from commands import texts
 from commands.config import DeckhandConfig
 from commands.plan import DeployPlan
@@ -284,8 +283,8 @@ async def _announce(
     )
     try:
         async with open_web_client(settings) as client:
-            await client.chat_postMessage(channel=channels[0], text=text)
-    except (SlackApiError, OSError, TimeoutError) as e:
+            await writes.post_message(client, channel=channels[0], text=text)
+    except (SlackError, OSError, TimeoutError) as e:
         log.warning("break-glass deploy %s not announced: %s", plan.deploy_id, type(e).__name__)
         out.say(texts.break_glass_not_announced(channels[0]))
 

@@ -22,8 +22,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.blocks import fit_blocks, fit_text
-from bot.slack.client import slack_call
+from bot.slack import writes
 from commands import texts
 from commands.health import WORKLOAD_CAUSES
 from commands.incidents import Incident, Phase
@@ -110,11 +109,8 @@ class Notifier:
             key = incident.key
             reply = f"`{key.namespace}/{key.workload}`: {reply}"
         async with asyncio.timeout(self.timeout_s):
-            await slack_call(
-                "chat.postMessage",
-                self.client.chat_postMessage(
-                    channel=incident.channel, thread_ts=incident.ts, text=fit_text(reply)
-                ),
+            await writes.post_message(
+                self.client, channel=incident.channel, thread_ts=incident.ts, text=reply
             )
 
     async def post_summary(self, channel: str, incidents: Sequence[Incident], *, limit: int) -> str:
@@ -129,19 +125,13 @@ class Notifier:
 
     async def _post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
         async with asyncio.timeout(self.timeout_s):
-            answer = await slack_call(
-                "chat.postMessage",
-                self.client.chat_postMessage(
-                    channel=channel, text=fit_text(text), blocks=fit_blocks(blocks)
-                ),
+            _, ts = await writes.post_message(
+                self.client, channel=channel, text=text, blocks=blocks
             )
-        return str(answer["ts"])
+        return ts
 
     async def _update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         async with asyncio.timeout(self.timeout_s):
-            await slack_call(
-                "chat.update",
-                self.client.chat_update(
-                    channel=channel, ts=ts, text=fit_text(text), blocks=fit_blocks(blocks)
-                ),
+            await writes.update_message(
+                self.client, channel=channel, ts=ts, text=text, blocks=blocks
             )

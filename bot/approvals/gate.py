@@ -28,8 +28,9 @@ the cluster, and the buttons keep working.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from typing import Literal
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -39,6 +40,7 @@ from bot.approvals.render import (
     REASON_BLOCK,
     REJECT_ACTION,
     modal_target,
+    notice_modal,
     outcome_line,
     reason_modal,
     render_request,
@@ -49,7 +51,8 @@ from bot.deploys.operations import Operations
 from bot.deploys.usergroups import UserGroups
 from bot.kube.errors import KubeError
 from bot.rollout.clock import Clock
-from bot.slack.client import FinalUpdateFailed, SlackError, slack_call
+from bot.slack import writes
+from bot.slack.client import FinalUpdateFailed, SlackError
 from bot.slack.live_message import LiveMessage
 from bot.slack.seam import ActionContext, CommandContext, Replier, ViewContext
 from commands import texts
@@ -145,12 +148,13 @@ class ApprovalDesk:
 
     async def handle_action(self, action: ActionContext) -> None:
         try:
+            if action.action_id in (REJECT_ACTION, FORCE_ACTION):
+                await self._open_modal(action)  # first: its trigger_id lives 3 s
+                return
             if not await self._on_its_message(action):
                 return
             if action.action_id == APPROVE_ACTION:
                 await self._approve(action.replier, action.user_id, action.value, forced=None)
-            elif action.action_id in (REJECT_ACTION, FORCE_ACTION):
-                await self._open_modal(action)
         except KubeError as e:
             await action.replier.ephemeral(texts.backend_unavailable("decide", e.sentence()))
 
@@ -176,11 +180,15 @@ class ApprovalDesk:
         await action.replier.ephemeral(refusal.text)
         return False
 
+    def check_view(self, view: ViewContext) -> dict[str, str]:
+        """Errors keeping a reason modal open (`reason_errors`); no I/O."""
+        return reason_errors(view.callback_id, view.private_metadata, view.values)
+
     async def handle_view(self, view: ViewContext) -> None:
         request_id = modal_target(view.private_metadata)
         reason = one_line(view.values.get(REASON_BLOCK, ""))
         if request_id is None or not reason:
-            return  # not our modal (the input itself requires a reason)
+            return  # not our modal; a blank reason never gets here (`check_view`)
         try:
             if view.callback_id == FORCE_ACTION:
                 await self._approve(view.replier, view.user_id, request_id, forced=reason)
@@ -291,13 +299,42 @@ class ApprovalDesk:
         await self._show(stored)
 
     async def _open_modal(self, action: ActionContext) -> None:
+        """Open the reason modal at once (the click's trigger_id expires 3 s after it),
+        then check: a click that can't decide anything turns the modal into the refusal.
+        The submission is checked again in full (`_reject` / `_approve`)."""
+        kind: Literal["reject", "force"] = (
+            "reject" if action.action_id == REJECT_ACTION else "force"
+        )
+        view = reason_modal(
+            kind=kind, request_id=action.value, channel_id=action.channel_id, max_length=MAX_REASON
+        )
+        try:
+            view_id = await writes.open_view(
+                self._client, trigger_id=action.trigger_id or "", view=view
+            )
+        except SlackError as e:
+            log.warning("approval %s: the reason modal did not open: %s", action.value, e)
+            return
+        refusal = await self._modal_refusal(action, kind)
+        if refusal is None:
+            return
+        try:
+            await writes.update_view(self._client, view_id=view_id, view=notice_modal(refusal))
+        except SlackError as e:
+            log.warning("approval %s: the modal was not updated: %s", action.value, e)
+
+    async def _modal_refusal(
+        self, action: ActionContext, kind: Literal["reject", "force"]
+    ) -> str | None:
+        """Why this click can't reject / force (the clicker is also told), or None."""
+        if not await self._on_its_message(action):
+            return texts.approval_wrong_message(action.value)
         found = await self._load(action.replier, action.value)
         if found is None:
-            return
+            return texts.approval_unknown(action.value)
         request, env_config = found
         groups = await self._groups_of(action.user_id, env_config)
         now = self._clock.now()
-        kind: str = "reject" if action.action_id == REJECT_ACTION else "force"
         check: object
         if kind == "reject":
             check = decide_rejection(
@@ -319,19 +356,8 @@ class ApprovalDesk:
             )
         if isinstance(check, Refusal):
             await self._refuse(action.replier, request, check)
-            return
-        view = reason_modal(
-            kind="reject" if kind == "reject" else "force",
-            request_id=request.id,
-            channel_id=action.channel_id,
-            max_length=MAX_REASON,
-        )
-        try:
-            await slack_call(
-                "views.open", self._client.views_open(trigger_id=action.trigger_id, view=view)
-            )
-        except SlackError as e:
-            log.warning("approval %s: the reason modal did not open: %s", request.id, e)
+            return check.text
+        return None
 
     # ---- expiry and history ----
 
@@ -404,11 +430,12 @@ class ApprovalDesk:
             return
         blocks, text = render_request(request)
         try:
-            await slack_call(
-                "chat.update",
-                self._client.chat_update(
-                    channel=request.slack_channel, ts=request.slack_ts, text=text, blocks=blocks
-                ),
+            await writes.update_message(
+                self._client,
+                channel=request.slack_channel,
+                ts=request.slack_ts,
+                text=text,
+                blocks=blocks,
             )
         except SlackError as e:
             log.warning("approval %s: message not updated: %s", request.id, e)
@@ -418,6 +445,19 @@ class ApprovalDesk:
             await live.finish(blocks, text=text)
         except FinalUpdateFailed as e:
             log.warning("approval request message %s not updated: %s", live.ts, e)
+
+
+def reason_errors(
+    callback_id: str, private_metadata: str, values: Mapping[str, str]
+) -> dict[str, str]:
+    """Errors to show in a submitted reason modal before it closes (input block_id ->
+    message); {} when it may close. A reason of spaces passes Slack's `min_length`,
+    not this. Other modals: {}. Pure."""
+    if callback_id not in (REJECT_ACTION, FORCE_ACTION) or modal_target(private_metadata) is None:
+        return {}
+    if not one_line(values.get(REASON_BLOCK, "")):
+        return {REASON_BLOCK: texts.approval_reason_required()}
+    return {}
 
 
 def _new_or_refusal(decision: Counted | Approved | Refusal) -> ApprovalRequest | Refusal:

@@ -175,6 +175,16 @@ def reason_modal(
     }
 
 
+def notice_modal(text: str) -> dict[str, Any]:
+    """A modal that only says `text` (it replaces a reason modal that can't be used)."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": texts.APPROVAL_NOTICE_TITLE},
+        "close": {"type": "plain_text", "text": texts.CLOSE_LABEL},
+        "blocks": [_section(text)],
+    }
+
+
 def modal_target(private_metadata: str) -> str | None:
     """The request id a reason modal was opened for (None if the metadata is not ours)."""
     try:

@@ -40,7 +40,8 @@ from bot.deploys.render import DeployCard, FailureNote, ImageFacts, render_card
 from bot.lifecycle import Supervisor
 from bot.rollout.outcome import Outcome
 from bot.rollout.records import DeployRecord, RecordPhase
-from bot.slack.client import FinalUpdateFailed, SlackError, slack_call
+from bot.slack import writes
+from bot.slack.client import BotNotInChannel, FinalUpdateFailed, SlackError
 from bot.slack.live_message import LiveMessage
 from bot.slack.seam import CommandContext, Replier
 from commands import texts
@@ -202,6 +203,8 @@ class DeployFlow:
             reason=request.reason,
         )
         live = await self._post(ctx.replier, card)
+        if live is None:
+            return
         async with self._finish_on_error(live, _Tracker(live, card, started=self._now())):
             plan = await self._ops.check_deploy(
                 request, requested_by=ctx.user_id, deploy_id=card.deploy_id
@@ -336,6 +339,8 @@ class DeployFlow:
             await replier.ephemeral(texts.approvals_not_enabled(request.env))
             return
         live = await self._post(replier, card)
+        if live is None:
+            return
         tracker = _Tracker(live, card, started=self._now())
         async with self._finish_on_error(live, tracker):
             result = await self._ops.rollback(request, requested_by=user, on_progress=tracker)
@@ -343,7 +348,7 @@ class DeployFlow:
             await self._finish(live, tracker.card.refused(result.text))
             return
         card = tracker.card.with_changes(tuple(texts.rollback_lines(result.change_notes)))
-        await self._report(live, card, result, {})
+        await self._report(live, card, result, await self._images_of(result.deploy_id))
         full = texts.notes_thread(result.change_notes)
         if full:
             with contextlib.suppress(SlackError):
@@ -424,11 +429,12 @@ class DeployFlow:
                 continue
             blocks, text = render_card(card_of_record(record))
             try:
-                await slack_call(
-                    "chat.update",
-                    self._client.chat_update(
-                        channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
-                    ),
+                await writes.update_message(
+                    self._client,
+                    channel=record.slack_channel,
+                    ts=record.slack_ts,
+                    text=text,
+                    blocks=blocks,
                 )
             except SlackError as e:
                 log.warning("deploy %s: final report still not delivered: %s", record.id, e)
@@ -439,9 +445,21 @@ class DeployFlow:
 
     # ---- the message ----
 
-    async def _post(self, replier: Replier, card: DeployCard) -> LiveMessage:
+    async def _post(self, replier: Replier, card: DeployCard) -> LiveMessage | None:
+        """The deploy's message, posted BEFORE anything changes in the cluster; None (and
+        the requester told how to invite the bot) when the bot can't post there."""
         blocks, text = render_card(card)
-        return await replier.start_live(blocks, text=text)
+        try:
+            return await replier.start_live(blocks, text=text)
+        except BotNotInChannel as e:
+            log.info("deploy %s: not posted (%s): nothing done", card.deploy_id, e.error)
+            await replier.ephemeral(texts.bot_not_in_channel(e.channel))
+            return None
+
+    async def _images_of(self, deploy_id: str) -> dict[str, str]:
+        """service -> the image a (rollback) deploy set, from its record."""
+        record = await self._ops.record(deploy_id)
+        return {t.service: t.image for t in record.targets} if record is not None else {}
 
     def _now(self) -> float:
         return self._ops.engine.clock.monotonic()

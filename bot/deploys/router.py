@@ -9,8 +9,13 @@ Replies:
   refusals (unknown service/env, tag policy) and authorization refusals are
   ephemeral: only the requester sees them, and nothing changes;
 - `status`, `history`, `tags` answer ephemerally (reading is allowed to anyone);
-- deploys, restarts and rollbacks get ONE channel message each (`bot.deploys.deploy_flow`);
-- `lock` / `unlock` are announced in the channel: the team needs to know.
+  every ephemeral answer goes through the command's response_url, so it arrives in a
+  DM or a channel the bot was never invited to (`Replier.ephemeral`);
+- deploys, restarts and rollbacks get ONE channel message each (`bot.deploys.deploy_flow`),
+  posted before anything changes: where the bot is not a member, the requester is
+  told to `/invite @deckhand` and nothing happens;
+- `lock` / `unlock` are announced in the channel: the team needs to know (so the
+  bot's membership is checked before the lock changes).
 The Roll back button (`deckhand:rollback`, value = deploy id) rolls back every
 service of that deploy, after the same authorization as the command. A new image's
 Deploy button (`deckhand:deploy_push:ENV`, value `service|tag|env`) is exactly the
@@ -141,6 +146,9 @@ class DeckhandBackend:
             case Help():
                 await replier.ephemeral(help_.answer(checked))
 
+    def check_view(self, view: ViewContext) -> Mapping[str, str]:
+        return self._approvals.check_view(view) if self._approvals is not None else {}
+
     async def handle_view(self, view: ViewContext) -> None:
         if self._approvals is not None:
             await self._approvals.handle_view(view)
@@ -206,6 +214,9 @@ class DeckhandBackend:
         refusal = await self.authorize(user=user, channel=channel, env=request.env, action=action)
         if refusal is not None:
             await replier.ephemeral(refusal.text)
+            return
+        if await replier.bot_is_member() is False:  # the team must see it: else no change
+            await replier.ephemeral(texts.bot_not_in_channel(channel))
             return
         if isinstance(request, ValidatedLock):
             said = await self._ops.lock(request, user=user)

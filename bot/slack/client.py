@@ -4,6 +4,9 @@ Error hierarchy at this boundary (callers never see slack_sdk or aiohttp excepti
 
     SlackError
     ├── SlackCallFailed      one Web API / response_url call failed after its retries
+    │   └── BotNotInChannel  a write refused because the bot is not a member there
+    │                        (`not_in_channel`, or `channel_not_found` for a private
+    │                        channel or DM): the fix is `/invite @deckhand`
     └── FinalUpdateFailed    a live message's final state could not be delivered
 
 Retries (slack_sdk retry handlers, configured from `Settings`, each attempt logged):
@@ -56,6 +59,18 @@ class SlackCallFailed(SlackError):
         self.status = status
         suffix = f" (HTTP {status})" if status is not None else ""
         super().__init__(f"slack {method} failed: {error}{suffix}")
+
+
+class BotNotInChannel(SlackCallFailed):
+    """Slack refused a write because the bot is not a member of `channel`."""
+
+    def __init__(self, method: str, *, error: str, channel: str) -> None:
+        super().__init__(method, error=error)
+        self.channel = channel
+
+
+NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
+"""Slack's answers to a write where the bot is not a member (python-slack-sdk#734)."""
 
 
 class SlackObserver(Protocol):

@@ -4,10 +4,15 @@ For `/deploy` and for `deckhand:*` button clicks the sequence is always:
 
 1. `ack()` immediately (an empty 200: Slack's 3-second deadline is met before any
    network call of ours). While shutting down, the ack itself says "restarting".
+   A modal submission is checked first, without I/O (`ViewBackend.check_view`): errors
+   are the ack (`response_action: "errors"`) and keep it open.
 2. Build a frozen `CommandContext` / `ActionContext` with a fresh correlation id.
 3. `supervisor.spawn(...)` the backend call, named after the request and the id.
 4. If the backend raises unexpectedly: log the traceback under the correlation id and
-   tell the user, ephemerally, that id (so a report can be matched to the log).
+   tell the user, ephemerally, that id (so a report can be matched to the log). A
+   `BotNotInChannel` is no bug: the user is told to `/invite @deckhand`.
+Answers to the requester go through the request's response_url (`Replier.ephemeral`):
+it works in any conversation, DMs and channels the bot is not in included.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.lifecycle import Supervisor, SupervisorClosed
 from bot.logs import correlation_id as bind_correlation_id
 from bot.settings import Settings
-from bot.slack.client import SlackError
+from bot.slack.client import BotNotInChannel, SlackError
 from bot.slack.seam import (
     ActionContext,
     CommandContext,
@@ -182,9 +187,10 @@ class SlackHandlers:
         )
 
     async def on_view(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
-        """A modal submitted: ack (closes it), then `handle_view` if the backend takes views."""
-        await ack()
+        """A modal submitted: checked first (errors keep it open, naming the field), then
+        acked (closes it) and `handle_view` run, if the backend takes views."""
         if not self._supervisor.accepting or not isinstance(self._backend, ViewBackend):
+            await ack()
             return
         view = body.get("view") or {}
         metadata = str(view.get("private_metadata") or "")
@@ -200,6 +206,19 @@ class SlackHandlers:
             channel_id=channel_id,
             replier=replier,
         )
+        errors = dict(self._backend.check_view(context))
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            logger.info(
+                "[%s] view %s from %s kept open: %s",
+                context.correlation_id,
+                context.callback_id,
+                user_id,
+                ", ".join(sorted(errors)),
+                extra={"correlation_id": context.correlation_id},
+            )
+            return
+        await ack()
         logger.info(
             "[%s] view %s from %s",
             context.correlation_id,
@@ -268,6 +287,13 @@ async def guarded(work: Awaitable[None], *, correlation_id: str, replier: Replie
     with bind_correlation_id(correlation_id):
         try:
             await work
+        except BotNotInChannel as e:
+            # Not a bug: the bot was not invited where it had to post. Say how to fix it.
+            logger.warning("[%s] %s: the bot is not in %s", correlation_id, e.method, e.channel)
+            try:
+                await replier.ephemeral(texts.bot_not_in_channel(e.channel, nothing_changed=False))
+            except SlackError as told:
+                logger.error("[%s] could not tell the user: %s", correlation_id, told)
         except Exception:
             logger.exception("[%s] unexpected error while handling the request", correlation_id)
             try:

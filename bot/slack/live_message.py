@@ -1,7 +1,8 @@
 """`LiveMessage`: one channel message per deploy, edited in place as the rollout moves.
 
 Contract:
-- `LiveMessage.post(...)` posts the message (chat.postMessage) and returns the handle.
+- `LiveMessage.post(...)` posts the message (chat.postMessage) and returns the handle;
+  `BotNotInChannel` when the bot is not a member of the channel.
 - `update(blocks, text=...)` never blocks and never fails: it records the newest state
   and makes sure a supervised flusher task will send it. At most one chat.update per
   `interval_s` per message; intermediate states may be skipped (newest wins). A failed
@@ -26,8 +27,9 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.lifecycle import Supervisor, SupervisorClosed
+from bot.slack import writes
 from bot.slack.blocks import Block, fit_blocks, fit_text
-from bot.slack.client import FinalUpdateFailed, SlackError, slack_call
+from bot.slack.client import FinalUpdateFailed, SlackError
 
 logger = logging.getLogger(__name__)
 
@@ -85,14 +87,13 @@ class LiveMessage:
     ) -> LiveMessage:
         """Post the message to `channel`; raises `SlackCallFailed` if Slack refuses it."""
         state = MessageState.fitted(blocks, text=text)
-        response = await slack_call(
-            "chat.postMessage",
-            client.chat_postMessage(channel=channel, text=state.text, blocks=state.blocks),
+        posted_in, ts = await writes.post_message(
+            client, channel=channel, text=state.text, blocks=state.blocks
         )
         return cls(
             client,
-            channel=str(response["channel"]),
-            ts=str(response["ts"]),
+            channel=posted_in,
+            ts=ts,
             supervisor=supervisor,
             interval_s=interval_s,
             finish_timeout_s=finish_timeout_s,
@@ -124,11 +125,8 @@ class LiveMessage:
 
     async def _send(self, state: MessageState) -> None:
         try:
-            await slack_call(
-                "chat.update",
-                self._client.chat_update(
-                    channel=self.channel, ts=self.ts, text=state.text, blocks=state.blocks
-                ),
+            await writes.update_message(
+                self._client, channel=self.channel, ts=self.ts, text=state.text, blocks=state.blocks
             )
         finally:
             # A failed call counts too: it consumed rate budget.
@@ -178,13 +176,11 @@ class LiveMessage:
     ) -> str:
         """Post a reply in the message's thread; returns its ts (`SlackCallFailed` on error)."""
         state = MessageState.fitted(blocks or [], text=text)
-        response = await slack_call(
-            "chat.postMessage",
-            self._client.chat_postMessage(
-                channel=self.channel,
-                thread_ts=self.ts,
-                text=state.text,
-                blocks=state.blocks or None,
-            ),
+        _, ts = await writes.post_message(
+            self._client,
+            channel=self.channel,
+            thread_ts=self.ts,
+            text=state.text,
+            blocks=state.blocks or None,
         )
-        return str(response["ts"])
+        return ts

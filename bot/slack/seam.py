@@ -15,13 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.lifecycle import Supervisor
-from bot.slack.blocks import fit_blocks, fit_text
-from bot.slack.client import SlackCallFailed, slack_call
+from bot.slack import writes
+from bot.slack.client import SlackCallFailed
 from bot.slack.live_message import LiveMessage
 
 logger = logging.getLogger(__name__)
@@ -65,20 +63,17 @@ class Replier:
                 return
             except SlackCallFailed as e:
                 logger.info("response_url not taken (%s): chat.postEphemeral instead", e.error)
-        await slack_call(
-            "chat.postEphemeral",
-            self._client.chat_postEphemeral(
-                channel=self.channel_id,
-                user=self.user_id,
-                text=fit_text(text),
-                blocks=fit_blocks(blocks) if blocks else None,
-            ),
+        await writes.post_ephemeral(
+            self._client, channel=self.channel_id, user=self.user_id, text=text, blocks=blocks
         )
 
     async def start_live(
         self, blocks: Sequence[Mapping[str, Any]], *, text: str, channel_id: str | None = None
     ) -> LiveMessage:
-        """Post the message that will be edited in place (default: the request's channel)."""
+        """Post the message that will be edited in place (default: the request's channel).
+
+        Raises `BotNotInChannel` when the bot is not a member there (nothing was posted).
+        """
         return await LiveMessage.post(
             self._client,
             blocks,
@@ -88,6 +83,10 @@ class Replier:
             interval_s=self._interval_s,
             finish_timeout_s=self._finish_timeout_s,
         )
+
+    async def bot_is_member(self) -> bool | None:
+        """Whether the bot may post in the request's channel (None: Slack won't say)."""
+        return await writes.bot_is_member(self._client, self.channel_id)
 
     async def respond(
         self,
@@ -100,26 +99,14 @@ class Replier:
         """Answer through the request's response_url (Slack allows 5 uses in 30 min)."""
         if not self.response_url:
             raise SlackCallFailed("response_url", error="no_response_url")
-        session = self._client.session
-        webhook = AsyncWebhookClient(
+        await writes.respond(
+            self._client,
             self.response_url,
-            session=session if isinstance(session, aiohttp.ClientSession) else None,
-            retry_handlers=self._client.retry_handlers,
-            timeout=self._client.timeout,
+            text=text,
+            blocks=blocks,
+            response_type=response_type,
+            replace_original=replace_original,
         )
-        result = await slack_call(
-            "response_url",
-            webhook.send(
-                text=fit_text(text),
-                blocks=fit_blocks(blocks) if blocks else None,
-                response_type=response_type,
-                replace_original=replace_original,
-            ),
-        )
-        if result.status_code != 200:
-            raise SlackCallFailed(
-                "response_url", error=result.body or "error", status=result.status_code
-            )
 
 
 @dataclass(frozen=True)
@@ -190,7 +177,14 @@ class HomeBackend(Protocol):
 
 @runtime_checkable
 class ViewBackend(Protocol):
-    """A backend that also takes modal submissions (optional: the handlers check)."""
+    """A backend that also takes modal submissions (optional: the handlers check).
+
+    `check_view` runs before the submission is acknowledged and must not do I/O: the
+    errors it returns (input `block_id` -> message) keep the modal open, showing them
+    (`response_action: "errors"`); `{}` lets it close and `handle_view` run.
+    """
+
+    def check_view(self, view: ViewContext) -> Mapping[str, str]: ...
 
     async def handle_view(self, view: ViewContext) -> None: ...
 

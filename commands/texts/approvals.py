@@ -156,3 +156,12 @@ def approval_modal_intro(request_id: str, *, rejecting: bool) -> str:
     if rejecting:
         return f"Reject deploy {_code(request_id)}: nothing will be deployed."
     return f"Force deploy {_code(request_id)} through the deploy freeze."
+
+
+def approval_reason_required() -> str:
+    """A reason modal submitted with a blank reason (spaces only): it stays open."""
+    return "Write a reason: it goes in the request's message and the deploy history."
+
+
+APPROVAL_NOTICE_TITLE = "Approval"
+CLOSE_LABEL = "Close"

@@ -32,3 +32,13 @@ def not_wired() -> str:
         "Deckhand is running, but its deploy engine is not wired in yet: "
         "only `/deploy help` works for now."
     )
+
+
+def bot_not_in_channel(channel_id: str, *, nothing_changed: bool = True) -> str:
+    """The bot can't post its message in the request's channel (not a member there)."""
+    where = f"<#{channel_id}>" if channel_id.startswith(("C", "G")) else "this conversation"
+    tail = " Nothing was changed." if nothing_changed else ""
+    return (
+        f"Deckhand can't post in {where}: it isn't a member there. "
+        f"Type `/invite @deckhand` in {where}, then try again.{tail}"
+    )

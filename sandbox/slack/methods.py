@@ -282,6 +282,20 @@ def views_open(ws: Workspace, params: Json, base: str) -> Json:
     return {"ok": True, "view": opened}
 
 
+def views_update(ws: Workspace, params: Json, base: str) -> Json:
+    view_id = str(params.get("view_id") or "")
+    index = next((i for i, v in enumerate(ws.views) if v.get("id") == view_id), None)
+    if index is None:
+        return _error("not_found")
+    view = params.get("view")
+    invalid = _invalid_view(view)
+    if invalid is not None or not isinstance(view, dict):
+        return invalid or _error("invalid_arguments")
+    updated = {**view, "id": view_id, "team_id": TEAM_ID}
+    ws.views[index] = updated
+    return {"ok": True, "view": updated}
+
+
 def views_publish(ws: Workspace, params: Json, base: str) -> Json:
     user = str(params.get("user_id") or "")
     if user not in ws.users:
@@ -312,6 +326,7 @@ HANDLERS: dict[str, Handler] = {
     "usergroups.users.list": usergroups_users_list,
     "conversations.info": conversations_info,
     "views.open": views_open,
+    "views.update": views_update,
     "views.publish": views_publish,
     "apps.connections.open": apps_connections_open,
 }
