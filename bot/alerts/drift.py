@@ -41,8 +41,8 @@ from bot.registry.errors import PlatformNotAvailable, RegistryError, RepositoryN
 from bot.rollout.clock import Clock, SystemClock
 from bot.rollout.records import DeployRecord, RecordPhase, Records
 from bot.settings import RegistrySettings
-from bot.slack.blocks import fit_blocks, fit_text
-from bot.slack.client import SlackError, slack_call
+from bot.slack import writes
+from bot.slack.client import SlackError
 from bot.state import Codec, ConfigMapStore
 from commands import texts
 from commands.config import DeckhandConfig
@@ -271,12 +271,7 @@ class DriftService:
             {"type": "section", "text": {"type": "mrkdwn", "text": body}},
         ]
         async with asyncio.timeout(self.clock.wall(self.slack_timeout_s)):
-            await slack_call(
-                "chat.postMessage",
-                self.slack.chat_postMessage(
-                    channel=channel, text=fit_text(title), blocks=fit_blocks(blocks)
-                ),
-            )
+            await writes.post_message(self.slack, channel=channel, text=title, blocks=blocks)
         self.noticed += 1
         log.info("drift: noticed %s/%s %s", target.namespace, target.deployment, state.notice)
         done = replace(state, posted=True, pending=())
