@@ -226,6 +226,8 @@ class DeployFlow:
             reason=request.reason,
         )
         live = await self._post(ctx.replier, card)
+        if live is None:
+            return
         async with self._finish_on_error(live, _Tracker(live, card, started=self._now())):
             plan = await self._ops.check_restart(
                 request, requested_by=ctx.user_id, deploy_id=card.deploy_id
