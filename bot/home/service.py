@@ -40,7 +40,8 @@ from bot.kube.kinds import CONFIGMAPS, DEPLOYMENTS, KubeObject
 from bot.kube.watch import watch
 from bot.rollout.engine import HistoryView, RolloutEngine
 from bot.rollout.records import RecordPhase, from_configmap
-from bot.slack.client import SlackError, slack_call
+from bot.slack import writes
+from bot.slack.client import SlackError
 from bot.slack.seam import (
     ActionContext,
     CommandContext,
@@ -91,22 +92,28 @@ class HomeService:
         if not action.action_id.startswith(HISTORY_ACTION) or not action.trigger_id:
             return
         service, _, env = action.value.partition(" ")
+
+        def modal(text: str) -> dict[str, Any]:
+            return {
+                "type": "modal",
+                "title": {"type": "plain_text", "text": texts.home_history_title(service, env)},
+                "close": {"type": "plain_text", "text": texts.CLOSE_LABEL},
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+            }
+
+        # Opened first: the trigger_id expires 3 s after the click; the history follows.
+        async with asyncio.timeout(self.timeout_s):
+            view_id = await writes.open_view(
+                self.client, trigger_id=action.trigger_id, view=modal(texts.home_history_loading())
+            )
         try:
             view = await self.engine.history(History(service, env or None))
         except (ValueError, KubeError) as e:
             text = str(e)
         else:
             text = history_text(view) if isinstance(view, HistoryView) else view.text
-        modal = {
-            "type": "modal",
-            "title": {"type": "plain_text", "text": texts.home_history_title(service, env)},
-            "close": {"type": "plain_text", "text": "Close"},
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
-        }
         async with asyncio.timeout(self.timeout_s):
-            await slack_call(
-                "views.open", self.client.views_open(trigger_id=action.trigger_id, view=modal)
-            )
+            await writes.update_view(self.client, view_id=view_id, view=modal(text))
 
     def _delay(self, user: str, *, force: bool) -> float:
         """Seconds until `user` may get a publish (0: now; counted as sent)."""
@@ -141,9 +148,7 @@ class HomeService:
         )
         try:
             async with asyncio.timeout(self.timeout_s):
-                await slack_call(
-                    "views.publish", self.client.views_publish(user_id=user, view=view)
-                )
+                await writes.publish_view(self.client, user_id=user, view=view)
         except (SlackError, TimeoutError) as e:
             log.warning("home: views.publish for %s failed: %s", user, e)
             return False

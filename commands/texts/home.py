@@ -66,3 +66,8 @@ def home_updated(when: datetime) -> str:
 
 def home_history_title(service: str, env: str) -> str:
     return f"{service} in {env}"[:24]
+
+
+def home_history_loading() -> str:
+    """The History modal's first content: it opens at once, the history follows."""
+    return "_Reading the history…_"

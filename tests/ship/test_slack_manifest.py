@@ -30,7 +30,6 @@ SCOPE_OF: dict[str, str | None] = {
     "views_open": None,
     "views_publish": None,
     "views_update": None,
-    "views_publish": None,
     "apps_connections_open": None,  # app-level token (connections:write), not a bot scope
 }
 
