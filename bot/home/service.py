@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -279,6 +279,9 @@ class WithHome:
             await self.home.handle_action(action)
         else:
             await self.inner.handle_action(action)
+
+    def check_view(self, view: ViewContext) -> Mapping[str, str]:
+        return self.inner.check_view(view) if isinstance(self.inner, ViewBackend) else {}
 
     async def handle_view(self, view: ViewContext) -> None:
         if isinstance(self.inner, ViewBackend):
