@@ -199,8 +199,8 @@ class Transport:
                 if reply.status == 429 or (reply.status == 503 and after is not None):
                     problem = f"rate limited (HTTP {reply.status})"
                     if after is not None and after > self.settings.max_retry_after_s:
-                        raise RegistryUnavailable(
-                            registry, f"rate limited: asked to wait {after:.0f} s"
+                        raise RateLimited(
+                            registry, f"rate limited: asked to wait {after:.0f} s", after
                         )
                     delay = after
                 elif reply.status >= 500:

@@ -1,0 +1,115 @@
+"""`bot.delivery.Delivery` polling against the sandbox Gitea and cluster, without Slack's
+side of a click: one packages API request per owner per poll, the watermark kept in the
+cluster (a fresh `Delivery`, as after a restart, finds nothing new), and `Retry-After`
+honoured (a throttled owner is not asked again before it says).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.delivery.announcer import Delivery, owners_of
+from bot.delivery.store import DeliveryStore
+from bot.kube.client import KubeClient
+from bot.lifecycle import Supervisor
+from bot.registry.client import RegistryClient
+from bot.rollout.engine import RolloutEngine
+from bot.slack.client import open_web_client
+from bot.slack.seam import CommandContext
+from commands.config import DeckhandConfig
+from commands.delivery import package_rows
+from commands.validate import ValidatedDeploy
+from sandbox.env import CHANNEL, SandboxEnv
+from sandbox.slack import LocalSlack
+from tests.fixtures.slack import make_slack_settings
+
+PACKAGES = "/api/v1/packages/"
+
+
+@dataclass
+class World:
+    env: SandboxEnv
+    slack: LocalSlack
+    exits: AsyncExitStack
+    supervisor: Supervisor
+
+    async def delivery(self) -> Delivery:
+        """A Delivery as one Deckhand process opens it (a second call: a restart)."""
+        settings = make_slack_settings(
+            self.slack,
+            registry_username="admin",
+            registry_token=self.env.token,
+            kubeconfig=self.env.kubeconfig,
+        )
+        config = DeckhandConfig.model_validate(self.env.config())
+        kube = await self.exits.enter_async_context(KubeClient.from_kubeconfig(self.env.kubeconfig))
+        registry = await self.exits.enter_async_context(RegistryClient(settings.registry()))
+        client = await self.exits.enter_async_context(open_web_client(settings))
+        engine = RolloutEngine(config, kube, settings.registry(), self.env.cluster.clock)
+
+        async def no_deploy(ctx: CommandContext, request: ValidatedDeploy) -> None:
+            raise AssertionError("no auto-deploy is configured")
+
+        return Delivery(
+            config,
+            engine=engine,
+            registry=registry,
+            client=client,
+            store=DeliveryStore(kube, config.deckhand.namespace),
+            deploy=no_deploy,
+            supervisor=self.supervisor,
+            update_interval_s=0.05,
+            finish_timeout_s=5.0,
+        )
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with (
+        SandboxEnv(tmp_path / "env", speed=30) as env,
+        LocalSlack() as slack,
+        AsyncExitStack() as exits,
+    ):
+        slack.add_channel(CHANNEL, "deploys")
+        slack.invite_bot(CHANNEL)
+        supervisor = Supervisor(name="poll-test")
+        exits.push_async_callback(supervisor.close, grace_s=1.0)
+        yield World(env, slack, exits, supervisor)
+
+
+async def test_one_request_per_owner_a_kept_watermark_and_retry_after(world: World) -> None:
+    first = await world.delivery()
+    assert len(owners_of(first.config)) == 1  # api, worker, admin: all under `admin`
+    registry = world.env.registry
+    before = registry.count("GET", PACKAGES)
+    await first.poll_once()  # sets the watermark: the seeded tags are not announced
+    assert registry.count("GET", PACKAGES) == before + 1
+    assert first.announced == 0
+
+    world.env.push("api", "abc1234")
+    await first.poll_once()
+    assert first.announced == 1
+    assert registry.count("GET", PACKAGES) == before + 2
+
+    restarted = await world.delivery()
+    await restarted.poll_once()
+    assert restarted.announced == 0  # the watermark and the claim live in the cluster
+    raw = await restarted.registry.package_versions(
+        owners_of(restarted.config)[0].registry, "admin", query="honeydue-"
+    )
+    (pushed,) = [r for r in package_rows(raw) if r.version == "abc1234"]
+    assert await restarted.on_version(pushed, via="webhook") is False  # a late webhook
+
+    registry.fail_next(1, 429, retry_after=3600, match=PACKAGES)
+    await restarted.poll_once()
+    asked = registry.count("GET", PACKAGES)
+    await restarted.poll_once()  # within Retry-After: not asked at all
+    assert registry.count("GET", PACKAGES) == asked
+    assert restarted.requests == 2  # the skipped poll made no request
+    top = [m for m in world.slack.messages(CHANNEL) if m.thread_ts is None]
+    assert len(top) == 1
