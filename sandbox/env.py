@@ -267,12 +267,13 @@ class SandboxEnv:
         *,
         platforms: list[Platform] | None = None,
         creator: str = "alice",
+        revision: str | None = None,
     ) -> str:
         """Push a new image of `service` as `tag` (the `docker buildx … --push` of the
         demo): a new package version, so Gitea's webhooks go out. Returns its digest."""
         repo = f"{OWNER}/honeydue-{service}"
         labels = {
-            "org.opencontainers.image.revision": (tag + "0" * 40)[:40],
+            "org.opencontainers.image.revision": revision or (tag + "0" * 40)[:40],
             "org.opencontainers.image.source": f"{self.registry.url}/{repo}",
         }
         image = build_image(
@@ -282,6 +283,14 @@ class SandboxEnv:
             salt=f"push:{repo}:{tag}",
         )
         return self.registry.seed(repo, tag, image, creator=creator)
+
+    @staticmethod
+    def revision(service: str, tag: str) -> str | None:
+        """The full git SHA behind a seeded tag (its commit is in the sandbox Gitea)."""
+        for n in (*range(6), "previous"):
+            if _sha(service, n).startswith(tag):
+                return _sha(service, n)
+        return None
 
     def pull_secret(self) -> dict[str, Any]:
         """The `kubernetes.io/dockerconfigjson` Secret the pods pull with."""

@@ -40,13 +40,15 @@ from bot.lifecycle import Supervisor
 from bot.registry.client import RegistryClient
 from bot.registry.errors import RateLimited, RegistryError
 from bot.rollout.engine import RolloutEngine
-from bot.rollout.state import lock_info
+from bot.rollout.state import lock_info, read_current
 from bot.slack.blocks import fit_blocks
 from bot.slack.client import SlackError, slack_call
 from bot.slack.seam import CommandContext, Replier
 from commands import texts
+from commands.changes import Revisions, revision_of, tag_of
 from commands.config import DeckhandConfig
 from commands.delivery import (
+    Announcement,
     AutoDeploy,
     Hold,
     PackageVersion,
@@ -148,7 +150,7 @@ class Delivery:
             await self.store.enqueue(service, env, pending, channel=channel)
         if said.auto_deploy:
             self._wake.set()
-        blocks, text = render_announcement(said)
+        blocks, text = render_announcement(said, notes=await self._notes(service, said))
         try:
             async with asyncio.timeout(self.slack_timeout_s):
                 posted = await slack_call(
@@ -169,6 +171,29 @@ class Delivery:
                 "push claim of %s %s not updated: %s", service, version.version, e.sentence()
             )
         return True
+
+    async def _notes(self, service: str, said: Announcement) -> list[str]:
+        """Change notes against what each environment with a button runs (when Deckhand
+        reads Gitea: `DECKHAND_GITEA_TOKEN`), bounded by the notes reader's deadline."""
+        reader = self.engine.notes
+        if reader is None or said.image is None:
+            return []
+        source = self.config.services[service].source_url
+        new = revision_of(label=said.image.revision_label, tag=said.tag)
+        lines: list[str] = []
+        for env in said.buttons:
+            try:
+                current = await read_current(
+                    self.engine.cluster(env), self.config, services=(service,), env=env
+                )
+            except KubeError as e:
+                log.info("change notes of %s vs %s skipped: %s", service, env, e.sentence())
+                continue
+            image = next((s.image for s in current.values() if s.image), None)
+            running = revision_of(label=None, tag=tag_of(image)) if image else None
+            found = await reader.read({service: Revisions(source, running, new)})
+            lines += [texts.push_changes_against(env), *texts.change_summary(found[service])]
+        return lines
 
     # ---- polling ----
 

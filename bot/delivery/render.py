@@ -4,13 +4,15 @@
 
 A header (service and tag), who pushed it and when, the image check (platform, size,
 revision label; a label that doesn't match the tag is flagged) or **Not deployable**
-with the fix, the auto-deploy note, and one **Deploy to ENV** button per environment
+with the fix, the change notes against each environment (when read), the auto-deploy
+note, and one **Deploy to ENV** button per environment
 (`commands.delivery.DEPLOY_PUSH_ACTION`, value `service|tag|env`). A not-deployable
 image has no buttons.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from commands import texts
@@ -23,8 +25,9 @@ def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def render_announcement(a: Announcement) -> tuple[list[Block], str]:
-    """The message's blocks and its notification text."""
+def render_announcement(a: Announcement, *, notes: Sequence[str] = ()) -> tuple[list[Block], str]:
+    """The message's blocks and its notification text; `notes`: the change notes' lines
+    against each environment (`commands.texts.change_summary`), shown before the buttons."""
     blocks: list[Block] = [
         {
             "type": "header",
@@ -49,6 +52,8 @@ def render_announcement(a: Announcement) -> tuple[list[Block], str]:
         blocks.append(_section(texts.push_not_deployable(a.problem)))
         if a.fix:
             blocks.append(_section(texts.push_fix(a.fix)))
+    if notes:
+        blocks.append(_section("\n".join(notes)[:2900]))
     if a.auto_deploy:
         blocks.append(
             {

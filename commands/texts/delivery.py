@@ -31,7 +31,7 @@ def push_checked(
 ) -> str:
     parts = [f"Image check: :white_check_mark: {_code(platform)}"]
     if size is not None:
-        parts.append(f"{size / 1_000_000:.1f} MB")
+        parts.append(f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size / 1000:.1f} kB")
     if revision:
         flag = f" :warning: does not match the tag {_code(tag)}" if mismatch else ""
         parts.append(f"revision label {_code(revision[:12])}{flag}")
@@ -68,6 +68,10 @@ def push_buttons_hint(envs: Iterable[str]) -> str:
 def push_auto_deploy_note(envs: Iterable[str]) -> str:
     names = ", ".join(_code(e) for e in envs)
     return f":robot_face: Auto-deploy to {names}: Deckhand deploys it there itself."
+
+
+def push_changes_against(env: str) -> str:
+    return f"*Against {_code(env)}:*"
 
 
 def deploy_button(env: str) -> str:

@@ -31,7 +31,7 @@ from bot.deploys.runtime import backend_factory
 from bot.lifecycle import ReadinessState, Supervisor
 from bot.run import start
 from sandbox.cluster.resources import CONFIGMAPS
-from sandbox.env import ARM64, CHANNEL, OUTSIDER, REQUESTER, SandboxEnv
+from sandbox.env import ARM64, CHANNEL, OUTSIDER, REQUESTER, SERVICES, SandboxEnv
 from sandbox.slack import LocalSlack
 from sandbox.slack.store import StoredMessage
 from tests.bot.deploys.harness import DeployStack, block_text, buttons, deploy_stack
@@ -120,6 +120,23 @@ async def test_webhook_push_is_announced_and_the_buttons_run_the_deploy_flow(
     )
     assert ":abc1234" not in stack.image_of("api", "honeydue")
     assert len(announcements(stack)) == 1
+
+
+async def test_the_announcement_has_change_notes_against_each_environment(
+    tmp_path: Path,
+) -> None:
+    async with deploy_stack(
+        tmp_path / "env", gitea=True, packages_poll_interval_s=0, gitea_webhook_secret=SECRET
+    ) as stack:
+        stack.env.registry.add_webhook(stack.runtime.http_url + HOOK_PATH, SECRET)
+        newest = SERVICES[0].good[3]
+        revision = stack.env.revision("api", newest)
+        assert revision is not None
+        stack.env.push("api", revision[:9], revision=revision)  # a new tag of that commit
+        text = block_text((await wait_announced(stack)).blocks)
+        assert "Against `staging`" in text, text
+        assert "Against `prod`" in text
+        assert "commits* in `api`" in text, text
 
 
 async def test_arm64_only_push_is_not_deployable_and_has_no_buttons(hooked: DeployStack) -> None:
