@@ -150,6 +150,8 @@ class SandboxEnv:
     gitea_token: str = field(default_factory=lambda: "gtr_" + secrets.token_hex(20))
     """The `read:repository` token (change notes); `token` only has the package scopes."""
     ready_timeout_s: float = 30.0
+    auto_deploy: tuple[str, ...] = ()
+    """Environments the written config sets `auto_deploy: true` on (the demo: staging)."""
 
     def __post_init__(self) -> None:
         self.cluster = SandboxCluster(speed=self.speed, host=self.host, port=self.cluster_port)
@@ -417,6 +419,8 @@ class SandboxEnv:
             "alerts": {"channel": ALERT_CHANNEL, "grace_s": 5},
             "deckhand": {"namespace": DECKHAND_NAMESPACE},
         }
+        for name in self.auto_deploy:
+            config["environments"][name]["auto_deploy"] = True
         DeckhandConfig.model_validate(config)  # the sandbox must never write a bad config
         return config
 

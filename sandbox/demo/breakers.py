@@ -3,7 +3,8 @@
 `Breakers` acts on a running `SandboxEnv` directly (in-process, like an operator with
 admin rights would): revoke or rotate the registry token the pods pull with, delete an
 image tag, stage a crash in a Deployment's pods, point a Deployment's probes at another
-path (admin's "probe path → /admin/", the seed's 404 incident), restart a pod. A restarted pod would
+path (admin's "probe path → /admin/", the seed's 404 incident), restart a pod, push a
+new image (good amd64, arm64-only, a bad tag) that Gitea's webhook announces. A restarted pod would
 find its image already on the node (pull policy `IfNotPresent`) and never pull, so
 "restart" also evicts that image from every node's image store (what image garbage
 collection or a fresh node does): the replacement pulls, with the current pull secret.
@@ -26,7 +27,7 @@ from sandbox.cluster.controllers.staging import CRASH
 from sandbox.cluster.errors import ApiError
 from sandbox.cluster.imageref import BadReference, containerd_ref, parse_ref
 from sandbox.cluster.resources import DEPLOYMENTS, PODS, SECRETS
-from sandbox.env import ENVIRONMENTS, OWNER, PULL_SECRET, SERVICES, SandboxEnv
+from sandbox.env import ARM64, ENVIRONMENTS, OWNER, PULL_SECRET, SERVICES, SandboxEnv
 from sandbox.registry.store import StoreError
 
 CRASH_KNOB = "exit-code=1,after=1,message=panic: demo crash staged from the sandbox panel"
@@ -48,6 +49,7 @@ class Breakers:
         self._env = env
         self.token_revoked = False
         self.changes = 0  # bumped by every action (the page's feed watches it)
+        self._pushes = 0
 
     def _namespace(self, namespace: str) -> str:
         if namespace not in ENVIRONMENTS.values():
@@ -85,6 +87,30 @@ class Breakers:
         self._env.registry.delete_tag(repository_name(service), tag)
         self.changes += 1
         return f"deleted tag `{tag}` from `{repository_name(service)}`"
+
+    def push_image(self, service: str, kind: str) -> str:
+        """Push a new image of `service`, as the operator's `docker buildx … --push`:
+        `good` (linux/amd64, a new tag of the newest commit), `arm64` (built on the
+        laptop: linux/arm64 only) or `bad-tag` (a tag the policy refuses). Gitea then
+        sends its package webhook and Deckhand announces it."""
+        if service not in {s.name for s in SERVICES}:
+            raise BreakError(f"no service {service!r} in the sandbox")
+        seeded = next(s for s in SERVICES if s.name == service)
+        revision = self._env.revision(service, seeded.good[-1]) or ""
+        self._pushes += 1
+        if kind == "good":
+            tag = f"{revision[:7]}{self._pushes:x}"[:12]
+            self._env.push(service, tag, revision=revision or None)
+        elif kind == "arm64":
+            tag = f"{secrets.token_hex(4)}"[:7]
+            self._env.push(service, tag, platforms=[ARM64])
+        elif kind == "bad-tag":
+            tag = f"release-{self._pushes}"
+            self._env.push(service, tag)
+        else:
+            raise BreakError(f"no such push {kind!r} (good, arm64 or bad-tag)")
+        self.changes += 1
+        return f"pushed `{repository_name(service)}:{tag}` ({kind}) as alice"
 
     def stage_crash(self, namespace: str, deployment: str, *, crash: bool) -> str:
         """Annotate (or un-annotate) the pod template so new pods crash (a rollout starts)."""

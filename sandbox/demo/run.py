@@ -7,7 +7,8 @@ reverse):
 2. the local Slack (`LocalSlack`) with the demo users, their user groups and channels;
 3. Deckhand itself (`bot.run.run`, HTTP mode, with the backend `deckhand run` uses —
    nothing demo-specific) in one named task, stopped through its `stop` event (bounded grace);
-   it gets its own registry token, so revoking the pods' pull token breaks pulls only;
+   it gets its own registry token, so revoking the pods' pull token breaks pulls only,
+   and the registry's package webhook points at its `/hooks/gitea` (new images announced);
 4. the `SlackSender` that signs requests to Deckhand's `/slack/events`;
 5. the page's server (`DemoServer`) on `listen` (a loopback address; port 0 = any).
 
@@ -94,6 +95,7 @@ def deckhand_settings(
     signing_secret: str,
     registry_token: str,
     listen: str,
+    webhook_secret: str = "",
 ) -> Settings:
     """Deckhand's settings for the sandbox, independent of this process's environment."""
     values: dict[str, Any] = {
@@ -110,6 +112,7 @@ def deckhand_settings(
         "shutdown_grace_s": DECKHAND_GRACE_S,
         "kubeconfig": env.kubeconfig,
         "gitea_token": env.gitea_token,  # change notes from the sandbox Gitea
+        "gitea_webhook_secret": webhook_secret,  # new images: Gitea's package webhook
     }
     # model_validate does not read environment variables: the demo is the same everywhere.
     return Settings.model_validate(values)
@@ -171,7 +174,9 @@ async def open_demo(
     """Start everything (see the module docstring); yields the running `Demo`."""
     host, port = parse_loopback(listen)
     async with AsyncExitStack() as stack:
-        env = await stack.enter_async_context(SandboxEnv(directory, speed=speed))
+        env = await stack.enter_async_context(
+            SandboxEnv(directory, speed=speed, auto_deploy=("staging",))
+        )
         slack = await stack.enter_async_context(
             LocalSlack(bot_token="xoxb-" + secrets.token_hex(12))
         )
@@ -181,12 +186,14 @@ async def open_demo(
         signing_secret = secrets.token_hex(16)
         deckhand_host = "127.0.0.1"
         deckhand_port = _free_port(deckhand_host)
+        webhook_secret = secrets.token_hex(16)
         settings = deckhand_settings(
             env,
             slack,
             signing_secret=signing_secret,
             registry_token=registry_token,
             listen=f"{deckhand_host}:{deckhand_port}",
+            webhook_secret=webhook_secret,
         )
         stop = asyncio.Event()
         deckhand = asyncio.create_task(
@@ -195,6 +202,7 @@ async def open_demo(
         stack.push_async_callback(_stop_deckhand, deckhand, stop)
         deckhand_url = f"http://{deckhand_host}:{deckhand_port}"
         await _wait_ready(deckhand_url, deckhand, within_s=ready_timeout_s)
+        env.registry.add_webhook(f"{deckhand_url}/hooks/gitea", webhook_secret)
         sender = await stack.enter_async_context(
             SlackSender(f"{deckhand_url}/slack/events", signing_secret, slack=slack)
         )

@@ -294,6 +294,8 @@ class DemoServer:
             message = breakers.probe_path(
                 _field(body, "namespace"), _field(body, "deployment"), path=_field(body, "path")
             )
+        elif what == "push-image":
+            message = breakers.push_image(_field(body, "service"), _field(body, "kind"))
         elif what == "restart-pod":
             message = breakers.restart_pod(_field(body, "namespace"), _field(body, "pod"))
         else:

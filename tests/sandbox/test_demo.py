@@ -252,6 +252,47 @@ async def test_break_endpoints_act_on_the_sandbox(demo: Demo, http: aiohttp.Clie
         assert status == 400, (what, body)
 
 
+async def test_push_a_new_image_is_announced_and_auto_deployed_to_staging(
+    demo: Demo, http: aiohttp.ClientSession
+) -> None:
+    """The panel's "push a new image": Gitea's webhook reaches Deckhand, which announces
+    it (Deploy buttons) and auto-deploys the good one to staging; arm64-only and a bad tag
+    are announced not deployable; a bad request changes nothing."""
+
+    def announced() -> list[str]:
+        return [
+            json.dumps(m.blocks)
+            for m in demo.slack.messages(CHANNEL)
+            if m.thread_ts is None and "New image" in json.dumps(m.blocks)
+        ]
+
+    async def until(predicate: Callable[[], bool]) -> None:
+        changed = demo.slack._changed
+        async with asyncio.timeout(30), changed:
+            await changed.wait_for(predicate)
+
+    for kind in ("good", "arm64", "bad-tag"):
+        status, body = await _post(
+            http, f"{demo.url}api/break/push-image", {"service": "api", "kind": kind}
+        )
+        assert status == 200, body
+    await until(lambda: len(announced()) == 3)
+    good = [a for a in announced() if "Deploy to staging" in a]
+    refused = [a for a in announced() if "Not deployable" in a]
+    assert len(good) == 1
+    assert len(refused) == 2
+    assert any("docker buildx build --platform linux/amd64" in a for a in refused)
+    assert any("release-" in a for a in refused)  # the bad tag
+    await until(
+        lambda: any(
+            "auto-deploy of a push by alice" in json.dumps(m.blocks)
+            for m in demo.slack.messages(CHANNEL)
+        )
+    )
+    for bad_push in ({"service": "nope", "kind": "good"}, {"service": "api", "kind": "x"}):
+        assert (await _post(http, f"{demo.url}api/break/push-image", bad_push))[0] == 400
+
+
 async def test_other_web_pages_cannot_drive_the_demo(
     demo: Demo, http: aiohttp.ClientSession
 ) -> None:

@@ -219,7 +219,11 @@ function renderRegistry() {
         `<option${x.service === repo.service ? " selected" : ""}>${escapeHtml(x.service)}</option>`).join("")}</select>
       <select id="tag-name" title="tag">${repo.tags.map((t) =>
         `<option${t === tag ? " selected" : ""}>${escapeHtml(t)}</option>`).join("")}</select>
-      <button type="button" id="delete-tag" class="danger" title="Delete this tag from the registry">delete tag</button></div>`;
+      <button type="button" id="delete-tag" class="danger" title="Delete this tag from the registry">delete tag</button></div>
+    <div class="row">Push a new image
+      <button type="button" class="push-image" data-kind="good" title="docker buildx --platform linux/amd64 --push: Deckhand announces it and auto-deploys it to staging">good amd64</button>
+      <button type="button" class="push-image danger" data-kind="arm64" title="built on the laptop: linux/arm64 only">arm64-only</button>
+      <button type="button" class="push-image danger" data-kind="bad-tag" title="a tag the policy refuses">bad tag</button></div>`;
 }
 
 // ---------------------------------------------------------------- live feed
@@ -320,6 +324,7 @@ document.addEventListener("click", (event) => {
   } else if (t.id === "revoke-token") breakIt("revoke-token");
   else if (t.id === "restore-token") breakIt("restore-token");
   else if (t.id === "delete-tag") breakIt("delete-tag", { service: $("#tag-service").value, tag: $("#tag-name").value });
+  else if (t.matches(".push-image")) breakIt("push-image", { service: $("#tag-service").value, kind: t.dataset.kind });
   else if (t.matches(".restart-pod")) {
     const pod = t.closest(".pod");
     breakIt("restart-pod", { namespace: pod.dataset.namespace, pod: pod.dataset.pod });
