@@ -23,15 +23,18 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 from bench.report import Figure
 from bench.world import BenchEnv, KubectlRun, kubectl, wait_for
-from bot.rollout.engine import RolloutEngine, open_engine
-from bot.settings import RegistrySettings
+from bot.app import open_core
+from bot.rollout.engine import RolloutEngine
+from bot.settings import Settings
 from commands.config import DeckhandConfig
 from commands.plan import DeployPlan
 from commands.requests import Deploy
+from commands.validate import ValidatedDeploy, validate
 from sandbox.cluster.controllers.staging import CRASH
 from sandbox.cluster.resources import DEPLOYMENTS
 from sandbox.env import AMD64, REQUESTER, SERVICES
@@ -52,7 +55,9 @@ async def _rollout(
 ) -> tuple[str, float, float, int]:
     """Deploy `tag` of `service`; returns (Deckhand's phase, Deckhand wall s, kubectl wall s,
     kubectl exit code), both measured from the patch."""
-    plan = await engine.check(Deploy((service,), tag, "staging"), user=REQUESTER)
+    valid = validate(Deploy((service,), tag, "staging"), engine.config)
+    assert isinstance(valid, ValidatedDeploy), valid
+    plan = await engine.check(valid, user=REQUESTER)
     if not isinstance(plan, DeployPlan):
         raise RuntimeError(f"deploy {service} {tag} refused: {plan}")
     if before_execute is not None:
@@ -118,10 +123,16 @@ async def run(directory: Path, *, speed: float = 20.0) -> list[Figure]:
     figures: list[Figure] = []
     async with BenchEnv(directory, speed=speed) as env:
         config = DeckhandConfig.model_validate(env.config())
-        registry = RegistrySettings(username="admin", token=env.token)
-        async with open_engine(
-            config, registry, kubeconfig=env.kubeconfig, clock=env.cluster.clock
-        ) as engine:
+        settings = Settings.model_validate(
+            {
+                "kubeconfig": env.kubeconfig,
+                "registry_username": "admin",
+                "registry_token": env.token,
+            }
+        )
+        async with AsyncExitStack() as stack:
+            core = await open_core(settings, stack=stack, clock=env.cluster.clock, config=config)
+            engine = core.engine
             api, admin = SERVICES[0], SERVICES[2]
             image = build_image(platforms=[AMD64], labels={}, salt="bench-bad")
             env.registry.seed(f"admin/honeydue-{admin.name}", BAD_TAG, image)

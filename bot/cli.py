@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     sandbox.add_argument("rest", nargs=argparse.REMAINDER)
-    run = sub.add_parser("run", help="run Deckhand on Slack (see bot/run.py)", add_help=False)
+    run = sub.add_parser("run", help="run Deckhand on Slack (see bot/app.py)", add_help=False)
     run.add_argument("rest", nargs=argparse.REMAINDER)
     image = sub.add_parser(
         "image", help="check that the nodes will be able to pull an image", add_help=False
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return found(args_list[1:])
     if args_list and args_list[0] == "run":
-        from bot.run import main as run_main
+        from bot.app import main as run_main
 
         return run_main(args_list[1:])
     if args_list and args_list[0] == "check":

@@ -31,16 +31,16 @@ import getpass
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
-from bot.config import ConfigError, load_config
+from bot.app import open_core
 from bot.kube.errors import KubeError
 from bot.registry.errors import RegistryError
-from bot.rollout.engine import HistoryView, RolloutEngine, ServiceStatus, open_engine
+from bot.rollout.engine import RolloutEngine, ServiceStatus
 from bot.rollout.outcome import Outcome
 from bot.settings import Settings
 from bot.slack import writes
@@ -50,9 +50,20 @@ from commands.config import DeckhandConfig
 from commands.plan import DeployPlan
 from commands.progress import Phase, Progress
 from commands.requests import Deploy, History, Lock, Promote, Refusal, Restart, Rollback, Unlock
-from commands.validate import ValidatedPromote, validate
+from commands.validate import (
+    ValidatedDeploy,
+    ValidatedHistory,
+    ValidatedLock,
+    ValidatedPromote,
+    ValidatedRestart,
+    ValidatedRollback,
+    ValidatedUnlock,
+    validate,
+)
 
 log = logging.getLogger(__name__)
+
+V = TypeVar("V")
 
 OK, FAILED, REFUSED = 0, 1, 2
 VERBS = ("deploy", "promote", "status", "history", "rollback", "restart", "lock", "unlock")
@@ -137,14 +148,15 @@ class Output:
         self.stream.flush()
 
 
-@asynccontextmanager
-async def _engine(args: argparse.Namespace, settings: Settings) -> AsyncIterator[RolloutEngine]:
-    config = load_config(args.config or settings.config)
-    kubeconfig = args.kubeconfig or settings.kubeconfig
-    async with open_engine(
-        config, settings.registry(), kubeconfig=kubeconfig, gitea=settings.gitea()
-    ) as engine:
-        yield engine
+def _valid(engine: RolloutEngine, request: object, kind: type[V], out: Output) -> V | None:
+    """The request validated against the config (once, here at the edge), or None after
+    saying why not."""
+    valid = validate(request, engine.config)  # type: ignore[arg-type]
+    if isinstance(valid, Refusal):
+        out.say(valid.text, {"phase": Phase.REFUSED, "refusal": valid.code, "message": valid.text})
+        return None
+    assert isinstance(valid, kind)
+    return valid
 
 
 def _env_of(config: DeckhandConfig, env: str | None) -> str | None:
@@ -176,11 +188,9 @@ async def _promote(
 ) -> int:
     """One deploy per service of exactly the digest the source runs (`--from`)."""
     request = Promote(_targets(args), args.source, args.env, _reason(args))
-    valid = validate(request, engine.config)
-    if isinstance(valid, Refusal):
-        out.say(valid.text, {"phase": Phase.REFUSED, "refusal": valid.code, "message": valid.text})
+    valid = _valid(engine, request, ValidatedPromote, out)
+    if valid is None:
         return REFUSED
-    assert isinstance(valid, ValidatedPromote)
     codes = []
     for item in await engine.promotions(valid):
         if isinstance(item, Refusal):
@@ -198,7 +208,10 @@ async def _deploy_one(
     out: Output,
     settings: Settings,
 ) -> int:
-    plan = await engine.check(request, user=args.user)
+    valid = _valid(engine, request, ValidatedDeploy, out)
+    if valid is None:
+        return REFUSED
+    plan = await engine.check(valid, user=args.user)
     if isinstance(plan, Refusal):
         out.say(plan.text, {"phase": Phase.REFUSED, "refusal": plan.code, "message": plan.text})
         return REFUSED
@@ -369,11 +382,10 @@ async def _status(
 async def _history(
     engine: RolloutEngine, args: argparse.Namespace, out: Output, settings: Settings
 ) -> int:
-    view = await engine.history(History(args.service, args.env))
-    if isinstance(view, Refusal):
-        out.say(view.text, {"refusal": view.code, "message": view.text})
+    valid = _valid(engine, History(args.service, args.env), ValidatedHistory, out)
+    if valid is None:
         return REFUSED
-    assert isinstance(view, HistoryView)
+    view = await engine.history(valid)
     lines = [f"{view.service} ({view.env}): last deploys"]
     lines += [
         texts.cli_history_line(f"{r.when:%Y-%m-%d %H:%M}", r.who, r.tag, r.result, r.duration_s)
@@ -390,7 +402,10 @@ async def _rollback(
 ) -> int:
     to, revision = (None, int(args.to)) if (args.to or "").isdigit() else (args.to, None)
     request = Rollback(args.service, args.env, to, revision, "deckhand CLI")
-    result = await engine.rollback(request, user=args.user, on_progress=_as_async(out))
+    valid = _valid(engine, request, ValidatedRollback, out)
+    if valid is None:
+        return REFUSED
+    result = await engine.rollback(valid, user=args.user, on_progress=_as_async(out))
     if isinstance(result, Refusal):
         out.say(result.text, {"refusal": result.code, "message": result.text})
         return REFUSED
@@ -405,7 +420,10 @@ async def _restart(
 ) -> int:
     """Same policy as chat: deployer's locks and history; no approvals (nothing new runs)."""
     request = Restart(args.service, args.env, args.reason.strip() or "deckhand CLI")
-    plan = await engine.check_restart(request, user=args.user)
+    valid = _valid(engine, request, ValidatedRestart, out)
+    if valid is None:
+        return REFUSED
+    plan = await engine.check_restart(valid, user=args.user)
     if isinstance(plan, Refusal):
         out.say(plan.text, {"phase": Phase.REFUSED, "refusal": plan.code, "message": plan.text})
         return REFUSED
@@ -422,10 +440,17 @@ def _as_async(out: Output) -> Any:
 async def _lock(
     engine: RolloutEngine, args: argparse.Namespace, out: Output, settings: Settings
 ) -> int:
+    result: str | Refusal
     if args.command == "lock":
-        result = await engine.lock(Lock(args.service, args.env, args.reason), user=args.user)
+        lock = _valid(engine, Lock(args.service, args.env, args.reason), ValidatedLock, out)
+        if lock is None:
+            return REFUSED
+        result = await engine.lock(lock, user=args.user)
     else:
-        result = await engine.unlock(Unlock(args.service, args.env), user=args.user)
+        unlock = _valid(engine, Unlock(args.service, args.env), ValidatedUnlock, out)
+        if unlock is None:
+            return REFUSED
+        result = await engine.unlock(unlock, user=args.user)
     if isinstance(result, Refusal):
         out.say(result.text, {"refusal": result.code, "message": result.text})
         return REFUSED
@@ -447,13 +472,17 @@ HANDLERS = {
 
 async def _run(args: argparse.Namespace, out: Output) -> int:
     settings = Settings.from_env()
+    overrides = {"config": args.config, "kubeconfig": args.kubeconfig}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     args.user = args.user or f"cli:{getpass.getuser()}"
     try:
-        async with _engine(args, settings) as engine:
-            return await HANDLERS[args.command](engine, args, out, settings)
-    except ConfigError as e:
-        out.say(str(e), {"error": "config", "message": str(e)})
-        return REFUSED
+        async with AsyncExitStack() as stack:
+            try:
+                core = await open_core(settings, stack=stack)
+            except ValueError as e:  # the config file can't be used: one line per problem
+                out.say(str(e), {"error": "config", "message": str(e)})
+                return REFUSED
+            return await HANDLERS[args.command](core.engine, args, out, settings)
     except (KubeError, RegistryError) as e:
         out.say(e.sentence(), {"error": type(e).__name__, "message": e.sentence()})
         return FAILED

@@ -1,8 +1,18 @@
 """Leader election: with several Deckhand replicas, exactly one runs the run-once work.
 
+    work = LeaderWork(round_timeout_s=60, retry_s=5)
+    work.on_gained("warm-up", prime_caches)                       # once per leadership
+    work.every("deploy-sweep", 60, flow.sweep)                    # at once, then every 60 s
+    work.throughout("alerts", alerts.run)                         # as long as it leads
     elector = LeaderElector(kube, namespace="deckhand", identity=settings.pod_name)
-    supervisor.spawn(elector.run({"alerts": alerts.run, "resume": resume_rollouts}),
-                     name="leader-election")
+    supervisor.spawn(elector.run(work.tasks()), name="leader-election")
+
+`LeaderWork` is what only the leader does. Every job starts the moment leadership is
+GAINED (not after an interval) and again each time it is regained; an `every` job then
+keeps its interval. A round that fails on the cluster (`KubeError`) or overruns
+`round_timeout_s` is logged; a run-once job is then tried again after `retry_s`, a
+periodic one at its next round. Any other exception is a bug: the task fails, which
+gives leadership up (below), and the next leader starts the work afresh.
 
 The leader holds the `coordination.k8s.io/v1` Lease `deckhand-leader` in Deckhand's
 namespace (`holderIdentity` = this pod's name). Contract:
@@ -14,8 +24,9 @@ namespace (`holderIdentity` = this pod's name). Contract:
 - Lead: while leading, each factory of `run(tasks)` runs as a named task; the Lease is
   renewed every `retry_period_s`. If no renewal succeeded for `renew_deadline_s`, or
   another holder is found, leadership is lost: the tasks are cancelled (and awaited)
-  before `is_leader` turns False and the campaign starts again. A task that ends or
-  fails gives leadership up too (logged), so another replica (or a new campaign) runs it.
+  before `is_leader` turns False and the campaign starts again. A task that ends, fails
+  or is cancelled by someone else gives leadership up too (logged), so another replica
+  (or a new campaign, one retry period later) runs the work again.
 - Stop: cancelling `run` cancels the tasks, then releases the Lease (holder cleared) so a
   follower takes over at once, unless `release_on_exit` is False. A replica that dies
   without releasing is replaced within `lease_duration_s` (+ one retry period).
@@ -29,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +59,71 @@ TaskFactory = Callable[[], Coroutine[Any, Any, None]]
 
 class _Held(Exception):
     """Someone else holds a live lease."""
+
+
+Job = Callable[[], Awaitable[object]]
+
+
+@dataclass
+class LeaderWork:
+    """The leader-only jobs, as the elector's `tasks` (see the module docstring)."""
+
+    round_timeout_s: float = 60.0
+    """Deadline of one round of a job (wall seconds)."""
+    retry_s: float = 5.0
+    """After a failed round of a run-once job, the next attempt comes this much later."""
+    _tasks: dict[str, TaskFactory] = field(default_factory=dict, init=False)
+
+    def on_gained(self, name: str, job: Job) -> None:
+        """Run `job` once each time leadership is gained (retried until it succeeds)."""
+        self._add(name, lambda: self._once(name, job))
+
+    def every(self, name: str, interval_s: float, job: Job) -> None:
+        """Run `job` at once when leadership is gained, then every `interval_s`."""
+        self._add(name, lambda: self._periodic(name, interval_s, job))
+
+    def throughout(self, name: str, factory: TaskFactory) -> None:
+        """Run `factory()` for as long as this replica leads (it must not return)."""
+        self._add(name, factory)
+
+    def tasks(self) -> dict[str, TaskFactory]:
+        """For `LeaderElector.run`: one task per job, started on each gain."""
+        return dict(self._tasks)
+
+    def _add(self, name: str, factory: TaskFactory) -> None:
+        if name in self._tasks:
+            raise ValueError(f"leader work {name!r} is registered twice")
+        self._tasks[name] = factory
+
+    async def _round(self, name: str, job: Job) -> bool:
+        try:
+            async with asyncio.timeout(self.round_timeout_s):
+                await job()
+        except KubeError as e:
+            log.warning("leader work %s: cluster unavailable (%s); retrying", name, e.sentence())
+            return False
+        except TimeoutError:
+            log.warning("leader work %s: round over %.0fs; retrying", name, self.round_timeout_s)
+            return False
+        return True
+
+    async def _once(self, name: str, job: Job) -> None:
+        while True:
+            if await self._round(name, job):
+                break
+            await asyncio.sleep(self.retry_s)
+        await until_cancelled()
+
+    async def _periodic(self, name: str, interval_s: float, job: Job) -> None:
+        while True:
+            await self._round(name, job)
+            await asyncio.sleep(interval_s)
+
+
+async def until_cancelled() -> None:
+    """Park a leader task whose work is done until leadership ends (the elector cancels
+    it then): a task that returned would give leadership up."""
+    await asyncio.Event().wait()
 
 
 def live_holder(spec: Mapping[str, Any], *, now: datetime) -> str | None:
@@ -80,6 +156,7 @@ class LeaderElector:
     on_leading: Callable[[bool], None] = field(default=lambda leading: None)
     """Told each change of `is_leader` (metrics); must not block."""
     _leading: bool = field(default=False, init=False)
+    _ending: bool = field(default=False, init=False)
     _changed: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def __post_init__(self) -> None:
@@ -127,11 +204,15 @@ class LeaderElector:
 
     async def _lead(self, tasks: Mapping[str, TaskFactory]) -> None:
         lost = asyncio.Event()
+        self._ending = False
         helpers = {"leader-renew": self._keep_renewed(lost)}
         helpers.update({f"leader-{n}": self._guard(n, f, lost) for n, f in tasks.items()})
         try:
             async with background(helpers):
-                await lost.wait()
+                try:
+                    await lost.wait()
+                finally:  # lost, or stopped: the cancellations that follow are ours
+                    self._ending = True
         finally:
             # The tasks are cancelled and awaited by now: only then say we don't lead.
             self._set_leading(False)
@@ -142,6 +223,11 @@ class LeaderElector:
         try:
             await factory()
             log.error("leader task %s ended; giving leadership up", name)
+        except asyncio.CancelledError:
+            if self._ending:
+                raise
+            # Killed from outside while leading: the work must not quietly stop.
+            log.error("leader task %s was cancelled; giving leadership up", name)
         except Exception:
             log.exception("leader task %s failed; giving leadership up", name)
         lost.set()

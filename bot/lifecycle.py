@@ -3,10 +3,15 @@
 Every background task in Deckhand is spawned through one `Supervisor`. It keeps a
 reference to each task (the event loop keeps only weak ones), names it, logs its
 failure with that name, and cancels whatever is left on shutdown within a bounded grace.
+A long-lived task (`keep`) that dies (fails, returns, or is cancelled by anyone but the
+shutdown) is restarted after a back-off (`restart_backoff_s`); one whose restart would
+not be safe (`restart=False`) fails the process instead: `/readyz` turns red, the
+shutdown path runs, and `deckhand run` exits non-zero so Kubernetes restarts the pod.
 
 The shutdown path, the only one (`run_until_signal`):
 
-    SIGTERM/SIGINT (or the `stop` event) → readiness "stopping" (/readyz answers 503)
+    SIGTERM/SIGINT (or the `stop` event, or a fatal task) → readiness "stopping" or
+    "failed" (/readyz answers 503)
     → stop accepting (Socket Mode disconnects; the supervisor refuses new work, so
     handlers answer "restarting") → cancel root tasks → wait at most `grace_s` → return,
     and the caller's `AsyncExitStack` closes the servers and clients.
@@ -18,7 +23,8 @@ import asyncio
 import enum
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -30,6 +36,21 @@ class SupervisorClosed(RuntimeError):
     """`spawn` was called after shutdown began: the work is refused, not started."""
 
 
+TaskFactory = Callable[[], Coroutine[Any, Any, None]]
+
+HEALTHY_AFTER_S = 60.0
+"""A kept task that ran this long before dying starts its back-off over."""
+
+
+@dataclass
+class _Kept:
+    factory: TaskFactory
+    restart: bool
+    failures: int = 0
+    started: float = 0.0
+    timer: asyncio.TimerHandle | None = None
+
+
 class Supervisor:
     """Owns Deckhand's background tasks.
 
@@ -37,16 +58,32 @@ class Supervisor:
     - `spawn` starts the coroutine as a named task and keeps a strong reference until it
       ends; a task that raises is logged (error level, with traceback and the task name);
       a cancelled task is not an error. Finished tasks are forgotten.
-    - After `close` began, `accepting` is False and `spawn` raises `SupervisorClosed`
-      (the coroutine is closed, never run).
-    - `close(grace_s=…)` cancels every running task and waits for them at most `grace_s`
-      seconds; tasks still running after that are logged by name and abandoned.
+    - `keep(factory, name=…)` runs `factory()` as a long-lived named task. If it dies
+      before shutdown (raises, returns, or is cancelled by anyone else), that is logged
+      and `factory()` runs again after the next wait of `restart_backoff_s` (the last
+      repeats; a task that had run `HEALTHY_AFTER_S` starts over). With `restart=False`
+      it is not restarted: `failed` names it and the `on_fatal` callbacks run (the
+      shutdown path starts).
+    - After `close` began, `accepting` is False and `spawn`/`keep` raise
+      `SupervisorClosed` (the coroutine is closed, never run).
+    - `close(grace_s=…)` cancels every running task and pending restart and waits for
+      the tasks at most `grace_s` seconds; tasks still running after that are logged by
+      name and abandoned.
     """
 
-    def __init__(self, *, name: str = "deckhand") -> None:
+    def __init__(
+        self, *, name: str = "deckhand", restart_backoff_s: Sequence[float] = (1.0, 2.0, 5.0)
+    ) -> None:
+        if not restart_backoff_s:
+            raise ValueError("restart_backoff_s needs at least one wait")
         self._name = name
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._kept: dict[str, _Kept] = {}
+        self._backoff = tuple(restart_backoff_s)
+        self.failed: str | None = None
+        """The kept task that died and could not be restarted (`on_fatal` callbacks ran)."""
+        self._on_fatal: list[Callable[[], None]] = []
 
     @property
     def accepting(self) -> bool:
@@ -68,6 +105,62 @@ class Supervisor:
         task.add_done_callback(self._forget)
         return task
 
+    def keep(self, factory: TaskFactory, *, name: str, restart: bool = True) -> asyncio.Task[None]:
+        """Run `factory()` as the long-lived task `name` (see the class contract)."""
+        if self._closing:
+            raise SupervisorClosed(f"{self._name} is shutting down; refused task {name!r}")
+        if name in self._kept:
+            raise ValueError(f"task {name!r} is kept already")
+        self._kept[name] = _Kept(factory, restart)
+        return self._start_kept(name)
+
+    def _start_kept(self, name: str) -> asyncio.Task[None]:
+        kept = self._kept[name]
+        kept.timer = None
+        kept.started = asyncio.get_running_loop().time()
+        task = asyncio.create_task(kept.factory(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._kept_ended)
+        return task
+
+    def _kept_ended(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        name = task.get_name()
+        error = None if task.cancelled() else task.exception()
+        if self._closing:
+            if error is not None:
+                logger.error("task %s failed", name, exc_info=error)
+            return
+        how = "was cancelled" if task.cancelled() else "failed" if error else "returned"
+        kept = self._kept[name]
+        loop = asyncio.get_running_loop()
+        if loop.time() - kept.started >= HEALTHY_AFTER_S:
+            kept.failures = 0
+        if not kept.restart:
+            logger.error("task %s %s; it can't be restarted: stopping", name, how, exc_info=error)
+            self.failed = name
+            for callback in self._on_fatal:
+                callback()
+            return
+        wait = self._backoff[min(kept.failures, len(self._backoff) - 1)]
+        kept.failures += 1
+        logger.error(
+            "task %s %s; restarting it in %.1fs (restart %d)",
+            name,
+            how,
+            wait,
+            kept.failures,
+            exc_info=error,
+        )
+        kept.timer = loop.call_later(wait, self._start_kept, name)
+
+    def on_fatal(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (at once if it happened) when a task that can't be restarted
+        dies. Must not block."""
+        self._on_fatal.append(callback)
+        if self.failed is not None:
+            callback()
+
     def _forget(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if task.cancelled():
@@ -79,6 +172,10 @@ class Supervisor:
     async def close(self, *, grace_s: float) -> None:
         """Stop accepting, cancel every task, wait at most `grace_s` seconds for them."""
         self._closing = True
+        for kept in self._kept.values():
+            if kept.timer is not None:
+                kept.timer.cancel()
+                kept.timer = None
         pending = list(self._tasks)
         for task in pending:
             task.cancel()
@@ -99,6 +196,8 @@ class Readiness(enum.Enum):
     STARTING = "starting"
     READY = "ready"
     STOPPING = "stopping"
+    FAILED = "failed"
+    """A task that can't be restarted died: the process is on its way out, non-zero."""
 
 
 class ReadinessState:
@@ -123,6 +222,10 @@ class ReadinessState:
         return self.state is Readiness.READY and not self.failing
 
 
+FATAL_PREFIX = "failed:"
+"""`run_until_signal`'s answer when a task that can't be restarted died."""
+
+
 async def run_until_signal(
     *,
     supervisor: Supervisor,
@@ -134,7 +237,9 @@ async def run_until_signal(
 ) -> str:
     """Mark the process ready, wait for a signal (or `stop`), then shut down in order.
 
-    Returns what stopped it (a signal name, or "stop-event"). Signal handlers are
+    Returns what stopped it (a signal name, "stop-event", or `FATAL_PREFIX` + the name of
+    the supervisor's task that died unrestartable: readiness is then FAILED). Signal
+    handlers are
     installed on the running loop for the duration of the call and removed after.
     `stop_accepting` (e.g. disconnect Socket Mode) runs with the same `grace_s` deadline.
     Closing servers and clients is the caller's job (its `AsyncExitStack`), after this
@@ -155,11 +260,15 @@ async def run_until_signal(
     try:
         readiness.state = Readiness.READY
         logger.info("ready")
+        supervisor.on_fatal(stop.set)
         await stop.wait()
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
         readiness.state = Readiness.STOPPING
+    if supervisor.failed is not None and not reason:
+        readiness.state = Readiness.FAILED
+        reason.append(FATAL_PREFIX + supervisor.failed)
     why = reason[0] if reason else "stop-event"
     logger.info("shutting down (%s): grace %.1fs", why, grace_s)
     if stop_accepting is not None:

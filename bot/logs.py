@@ -1,6 +1,6 @@
 """Logging for `deckhand run`: JSON lines, a correlation id per command, secrets redacted.
 
-    configure_logging(settings)          # once, in `bot.run.main`, before anything logs
+    configure_logging(settings)          # once, in `bot.app.main`, before anything logs
 
 - Format: `DECKHAND_LOG_FORMAT=json` (default) writes one JSON object per line with
   `time` (UTC, ISO 8601), `level`, `logger`, `message`, `correlation_id` (when set),

@@ -1,13 +1,13 @@
 """Deckhand's Prometheus metrics, served at `GET /metrics` by `bot.http`.
 
-    metrics = Metrics(version=deckhand_version())        # once, in `bot.run.main`
+    metrics = Metrics(version=deckhand_version())        # once, in `bot.app.main`
     KubeOptions(on_watch_reconnect=metrics.watch_reconnected)
     open_web_client(settings, observer=metrics)          # a `bot.slack.client.SlackObserver`
 
 `Metrics` owns its `CollectorRegistry` (no global default registry: two instances in
 one process, e.g. two tests, never collide). The instrumented modules don't import
 this one: each takes an optional callback / observer with a no-op default, and the
-wiring (`bot.run`, the runtimes) hands them `Metrics`' bound methods.
+composition root (`bot.app`) hands them `Metrics`' bound methods.
 
 Series:
 

@@ -254,6 +254,12 @@ class Settings(BaseSettings):
         description="between leader election attempts and renewals, seconds"
         " (env DECKHAND_LEADER_RETRY_PERIOD_S)",
     )
+    task_restart_backoff_s: list[float] = Field(
+        default_factory=lambda: [1.0, 2.0, 5.0, 10.0, 30.0],
+        description="waits before a failed long-lived task (leader election, metrics) is"
+        " restarted, seconds; the last repeats, and a task that ran a minute starts over"
+        " (env DECKHAND_TASK_RESTART_BACKOFF_S, JSON list)",
+    )
     log_format: Literal["json", "text"] = Field(
         "json",
         description="log lines as JSON objects (one per line) or plain text"

@@ -1,7 +1,7 @@
 """Drift notices: a watched Deployment's image (or a `max_replicas` service's replica
 count) changed, and not by Deckhand: one notice in the env's alert channel.
 
-    service = DriftService(kube, slack, config=config, registry=settings.registry())
+    service = DriftService(kube, slack, config=config, registry=registry_client)
     await service.run()      # until cancelled; leader-only, beside the alert service
 
 Per watched (namespace, Deployment, container) a ConfigMap `deckhand-drift-<hash>` in
@@ -40,7 +40,6 @@ from bot.registry.client import RegistryClient
 from bot.registry.errors import PlatformNotAvailable, RegistryError, RepositoryNotFound, TagNotFound
 from bot.rollout.clock import Clock, SystemClock
 from bot.rollout.records import DeployRecord, RecordPhase, Records
-from bot.settings import RegistrySettings
 from bot.slack import writes
 from bot.slack.client import SlackError
 from bot.state import Codec, ConfigMapStore
@@ -146,7 +145,8 @@ class DriftService:
     kube: KubeClient
     slack: AsyncWebClient
     config: DeckhandConfig
-    registry: RegistrySettings
+    registry: RegistryClient
+    """The one registry client (checks of a drifted image)."""
     clock: Clock = field(default_factory=SystemClock)
     slack_timeout_s: float = 30.0
     check_timeout_s: float = 30.0
@@ -305,8 +305,7 @@ class DriftService:
         exists, platform, created = "", "", None
         try:
             async with asyncio.timeout(self.clock.wall(self.check_timeout_s)):
-                async with RegistryClient(self.registry) as registry:
-                    verdict = await registry.inspect(reference, platform=policy.node_platform())
+                verdict = await self.registry.inspect(reference, platform=policy.node_platform())
             platform, created = texts.drift_built_for(str(verdict.platform)), verdict.created
         except (TagNotFound, RepositoryNotFound) as e:
             exists = e.sentence()
@@ -337,10 +336,9 @@ class DriftService:
     async def _created(self, image: str) -> datetime | None:
         try:
             async with asyncio.timeout(self.clock.wall(self.check_timeout_s)):
-                async with RegistryClient(self.registry) as registry:
-                    verdict = await registry.inspect(
-                        image, platform=self.config.tag_policy.node_platform()
-                    )
+                verdict = await self.registry.inspect(
+                    image, platform=self.config.tag_policy.node_platform()
+                )
         except (RegistryError, TimeoutError, InvalidReference):
             return None
         return verdict.created

@@ -4,7 +4,7 @@ Image pulls, and (`commands.health`, `bot.alerts.workload`) crash loops, OOM kil
 probe kills, unschedulable and evicted pods: the same incidents, one per
 (namespace, workload, image, cause).
 
-    service = AlertService(kube, slack_client, config=config, registry=settings.registry())
+    service = AlertService(kube, slack_client, config=config, registry=registry_client)
     await service.run()      # until cancelled; run it under `bot.leader.LeaderElector`
 
 `run` reads the cluster (`ClusterView.sync`) and the stored incidents, then loops:
@@ -44,11 +44,11 @@ from bot.alerts.watcher import ClusterView
 from bot.alerts.workload import diagnose_workload
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
+from bot.registry.client import RegistryClient
 from bot.rollout.background import background
 from bot.rollout.clock import Clock, SystemClock
 from bot.rollout.explain import recheck_verdict
 from bot.rollout.recheck import PullRecheck, RecheckResult, recheck_pull
-from bot.settings import RegistrySettings
 from bot.slack.client import SlackError
 from commands import diagnosis, texts
 from commands.config import DeckhandConfig
@@ -71,6 +71,13 @@ from commands.incidents import (
 log = logging.getLogger(__name__)
 
 
+def alerts_enabled(config: DeckhandConfig) -> bool:
+    """Some channel receives alerts: `alerts.channel` or an env's `alert_channel` (pure)."""
+    return config.alerts.channel is not None or any(
+        env.alert_channel for env in config.environments.values()
+    )
+
+
 def alert_channel(config: DeckhandConfig, namespace: str) -> str | None:
     """Where alerts of `namespace` go: its env's `alert_channel`, else `alerts.channel` (pure)."""
     for env in config.environments.values():
@@ -91,7 +98,8 @@ class AlertService:
     kube: KubeClient
     slack: AsyncWebClient
     config: DeckhandConfig
-    registry: RegistrySettings
+    registry: RegistryClient
+    """The one registry client; pull re-checks ask it with the namespace's pull secret."""
     clock: Clock = field(default_factory=SystemClock)
     coalesce_s: float = 0.2
     recheck_timeout_s: float = 30.0

@@ -24,8 +24,8 @@ from bot.alerts.watcher import ClusterView
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import NODES, PODS
+from bot.registry.client import RegistryClient
 from bot.rollout.recheck import PullRecheck, recheck_pull
-from bot.settings import RegistrySettings
 from commands import texts
 from commands.config import DeckhandConfig
 from commands.diagnosis import Cause, Finding, explain, redact
@@ -48,7 +48,7 @@ class WorkloadDiagnosis:
 
 async def _platforms(
     kube: KubeClient,
-    registry: RegistrySettings,
+    registry: RegistryClient,
     config: DeckhandConfig,
     *,
     namespace: str,
@@ -139,7 +139,7 @@ async def _probe_explanation(
 
 async def diagnose_workload(
     kube: KubeClient,
-    registry: RegistrySettings,
+    registry: RegistryClient,
     config: DeckhandConfig,
     view: ClusterView,
     key: IncidentKey,

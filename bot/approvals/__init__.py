@@ -3,9 +3,9 @@ in the cluster, and expiry.
 
     store.py   approval requests as ConfigMaps in Deckhand's namespace (compare-and-swap)
     render.py  the request message (Block Kit) and the reason modals, pure
-    gate.py    `ApprovalDesk`: the deploy flow's `ApprovalGate`, the buttons, the modals,
-               `/deploy cancel`, the audit lines for `/deploy history`
-    expiry.py  expiring unanswered requests (the leader's periodic task)
+    gate.py    `ApprovalDesk`: the requests, the buttons, the modals (an `Approval`
+               decision back to the caller), `/deploy cancel`, expiry (run by the
+               leader: `bot.app.leader_work`), the audit lines for `/deploy history`
 
 Decisions are made by `commands.approvals` (pure); these modules gather the inputs and
 perform the outcome.

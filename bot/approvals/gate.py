@@ -1,8 +1,9 @@
 """`ApprovalDesk`: approvals for protected environments, from the request to the rollout.
 
-    desk = ApprovalDesk(ops, client=web_client, usergroups=groups)
-    desk.bind(flow.run_approved)          # how an approved plan is rolled out
-    flow = DeployFlow(ops, approvals=desk, …)
+    desk = ApprovalDesk(engine, client=web_client, usergroups=groups)
+    go = await desk.handle_action(click)       # an `Approval` to roll out, or None
+    if go is not None:
+        await flow.run_approved(go.plan, channel=go.channel, ts=go.ts, note=go.note)
 
 - `request(plan, ctx, live)` (the deploy flow, after every pre-check passed): records
   the request in the cluster (`ApprovalStore`) and turns the deploy's message into the
@@ -13,9 +14,9 @@
   on a decided or expired request are refused ephemerally (`commands.approvals`).
   Before a vote counts, the deploy is checked again (registry, cluster, locks): if the
   tag now resolves to another digest, the request becomes VOID and says so. The vote is
-  then written with compare-and-swap, and only the writer of PENDING → APPROVED rolls
-  out, on the same message (`run_approved`): double clicks, a click delivered twice and
-  two approvers at the same instant start one rollout.
+  then written with compare-and-swap, and only the writer of PENDING → APPROVED gets
+  the decision `Approval` back (the caller rolls it out on the same message): double
+  clicks, a click delivered twice and two approvers at the same instant start one rollout.
 - `cancel` (`/deploy cancel ID`): the requester or an approver withdraws a request.
 - `expire_due()` (the leader, periodically; `bot.approvals.expiry`) and any click on an
   expired request mark it EXPIRED: its message says so and loses its buttons.
@@ -28,8 +29,8 @@ the cluster, and the buttons keep working.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -47,14 +48,14 @@ from bot.approvals.render import (
     trail_lines,
 )
 from bot.approvals.store import ApprovalStore
-from bot.deploys.operations import Operations
-from bot.deploys.usergroups import UserGroups
 from bot.kube.errors import KubeError
 from bot.rollout.clock import Clock
+from bot.rollout.engine import RolloutEngine, refusing
 from bot.slack import writes
 from bot.slack.client import FinalUpdateFailed, SlackError
 from bot.slack.live_message import LiveMessage
 from bot.slack.seam import ActionContext, CommandContext, Replier, ViewContext
+from bot.slack.usergroups import UserGroups
 from commands import texts
 from commands.approvals import (
     ApprovalRequest,
@@ -76,8 +77,16 @@ from commands.validate import ValidatedDeploy
 
 log = logging.getLogger(__name__)
 
-RunApproved = Callable[..., Awaitable[None]]
-"""`DeployFlow.run_approved(plan, *, channel, ts, note)`."""
+
+@dataclass(frozen=True)
+class Approval:
+    """The desk's decision to roll `plan` out, on the request's message (channel, ts);
+    `note` says who approved. The caller starts the rollout."""
+
+    plan: DeployPlan
+    channel: str
+    ts: str
+    note: str
 
 
 def one_line(text: str) -> str:
@@ -86,33 +95,26 @@ def one_line(text: str) -> str:
 
 
 class ApprovalDesk:
-    """The `ApprovalGate` of the deploy flow, and the approval buttons (module docstring)."""
-
-    enabled = True
+    """Approvals: the requests, the buttons, the modals (see the module docstring)."""
 
     def __init__(
         self,
-        ops: Operations,
+        engine: RolloutEngine,
         *,
         client: AsyncWebClient,
         usergroups: UserGroups,
         clock: Clock | None = None,
     ) -> None:
-        self._ops = ops
-        self._config = ops.config
-        self._store = ApprovalStore(ops.engine.kube, ops.config.deckhand.namespace)
+        self._engine = engine
+        self._config = engine.config
+        self._store = ApprovalStore(engine.kube, engine.config.deckhand.namespace)
         self._client = client
         self._groups = usergroups
-        self._clock = clock or ops.engine.clock
-        self._run: RunApproved | None = None
+        self._clock = clock or engine.clock
 
     @property
     def store(self) -> ApprovalStore:
         return self._store
-
-    def bind(self, run_approved: RunApproved) -> None:
-        """How an approved plan is rolled out (the deploy flow is built after the desk)."""
-        self._run = run_approved
 
     # ---- the request ----
 
@@ -139,24 +141,28 @@ class ApprovalDesk:
 
     async def _current(self, plan: DeployPlan) -> dict[str, str]:
         services = [s.service for s in plan.services]
-        statuses = await self._ops.status(services, [plan.env])
+        statuses = await refusing("read the status", self._engine.statuses(services, [plan.env]))
         if isinstance(statuses, Refusal):
             return {}
         return {s.service: s.deployments[0].image or "" for s in statuses if s.deployments}
 
     # ---- clicks and modals ----
 
-    async def handle_action(self, action: ActionContext) -> None:
+    async def handle_action(self, action: ActionContext) -> Approval | None:
+        """A click; an `Approval` when it approved the request (the caller rolls out)."""
         try:
             if action.action_id in (REJECT_ACTION, FORCE_ACTION):
                 await self._open_modal(action)  # first: its trigger_id lives 3 s
-                return
+                return None
             if not await self._on_its_message(action):
-                return
+                return None
             if action.action_id == APPROVE_ACTION:
-                await self._approve(action.replier, action.user_id, action.value, forced=None)
+                return await self._approve(
+                    action.replier, action.user_id, action.value, forced=None
+                )
         except KubeError as e:
             await action.replier.ephemeral(texts.backend_unavailable("decide", e.sentence()))
+        return None
 
     async def _on_its_message(self, action: ActionContext) -> bool:
         """False (and the clicker told) when the click's message is not the request's."""
@@ -184,18 +190,20 @@ class ApprovalDesk:
         """Errors keeping a reason modal open (`reason_errors`); no I/O."""
         return reason_errors(view.callback_id, view.private_metadata, view.values)
 
-    async def handle_view(self, view: ViewContext) -> None:
+    async def handle_view(self, view: ViewContext) -> Approval | None:
+        """A reason modal; an `Approval` when a forced approval went through."""
         request_id = modal_target(view.private_metadata)
         reason = one_line(view.values.get(REASON_BLOCK, ""))
         if request_id is None or not reason:
-            return  # not our modal; a blank reason never gets here (`check_view`)
+            return None  # not our modal; a blank reason never gets here (`check_view`)
         try:
             if view.callback_id == FORCE_ACTION:
-                await self._approve(view.replier, view.user_id, request_id, forced=reason)
-            elif view.callback_id == REJECT_ACTION:
+                return await self._approve(view.replier, view.user_id, request_id, forced=reason)
+            if view.callback_id == REJECT_ACTION:
                 await self._reject(view.replier, view.user_id, request_id, reason)
         except KubeError as e:
             await view.replier.ephemeral(texts.backend_unavailable("decide", e.sentence()))
+        return None
 
     async def cancel(self, replier: Replier, user: str, request_id: str) -> None:
         """`/deploy cancel ID`: the requester or an approver withdraws a pending request."""
@@ -222,10 +230,10 @@ class ApprovalDesk:
 
     async def _approve(
         self, replier: Replier, user: str, request_id: str, *, forced: str | None
-    ) -> None:
+    ) -> Approval | None:
         found = await self._load(replier, request_id)
         if found is None:
-            return
+            return None
         request, env_config = found
         groups = await self._groups_of(user, env_config)
 
@@ -238,24 +246,24 @@ class ApprovalDesk:
         early = vote(request)
         if isinstance(early, Refusal):
             await self._refuse(replier, request, early)
-            return
+            return None
         # Bound to the exact request: check again (registry, cluster, locks) before counting.
         pinned = request.promoted_from and len(request.changes) == 1
-        plan = await self._ops.check_deploy(
-            ValidatedDeploy(
-                request.services,
-                request.env,
-                request.tag,
-                request.reason or None,
-                digest=request.changes[0].digest if pinned else None,
-                promoted_from=request.promoted_from or None,
-            ),
-            requested_by=request.requested_by,
-            deploy_id=request.id,
+        again = ValidatedDeploy(
+            request.services,
+            request.env,
+            request.tag,
+            request.reason or None,
+            digest=request.changes[0].digest if pinned else None,
+            promoted_from=request.promoted_from or None,
+        )
+        plan = await refusing(
+            "check the deploy",
+            self._engine.check(again, user=request.requested_by, deploy_id=request.id),
         )
         if isinstance(plan, Refusal):
             await replier.ephemeral(texts.approval_recheck_refused(request.id, plan.text))
-            return
+            return None
         digests = {s.service: s.image.digest for s in plan.services}
         now = self._clock.now()
         voided, _ = await self._write(
@@ -264,21 +272,17 @@ class ApprovalDesk:
         if voided.state is ApprovalState.VOID:
             await self._show(voided)
             await replier.ephemeral(voided.events[-1].note)
-            return
+            return None
         stored, refusal = await self._write(request_id, lambda r: _new_or_refusal(vote(r)))
         if refusal is not None:
             await self._refuse(replier, stored, refusal)
-            return
+            return None
         if stored.state is not ApprovalState.APPROVED:
             await self._show(stored)
-            return
+            return None
         log.info("approval %s: approved by %s; rolling out", stored.id, ", ".join(stored.voters))
-        if self._run is None:
-            raise RuntimeError("ApprovalDesk.bind(...) was not called: nothing can roll out")
         await self._show(stored)  # the buttons go at once; the rollout's card follows
-        await self._run(
-            plan, channel=stored.slack_channel, ts=stored.slack_ts, note=outcome_line(stored)
-        )
+        return Approval(plan, stored.slack_channel, stored.slack_ts, outcome_line(stored))
 
     async def _reject(self, replier: Replier, user: str, request_id: str, reason: str) -> None:
         found = await self._load(replier, request_id)

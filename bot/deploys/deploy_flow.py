@@ -1,7 +1,8 @@
 """One deploy (or rollback) as ONE channel message, edited in place from request to verdict.
 
-    flow = DeployFlow(ops, approvals=gate, client=web_client, supervisor=…, …)
-    await flow.deploy(ctx, validated)        # after authorization
+    flow = DeployFlow(engine, client=web_client, supervisor=…, …)
+    waiting = await flow.deploy(ctx, validated)    # after authorization
+    await flow.run_approved(plan, channel=…, ts=…, note=…)   # once the desk approved
     await flow.rollback(ctx, validated)      # a command, or the Roll back button
     await flow.restart(ctx, validated)       # `kubectl rollout restart`, followed
     await flow.resume_in_flight()            # at start: finish what a previous run began
@@ -15,8 +16,10 @@ go into the message's thread. A check that refuses (missing tag with suggestions
 wrong platform, `latest`, locked, nothing to do…) ends the message with that sentence;
 nothing in the cluster changed.
 
-An environment that needs approvals goes to the `ApprovalGate`. Until approvals land,
-`ApprovalsDisabled` refuses: nothing is deployed to a protected env without approval.
+A deploy to an environment that needs approvals stops at "awaiting approval": `deploy`
+returns `AwaitingApproval` (the plan and its message) and the caller hands it to the
+approval desk; once approved, the caller runs it with `run_approved` on that message.
+The flow knows nothing of the desk, nor the desk of the flow.
 
 Exactly-once reports: the engine marks the record reported before sending the final
 progress; if Slack can't take the final state after its retries (`FinalUpdateFailed`),
@@ -28,18 +31,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 from collections.abc import AsyncIterator
-from dataclasses import replace
-from typing import Protocol
+from dataclasses import dataclass, replace
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deploys.operations import Operations
 from bot.deploys.render import DeployCard, FailureNote, ImageFacts, render_card
 from bot.lifecycle import Supervisor
+from bot.rollout.engine import RolloutEngine, refusing
 from bot.rollout.outcome import Outcome
-from bot.rollout.records import DeployRecord, RecordPhase
+from bot.rollout.records import DeployRecord, RecordPhase, new_deploy_id
 from bot.slack import writes
 from bot.slack.client import BotNotInChannel, FinalUpdateFailed, SlackError
 from bot.slack.live_message import LiveMessage
@@ -62,33 +63,13 @@ NEWEST_TAGS = 5
 """Tags suggested under a refusal for a tag the registry doesn't have."""
 
 
-def new_deploy_id() -> str:
-    """`d-7f3a2c`: short, typeable (`/deploy cancel d-7f3a2c`), unique enough per team."""
-    return "d-" + secrets.token_hex(3)
+@dataclass(frozen=True)
+class AwaitingApproval:
+    """A checked plan whose environment needs approvals, and the deploy's message (which
+    the approval desk turns into the request, and `run_approved` later into the rollout)."""
 
-
-class ApprovalGate(Protocol):
-    """Where a checked plan goes when its environment needs approvals.
-
-    `request` owns what happens next (asking approvers, running the plan once approved,
-    updating the deploy's message): `live` is the deploy's message, which the gate turns
-    into the approval request (and `DeployFlow.run_approved` later into the rollout's).
-    `enabled` False: approvals are not available, and the flow refuses the deploy
-    instead of calling `request`.
-    """
-
-    enabled: bool
-
-    async def request(self, plan: DeployPlan, ctx: CommandContext, live: LiveMessage) -> None: ...
-
-
-class ApprovalsDisabled:
-    """The gate until approvals land (another helper's work): every protected deploy is refused."""
-
-    enabled = False
-
-    async def request(self, plan: DeployPlan, ctx: CommandContext, live: LiveMessage) -> None:
-        await ctx.replier.ephemeral(texts.approvals_not_enabled(plan.env))
+    plan: DeployPlan
+    live: LiveMessage
 
 
 def facts_of(plan: DeployPlan) -> tuple[ImageFacts, ...]:
@@ -176,22 +157,22 @@ class DeployFlow:
 
     def __init__(
         self,
-        ops: Operations,
+        engine: RolloutEngine,
         *,
-        approvals: ApprovalGate,
         client: AsyncWebClient,
         supervisor: Supervisor,
         update_interval_s: float,
         finish_timeout_s: float,
     ) -> None:
-        self._ops = ops
-        self._approvals = approvals
+        self._engine = engine
         self._client = client
         self._supervisor = supervisor
         self._interval_s = update_interval_s
         self._finish_timeout_s = finish_timeout_s
 
-    async def deploy(self, ctx: CommandContext, request: ValidatedDeploy) -> None:
+    async def deploy(
+        self, ctx: CommandContext, request: ValidatedDeploy
+    ) -> AwaitingApproval | None:
         """Check, then (unless refused or waiting for approval) roll out and report."""
         card = DeployCard(
             kind="deploy",
@@ -204,16 +185,19 @@ class DeployFlow:
         )
         live = await self._post(ctx.replier, card)
         if live is None:
-            return
+            return None
         async with self._finish_on_error(live, _Tracker(live, card, started=self._now())):
-            plan = await self._ops.check_deploy(
-                request, requested_by=ctx.user_id, deploy_id=card.deploy_id
+            plan = await refusing(
+                "check the deploy",
+                self._engine.check(request, user=ctx.user_id, deploy_id=card.deploy_id),
             )
             if isinstance(plan, Refusal):
                 plan = Refusal(plan.code, await self._with_tags(plan, request))
-        await self._carry_out(ctx, live, card, plan)
+        return await self._carry_out(live, card, plan)
 
-    async def restart(self, ctx: CommandContext, request: ValidatedRestart) -> None:
+    async def restart(
+        self, ctx: CommandContext, request: ValidatedRestart
+    ) -> AwaitingApproval | None:
         """`kubectl rollout restart` of one service (after authorization): checked
         (locks, Deployments), then followed and reported in ONE message like a deploy."""
         card = DeployCard(
@@ -227,22 +211,24 @@ class DeployFlow:
         )
         live = await self._post(ctx.replier, card)
         if live is None:
-            return
+            return None
         async with self._finish_on_error(live, _Tracker(live, card, started=self._now())):
-            plan = await self._ops.check_restart(
-                request, requested_by=ctx.user_id, deploy_id=card.deploy_id
+            plan = await refusing(
+                "check the restart",
+                self._engine.check_restart(request, user=ctx.user_id, deploy_id=card.deploy_id),
             )
         if not isinstance(plan, Refusal):
             card = replace(card, what=plan.tag)
-        await self._carry_out(ctx, live, card, plan)
+        return await self._carry_out(live, card, plan)
 
     async def _carry_out(
-        self, ctx: CommandContext, live: LiveMessage, card: DeployCard, plan: DeployPlan | Refusal
-    ) -> None:
-        """A checked plan: refused, to the approval gate, or rolled out and reported."""
+        self, live: LiveMessage, card: DeployCard, plan: DeployPlan | Refusal
+    ) -> AwaitingApproval | None:
+        """A checked plan: refused, waiting for approval (returned, for the caller to hand
+        to the approval desk), or rolled out and reported."""
         if isinstance(plan, Refusal):
             await self._finish(live, card.refused(plan.text))
-            return
+            return None
         card = card.checked(facts_of(plan), unchanged=plan.unchanged).with_changes(
             (*plan.promotion, *texts.notes_lines(plan.change_notes))
         )
@@ -250,37 +236,42 @@ class DeployFlow:
             # promote_from with nobody to force it: the promote command is the way
             text = texts.not_promoted(plan.unpromoted, plan.promote_source, plan.env)
             await self._finish(live, card.refused(text))
-            return
+            return None
         await self._thread_notes(live, plan)
         if plan.approvals_required > 0:
-            if not self._approvals.enabled:
-                await self._finish(live, card.refused(texts.approvals_not_enabled(plan.env)))
-                return
             _show(live, card.finished(Phase.AWAITING_APPROVAL))
-            await self._approvals.request(plan, ctx, live)
-            return
+            return AwaitingApproval(plan, live)
         _show(live, card)
         tracker = _Tracker(live, card, started=self._now())
         async with self._finish_on_error(live, tracker):
-            outcome = await self._ops.execute(
+            outcome = await self._engine.execute(
                 plan, on_progress=tracker, slack_channel=live.channel, slack_ts=live.ts
             )
         images = {s.service: s.image.reference for s in plan.services}
         await self._report(live, tracker.card, outcome, images)
+        return None
 
-    async def promote(self, ctx: CommandContext, request: ValidatedPromote) -> None:
+    async def promote(
+        self, ctx: CommandContext, request: ValidatedPromote
+    ) -> list[AwaitingApproval]:
         """One deploy per service of exactly the digest `request.source` runs (its own
-        message, checks and approval each); a service with nothing to promote is told."""
-        for item in await self._ops.promotions(request):
+        message, checks and approval each); a service with nothing to promote is told.
+        Returns the deploys that wait for an approval."""
+        found = await refusing("read the source environment", self._engine.promotions(request))
+        waiting: list[AwaitingApproval] = []
+        for item in [found] if isinstance(found, Refusal) else found:
             if isinstance(item, Refusal):
                 await ctx.replier.ephemeral(item.text)
                 continue
-            checked = validate(item, self._ops.config)
+            checked = validate(item, self._engine.config)  # each pinned deploy, once
             if isinstance(checked, Refusal):
                 await ctx.replier.ephemeral(checked.text)
                 continue
             assert isinstance(checked, ValidatedDeploy)  # a Deploy validates to one
-            await self.deploy(ctx, checked)
+            pending = await self.deploy(ctx, checked)
+            if pending is not None:
+                waiting.append(pending)
+        return waiting
 
     async def run_approved(self, plan: DeployPlan, *, channel: str, ts: str, note: str) -> None:
         """Roll out an approved `plan` on the approval request's message (channel, ts):
@@ -307,7 +298,7 @@ class DeployFlow:
         _show(live, card)
         tracker = _Tracker(live, card, started=self._now())
         async with self._finish_on_error(live, tracker):
-            outcome = await self._ops.execute(
+            outcome = await self._engine.execute(
                 plan, on_progress=tracker, slack_channel=channel, slack_ts=ts
             )
         images = {s.service: s.image.reference for s in plan.services}
@@ -318,8 +309,7 @@ class DeployFlow:
 
         A rollback needs deployer rights, not approvals: it can only return to a revision
         that already ran in that environment (`commands.plan.plan_rollback`), and in an
-        incident minutes count. With approvals off entirely (`ApprovalsDisabled`), a
-        protected environment refuses it like a deploy.
+        incident minutes count.
         """
         if request.to:
             what = f"to {request.to}"
@@ -336,16 +326,15 @@ class DeployFlow:
             requested_by=user,
             reason=request.reason,
         )
-        approvals = self._ops.config.environments[request.env].approvals
-        if approvals.required_at(self._ops.engine.clock.now()) > 0 and not self._approvals.enabled:
-            await replier.ephemeral(texts.approvals_not_enabled(request.env))
-            return
         live = await self._post(replier, card)
         if live is None:
             return
         tracker = _Tracker(live, card, started=self._now())
         async with self._finish_on_error(live, tracker):
-            result = await self._ops.rollback(request, requested_by=user, on_progress=tracker)
+            result = await refusing(
+                "check the rollback",
+                self._engine.rollback(request, user=user, on_progress=tracker),
+            )
         if isinstance(result, Refusal):
             await self._finish(live, tracker.card.refused(result.text))
             return
@@ -372,9 +361,9 @@ class DeployFlow:
             return refusal.text
         lines = [refusal.text]
         for service in request.services:
-            tags = await self._ops.tags(service)
+            tags = await self._engine.tags(service)
             if not isinstance(tags, Refusal) and tags and request.tag.lower() not in tags:
-                repository = self._ops.config.services[service].image
+                repository = self._engine.config.services[service].image
                 lines.append(texts.tags_answer(service, repository, tags[:NEWEST_TAGS]))
         return "\n".join(lines)
 
@@ -387,17 +376,17 @@ class DeployFlow:
         delivered = await self.retry_unreported()
         if delivered:
             log.info("delivered %d final deploy report(s) late", delivered)
-        await self._ops.engine.release_finished_locks()
+        await self._engine.release_finished_locks()
 
     async def resume_in_flight(self) -> int:
         """Start following every deploy a previous Deckhand left rolling out (a supervised
         task reports each to its recorded message); returns how many there are. A deploy
         this Deckhand follows already is left alone; one a live follower elsewhere holds
         is skipped by the engine (its lock)."""
-        engine = self._ops.engine
+        engine = self._engine
         records = [
             r
-            for r in await self._ops.records.in_flight()
+            for r in await engine.records.in_flight()
             if not r.reported and not engine.is_running(r.id)
         ]
         if records:
@@ -417,7 +406,7 @@ class DeployFlow:
             if tracker is not None:
                 await tracker(progress)
 
-        outcomes = await self._ops.resume_in_flight(route, only=frozenset(r.id for r in records))
+        outcomes = await self._engine.resume_in_flight(route, only=frozenset(r.id for r in records))
         for outcome in outcomes:
             tracker = trackers.get(outcome.deploy_id)
             if tracker is not None and outcome.reported and outcome.phase.is_final:
@@ -426,8 +415,9 @@ class DeployFlow:
     async def retry_unreported(self) -> int:
         """Deliver final reports Slack refused earlier; returns how many were delivered."""
         delivered = 0
-        for record in await self._ops.unreported():
-            if not await self._ops.records.claim_report(record.id):
+        records = self._engine.records
+        for record in await records.unreported():
+            if not await records.claim_report(record.id):
                 continue
             blocks, text = render_card(card_of_record(record))
             try:
@@ -440,7 +430,7 @@ class DeployFlow:
                 )
             except SlackError as e:
                 log.warning("deploy %s: final report still not delivered: %s", record.id, e)
-                await self._ops.set_reported(record.id, False)
+                await records.set_reported(record.id, False)
                 continue
             delivered += 1
         return delivered
@@ -460,11 +450,11 @@ class DeployFlow:
 
     async def _images_of(self, deploy_id: str) -> dict[str, str]:
         """service -> the image a (rollback) deploy set, from its record."""
-        record = await self._ops.record(deploy_id)
+        record = await self._engine.records.find(deploy_id)
         return {t.service: t.image for t in record.targets} if record is not None else {}
 
     def _now(self) -> float:
-        return self._ops.engine.clock.monotonic()
+        return self._engine.clock.monotonic()
 
     def _attach(self, record: DeployRecord) -> LiveMessage:
         return LiveMessage(
@@ -496,7 +486,7 @@ class DeployFlow:
         card = apply_outcome(card, outcome)
         delivered = await self._finish(live, card)
         if not delivered:
-            await self._ops.set_reported(outcome.deploy_id, False)
+            await self._engine.records.set_reported(outcome.deploy_id, False)
             return
         details = thread_text(card, outcome, images)
         if details:

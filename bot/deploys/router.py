@@ -19,9 +19,8 @@ Replies:
 The Roll back button (`deckhand:rollback`, value = deploy id) rolls back every
 service of that deploy, after the same authorization as the command. A new image's
 Deploy button (`deckhand:deploy_push:ENV`, value `service|tag|env`) is exactly the
-clicker typing `/deploy SERVICE TAG to ENV`. `http_hooks` are the backend's own HTTP
-routes (`POST /hooks/gitea`), served by `bot.run`.
-Approvals (`bot.approvals.gate.ApprovalDesk`, when given): the Approve / Reject /
+clicker typing `/deploy SERVICE TAG to ENV`.
+Approvals (`bot.approvals.gate.ApprovalDesk`): the Approve / Reject /
 Force buttons and their reason modals go to the desk, `/deploy cancel ID` withdraws a
 request there, and `/deploy history` adds the approval trail.
 
@@ -34,15 +33,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from bot.approvals.gate import ApprovalDesk
+from bot.approvals.gate import Approval, ApprovalDesk
 from bot.approvals.render import APPROVAL_ACTIONS
-from bot.delivery.webhook import Handler
 from bot.deploys.answers import history_text, status_text, tags_text
 from bot.deploys.deploy_flow import DeployFlow
-from bot.deploys.operations import Operations
 from bot.deploys.render import ROLLBACK_ACTION
-from bot.deploys.usergroups import UserGroups
+from bot.rollout.engine import RolloutEngine, refusing
 from bot.slack.seam import ActionContext, CommandContext, Replier, ViewContext
+from bot.slack.usergroups import UserGroups
 from commands import help as help_
 from commands import texts
 from commands.authz import Action, authorize
@@ -71,17 +69,14 @@ class DeckhandBackend:
 
     def __init__(
         self,
-        config: DeckhandConfig,
+        engine: RolloutEngine,
         *,
-        ops: Operations,
         flow: DeployFlow,
         usergroups: UserGroups,
-        approvals: ApprovalDesk | None = None,
-        http_hooks: Mapping[str, Handler] | None = None,
+        approvals: ApprovalDesk,
     ) -> None:
-        self.http_hooks = dict(http_hooks or {})
-        self._config = config
-        self._ops = ops
+        self._config: DeckhandConfig = engine.config
+        self._engine = engine
         self._flow = flow
         self._groups = usergroups
         self._approvals = approvals
@@ -128,34 +123,35 @@ class DeckhandBackend:
                     await replier.ephemeral(refusal.text)
                     return
                 if isinstance(checked, ValidatedRestart):
-                    await self._flow.restart(request, checked)
+                    waiting = await self._flow.restart(request, checked)
                 elif isinstance(checked, ValidatedPromote):
-                    await self._flow.promote(request, checked)
+                    for pending in await self._flow.promote(request, checked):
+                        await self._approvals.request(pending.plan, request, pending.live)
+                    return
                 else:
-                    await self._flow.deploy(request, checked)
+                    waiting = await self._flow.deploy(request, checked)
+                if waiting is not None:
+                    await self._approvals.request(waiting.plan, request, waiting.live)
             case ValidatedRollback():
                 await self._rollback(replier, user, channel, checked)
             case ValidatedLock() | ValidatedUnlock():
                 await self._lock(replier, user, channel, checked)
             case ValidatedStatus() | ValidatedHistory() | ValidatedTags():
                 await self._read(replier, checked)
-            case Cancel() if self._approvals is not None:
-                await self._approvals.cancel(replier, user, checked.request_id)
             case Cancel():
-                await replier.ephemeral(texts.cancel_not_supported(checked.request_id))
+                await self._approvals.cancel(replier, user, checked.request_id)
             case Help():
                 await replier.ephemeral(help_.answer(checked))
 
     def check_view(self, view: ViewContext) -> Mapping[str, str]:
-        return self._approvals.check_view(view) if self._approvals is not None else {}
+        return self._approvals.check_view(view)
 
     async def handle_view(self, view: ViewContext) -> None:
-        if self._approvals is not None:
-            await self._approvals.handle_view(view)
+        await self._roll_out(await self._approvals.handle_view(view))
 
     async def handle_action(self, action: ActionContext) -> None:
-        if action.action_id in APPROVAL_ACTIONS and self._approvals is not None:
-            await self._approvals.handle_action(action)
+        if action.action_id in APPROVAL_ACTIONS:
+            await self._roll_out(await self._approvals.handle_action(action))
             return
         if action.action_id.startswith(DEPLOY_PUSH_ACTION):
             await self._deploy_push(action)
@@ -163,7 +159,7 @@ class DeckhandBackend:
         if action.action_id != ROLLBACK_ACTION:
             log.info("[%s] ignoring action %s", action.correlation_id, action.action_id)
             return
-        record = await self._ops.record(action.value)
+        record = await self._engine.records.find(action.value)
         if record is None or record.env not in self._config.environments:
             await action.replier.ephemeral(texts.rollback_button_unknown(action.value))
             return
@@ -195,6 +191,20 @@ class DeckhandBackend:
         )
         await self.handle_command(command)
 
+    async def deploy(self, ctx: CommandContext, request: ValidatedDeploy) -> None:
+        """A validated, authorized deploy: the flow checks and rolls it out, or hands it to
+        the approval desk (the Deploy buttons of new images and auto-deploys come here)."""
+        waiting = await self._flow.deploy(ctx, request)
+        if waiting is not None:
+            await self._approvals.request(waiting.plan, ctx, waiting.live)
+
+    async def _roll_out(self, approved: Approval | None) -> None:
+        """What the approval desk decided to roll out, on the request's message."""
+        if approved is not None:
+            await self._flow.run_approved(
+                approved.plan, channel=approved.channel, ts=approved.ts, note=approved.note
+            )
+
     async def _rollback(
         self, replier: Replier, user: str, channel: str, request: ValidatedRollback
     ) -> None:
@@ -219,9 +229,9 @@ class DeckhandBackend:
             await replier.ephemeral(texts.bot_not_in_channel(channel))
             return
         if isinstance(request, ValidatedLock):
-            said = await self._ops.lock(request, user=user)
+            said = await refusing("lock", self._engine.lock(request, user=user))
         else:
-            said = await self._ops.unlock(request, user=user)
+            said = await refusing("unlock", self._engine.unlock(request, user=user))
         if isinstance(said, Refusal):
             await replier.ephemeral(said.text)
             return
@@ -235,16 +245,18 @@ class DeckhandBackend:
         answer: str | Refusal
         match request:
             case ValidatedStatus():
-                statuses = await self._ops.status(request.services, request.envs)
+                statuses = await refusing(
+                    "read the status", self._engine.statuses(request.services, request.envs)
+                )
                 answer = statuses if isinstance(statuses, Refusal) else status_text(statuses)
             case ValidatedHistory():
-                view = await self._ops.history(request.service, request.env)
+                view = await refusing("read the history", self._engine.history(request))
                 answer = view if isinstance(view, Refusal) else history_text(view)
-                if self._approvals is not None and not isinstance(answer, Refusal):
+                if not isinstance(answer, Refusal):
                     trail = await self._approvals.history_lines(request.service, request.env)
                     answer = "\n".join([answer, *trail])
             case ValidatedTags():
-                tags = await self._ops.tags(request.service)
+                tags = await self._engine.tags(request.service)
                 repository = self._config.services[request.service].image
                 answer = (
                     tags

@@ -54,7 +54,8 @@ from commands import texts
 from commands.config import DeckhandConfig
 from commands.home import HISTORY_ACTION, HomeRow, home_row
 from commands.incidents import Phase
-from commands.requests import History
+from commands.requests import History, Refusal, RefusalCode
+from commands.validate import ValidatedHistory, validate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -106,8 +107,13 @@ class HomeService:
             view_id = await writes.open_view(
                 self.client, trigger_id=action.trigger_id, view=modal(texts.home_history_loading())
             )
+        valid = validate(History(service, env or None), self.engine.config)  # may be forged
         try:
-            view = await self.engine.history(History(service, env or None))
+            view: HistoryView | Refusal = (
+                await self.engine.history(valid)
+                if isinstance(valid, ValidatedHistory)
+                else Refusal(RefusalCode.INVALID_REQUEST, getattr(valid, "text", ""))
+            )
         except (ValueError, KubeError) as e:
             text = str(e)
         else:

@@ -18,7 +18,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, quote, urlsplit
@@ -123,6 +124,27 @@ class RegistryClient:
             await self._owned.close()
             self._owned = None
         self._transport = None
+
+    @property
+    def settings(self) -> RegistrySettings:
+        return self._settings
+
+    @asynccontextmanager
+    async def with_credentials(
+        self, credentials: CredentialStore | Credentials
+    ) -> AsyncIterator[RegistryClient]:
+        """The same registry asked with other credentials (a namespace's pull secret),
+        over this client's HTTP session: no second session, nothing to close."""
+        other = RegistryClient(
+            self._settings,
+            credentials=credentials,
+            session=self._t.session,
+            sleep=self._sleep,
+            clock=self._clock,
+            tags_page_size=self._page_size,
+        )
+        async with other:
+            yield other
 
     @property
     def _t(self) -> Transport:

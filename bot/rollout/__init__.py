@@ -1,7 +1,7 @@
 """The rollout engine: apply a plan, follow it to a verdict, roll back, lock, record.
 
-engine.py    RolloutEngine (check / execute / rollback / status / history / lock /
-             unlock / resume_in_flight) and open_engine (one KubeClient per context)
+engine.py    RolloutEngine (check / execute / rollback / status / history / tags / lock /
+             unlock / resume_in_flight) on validated values; `refusing`
 execute.py   Runner: lock → record → patch → follow → auto-rollback → report once
 apply.py     the strategic-merge patches of a DeployPlan, partial failures named
 follow.py    Follower: watches → commands.rollout_decisions.judge → verdict

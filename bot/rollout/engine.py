@@ -1,33 +1,32 @@
 """`RolloutEngine`: the rollout engine as the front-ends (Slack, CLI) call it.
 
-    engine = RolloutEngine(config, kube=kube, registry=settings.registry())
-    plan = await engine.check(Deploy(("api",), "237c6b8", "prod"), user="U1")
+    engine = RolloutEngine(config, kube, registry_client, clock)   # bot.app builds it
+    plan = await engine.check(validated_deploy, user="U1")
     if isinstance(plan, DeployPlan):
         outcome = await engine.execute(plan, on_progress=render)
 
-`check` is parse → decide: validate against the config, inspect every service's image
-in the registry for the nodes' platform, read the Deployments and locks, then
+The engine takes VALIDATED requests (`commands.validate`: the front door validated
+them once, at the edge). `check` inspects every service's image in the registry for
+the nodes' platform, reads the Deployments and locks, then decides with
 `commands.plan.plan_deploy` — a `Refusal` leaves the cluster untouched. `execute`
 acts (`bot.rollout.execute.Runner`): locks, record, patch, follow, auto-rollback,
-exactly-once report. `status`, `history`, `rollback`, `lock`, `unlock` answer the
-other commands; `resume_in_flight` finishes the deploys a previous Deckhand left
+exactly-once report. `status`, `history`, `tags`, `rollback`, `lock`, `unlock` answer
+the other commands; `resume_in_flight` finishes the deploys a previous Deckhand left
 rolling out. Expected problems come back as `Refusal`s; Kubernetes and registry
-failures leave as `KubeError` / `RegistryError` for the front-end's one handler.
+failures leave as `KubeError` / `RegistryError`, and `refusing(what, work)` is the one
+place that turns them into a refusal a person reads.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from pathlib import Path
+from typing import TypeVar
 
-from bot.gitea.client import GiteaClient
 from bot.gitea.notes import ChangeNotesReader
-from bot.kube.client import KubeClient, KubeOptions
+from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError, NotFound
 from bot.kube.kinds import DEPLOYMENTS, PODS
 from bot.registry.client import RegistryClient
@@ -40,9 +39,8 @@ from bot.rollout.follow import Follower
 from bot.rollout.locks import MANUAL, LockHeld, Locks
 from bot.rollout.observe import selector_of
 from bot.rollout.outcome import Outcome
-from bot.rollout.records import DeployRecord, RecordPhase, Records
+from bot.rollout.records import DeployRecord, RecordPhase, Records, new_deploy_id
 from bot.rollout.state import lock_info, read_current, read_revisions
-from bot.settings import GiteaSettings, RegistrySettings
 from commands import texts
 from commands.changes import ChangeNotes, revisions_for, rollback_revisions
 from commands.config import DeckhandConfig
@@ -58,16 +56,7 @@ from commands.plan import (
     plan_rollback,
 )
 from commands.promotion import SourceRun, promotion_facts, provenance, source_pin
-from commands.requests import (
-    Deploy,
-    History,
-    Lock,
-    Refusal,
-    RefusalCode,
-    Restart,
-    Rollback,
-    Unlock,
-)
+from commands.requests import Deploy, Refusal, RefusalCode
 from commands.validate import (
     ValidatedDeploy,
     ValidatedHistory,
@@ -76,10 +65,26 @@ from commands.validate import (
     ValidatedRestart,
     ValidatedRollback,
     ValidatedUnlock,
-    validate,
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TAGS_SHOWN = 10
+
+DeployEnded = Callable[[str, str, float | None], None]
+"""`(env, result, rollout seconds or None)`; result: succeeded|failed|rolled_back|refused."""
+
+
+async def refusing(what: str, work: Awaitable[T]) -> T | Refusal:
+    """`work`'s result, or the refusal a person reads when the cluster or the registry
+    could not be asked (`what`: "check the deploy", "read the status"…). The one place
+    where those boundaries' errors become an answer; anything else propagates (a bug)."""
+    try:
+        return await work
+    except (KubeError, RegistryError) as e:
+        return Refusal(RefusalCode.INVALID_REQUEST, texts.backend_unavailable(what, e.sentence()))
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,8 @@ class HistoryView:
 class RolloutEngine:
     config: DeckhandConfig
     kube: KubeClient
-    registry: RegistrySettings
+    registry: RegistryClient
+    """The one registry client (its HTTP session): checks, tags, pull re-checks."""
     pinned_clock: Clock | None = None
     """None (production): every cluster's own clock (`KubeClient.clock`, read off its API
     server), for its locks, records and rollout time rules; a test may pin one clock."""
@@ -115,6 +121,9 @@ class RolloutEngine:
     Deckhand's own cluster (its locks and records) and serves every other environment."""
     notes: ChangeNotesReader | None = None
     """Reads a checked plan's change notes from Gitea (None: plans carry none)."""
+    on_deploy_end: DeployEnded = field(default=lambda env, result, duration_s: None)
+    """Told how each deploy ended (metrics): a refused `check`, the outcome of `execute`
+    or of a resumed deploy this engine reported."""
 
     def __post_init__(self) -> None:
         home = self.config.deckhand
@@ -131,20 +140,20 @@ class RolloutEngine:
         """This engine follows `deploy_id` right now (a deploy, rollback or resume)."""
         return deploy_id in self._running
 
-    def new_deploy_id(self) -> str:
-        return f"{self.clock.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-
     # ---- deploy ----
 
     async def check(
-        self, request: Deploy, *, user: str, deploy_id: str | None = None
+        self, valid: ValidatedDeploy, *, user: str, deploy_id: str | None = None
     ) -> DeployPlan | Refusal:
         """Everything that can refuse a deploy, before anything changes."""
-        valid = validate(request, self.config)
-        if isinstance(valid, Refusal):
-            return valid
-        if not isinstance(valid, ValidatedDeploy):
-            return Refusal(RefusalCode.INVALID_REQUEST, "not a deploy request")
+        plan = await self._plan(valid, user=user, deploy_id=deploy_id)
+        if isinstance(plan, Refusal):
+            self.on_deploy_end(valid.env, "refused", None)
+        return plan
+
+    async def _plan(
+        self, valid: ValidatedDeploy, *, user: str, deploy_id: str | None
+    ) -> DeployPlan | Refusal:
         verdicts, current, locks = await together(
             self._inspect(valid.services, valid.tag, digest=valid.digest),
             read_current(
@@ -159,7 +168,7 @@ class RolloutEngine:
             verdicts=verdicts,
             locks=locks,
             requested_by=user,
-            deploy_id=deploy_id or self.new_deploy_id(),
+            deploy_id=deploy_id or new_deploy_id(),
             requested_at=self.clock.now(),
         )
         if isinstance(plan, DeployPlan):
@@ -263,29 +272,27 @@ class RolloutEngine:
         return replace(plan, change_notes=tuple(found[s.service] for s in plan.services))
 
     async def check_restart(
-        self, request: Restart, *, user: str, deploy_id: str | None = None
+        self, valid: ValidatedRestart, *, user: str, deploy_id: str | None = None
     ) -> DeployPlan | Refusal:
         """A `kubectl rollout restart` plan (kind `restart`), or why not; nothing changes.
         `execute` carries it out like a deploy: locks, record, follow, report."""
-        valid = validate(request, self.config)
-        if isinstance(valid, Refusal):
-            return valid
-        if not isinstance(valid, ValidatedRestart):
-            return Refusal(RefusalCode.INVALID_REQUEST, "not a restart request")
         services = (valid.service,)
         current, locks = await together(
             read_current(self.cluster(valid.env), self.config, services=services, env=valid.env),
             self._locks(services, valid.env),
         )
-        return plan_restart(
+        plan = plan_restart(
             request=valid,
             config=self.config,
             current=current,
             locks=locks,
             requested_by=user,
-            deploy_id=deploy_id or self.new_deploy_id(),
+            deploy_id=deploy_id or new_deploy_id(),
             requested_at=self.clock.now(),
         )
+        if isinstance(plan, Refusal):
+            self.on_deploy_end(valid.env, "refused", None)
+        return plan
 
     async def execute(
         self,
@@ -298,11 +305,17 @@ class RolloutEngine:
         """Roll the plan out and follow it to a verdict (see `bot.rollout.execute`)."""
         self._running.add(plan.deploy_id)
         try:
-            return await self._runner(plan.env).deploy(
+            outcome = await self._runner(plan.env).deploy(
                 plan, on_progress=on_progress, slack_channel=slack_channel, slack_ts=slack_ts
             )
         finally:
             self._running.discard(plan.deploy_id)
+        self._ended(outcome)
+        return outcome
+
+    def _ended(self, outcome: Outcome) -> None:
+        duration = None if outcome.phase.value == "refused" else outcome.duration_s
+        self.on_deploy_end(outcome.env, outcome.phase.value, duration)
 
     async def resume_in_flight(
         self, on_progress: OnProgress = drop_progress, *, only: frozenset[str] | None = None
@@ -325,8 +338,11 @@ class RolloutEngine:
             finally:
                 self._running.discard(record.id)
 
-        outcomes = await together(*(resume(r) for r in in_flight))
-        return [o for o in outcomes if o is not None]
+        outcomes = [o for o in await together(*(resume(r) for r in in_flight)) if o is not None]
+        for outcome in outcomes:
+            if outcome.reported:  # else another Deckhand finished (and counted) it
+                self._ended(outcome)
+        return outcomes
 
     async def release_finished_locks(self) -> int:
         """Release every deploy lock whose deploy record is final (its deploy ended but
@@ -356,13 +372,8 @@ class RolloutEngine:
     # ---- other commands ----
 
     async def rollback(
-        self, request: Rollback, *, user: str, on_progress: OnProgress = drop_progress
+        self, valid: ValidatedRollback, *, user: str, on_progress: OnProgress = drop_progress
     ) -> Outcome | Refusal:
-        valid = validate(request, self.config)
-        if isinstance(valid, Refusal):
-            return valid
-        if not isinstance(valid, ValidatedRollback):
-            return Refusal(RefusalCode.INVALID_REQUEST, "not a rollback request")
         service = self.config.services[valid.service]
         namespace = self.config.environments[valid.env].namespace
         first = service.deployments[0]
@@ -385,7 +396,7 @@ class RolloutEngine:
             history=history,
             locks=locks,
             requested_by=user,
-            deploy_id=self.new_deploy_id(),
+            deploy_id=new_deploy_id(),
             requested_at=self.clock.now(),
         )
         if isinstance(plan, Refusal):
@@ -429,12 +440,19 @@ class RolloutEngine:
             service, env, tuple(current.values()), lock_info(holder) if holder else None, deployed
         )
 
-    async def history(self, request: History, *, n: int | None = None) -> HistoryView | Refusal:
-        valid = validate(request, self.config)
-        if isinstance(valid, Refusal):
-            return valid
-        if not isinstance(valid, ValidatedHistory):
-            return Refusal(RefusalCode.INVALID_REQUEST, "not a history request")
+    async def statuses(self, services: Sequence[str], envs: Sequence[str]) -> list[ServiceStatus]:
+        """`status` of each service in each env, asked concurrently."""
+        return list(await together(*(self.status(s, e) for e in envs for s in services)))
+
+    async def tags(self, service: str) -> list[str] | Refusal:
+        """The newest tags of `service`'s repository, newest first."""
+        try:
+            tags = await self.registry.list_tags(self.config.services[service].reference())
+        except RegistryError as e:
+            return Refusal(RefusalCode.IMAGE_PROBLEM, e.sentence())
+        return tags[:TAGS_SHOWN]
+
+    async def history(self, valid: ValidatedHistory, *, n: int | None = None) -> HistoryView:
         size = n or self.config.history_size
         first = self.config.services[valid.service].deployments[0]
         records, revisions = await together(
@@ -448,22 +466,14 @@ class RolloutEngine:
         )
         return HistoryView(valid.service, valid.env, tuple(records), tuple(revisions[:size]))
 
-    async def lock(self, request: Lock, *, user: str) -> str | Refusal:
-        valid = validate(request, self.config)
-        if isinstance(valid, Refusal):
-            return valid
-        assert isinstance(valid, ValidatedLock)
+    async def lock(self, valid: ValidatedLock, *, user: str) -> str | Refusal:
         try:
             await self.locks.lock(valid.service, valid.env, who=user, why=valid.reason or "")
         except LockHeld as e:
             return Refusal(RefusalCode.LOCKED, str(e))
         return texts.locked_now(valid.service, valid.env, user, valid.reason)
 
-    async def unlock(self, request: Unlock, *, user: str) -> str | Refusal:
-        valid = validate(request, self.config)
-        if isinstance(valid, Refusal):
-            return valid
-        assert isinstance(valid, ValidatedUnlock)
+    async def unlock(self, valid: ValidatedUnlock, *, user: str) -> str | Refusal:
         if await self.locks.release(valid.service, valid.env, holder=MANUAL):
             return texts.unlocked_now(valid.service, valid.env, user)
         holder = await self.locks.holder(valid.service, valid.env)
@@ -507,24 +517,23 @@ class RolloutEngine:
     ) -> dict[str, ImageCheck | ImageProblem]:
         platform = self.config.tag_policy.node_platform()
         found: dict[str, ImageCheck | ImageProblem] = {}
-        async with RegistryClient(self.registry) as registry:
-            for service in services:
-                ref = self.config.services[service].reference().with_tag(tag)
-                if digest is not None:  # a promotion: exactly this digest
-                    ref = ref.with_digest(digest)
-                try:
-                    v = await registry.inspect(ref, platform=platform)
-                except RegistryError as e:
-                    found[service] = ImageProblem(e.sentence())
-                    continue
-                found[service] = ImageCheck(
-                    reference=str(v.reference.with_digest(v.digest)),
-                    digest=v.digest,
-                    platform=str(v.platform),
-                    size=v.compressed_size,
-                    created=v.created,
-                    revision_label=v.revision,
-                )
+        for service in services:
+            ref = self.config.services[service].reference().with_tag(tag)
+            if digest is not None:  # a promotion: exactly this digest
+                ref = ref.with_digest(digest)
+            try:
+                v = await self.registry.inspect(ref, platform=platform)
+            except RegistryError as e:
+                found[service] = ImageProblem(e.sentence())
+                continue
+            found[service] = ImageCheck(
+                reference=str(v.reference.with_digest(v.digest)),
+                digest=v.digest,
+                platform=str(v.platform),
+                size=v.compressed_size,
+                created=v.created,
+                revision_label=v.revision,
+            )
         return found
 
     async def _locks(self, services: tuple[str, ...], env: str) -> dict[tuple[str, str], LockInfo]:
@@ -535,41 +544,3 @@ class RolloutEngine:
 def _digest_of(image: str) -> str:
     pin = source_pin(image)
     return pin.digest if pin else ""
-
-
-@asynccontextmanager
-async def open_engine(
-    config: DeckhandConfig,
-    registry: RegistrySettings,
-    *,
-    kubeconfig: Path | None = None,
-    clock: Clock | None = None,
-    options: KubeOptions | None = None,
-    gitea: GiteaSettings | None = None,
-) -> AsyncIterator[RolloutEngine]:
-    """An engine with one client per cluster, all closed on exit; with `gitea`, plans
-    carry change notes (read through one `GiteaClient`, closed on exit too).
-
-    Deckhand's own cluster is in-cluster (the service account) without `kubeconfig`,
-    else the kubeconfig's current context; each distinct env `kube_context` gets a
-    client of its own from `kubeconfig` (or `~/.kube/config`).
-    """
-    async with AsyncExitStack() as stack:
-        if kubeconfig is None:
-            home = await stack.enter_async_context(KubeClient.in_cluster(options=options))
-        else:
-            home = await stack.enter_async_context(
-                KubeClient.from_kubeconfig(kubeconfig, options=options)
-            )
-        clusters: dict[str, KubeClient] = {}
-        for env in config.environments.values():
-            context = env.kube_context
-            if context and context not in clusters:
-                clusters[context] = await stack.enter_async_context(
-                    KubeClient.from_kubeconfig(kubeconfig, context=context, options=options)
-                )
-        notes = None
-        if gitea is not None:
-            client = await stack.enter_async_context(GiteaClient(gitea))
-            notes = ChangeNotesReader(client, gitea)
-        yield RolloutEngine(config, home, registry, clock, clusters, notes)

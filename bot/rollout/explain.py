@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS
+from bot.registry.client import RegistryClient
 from bot.rollout.follow import Failure, FollowTarget
 from bot.rollout.recheck import PullRecheck, RecheckResult, pull_secret_of, recheck_pull
-from bot.settings import RegistrySettings
 from commands import diagnosis, texts
 from commands.diagnosis import Cause, Finding
 from commands.images import Platform
@@ -54,7 +54,7 @@ def recheck_verdict(result: RecheckResult, cause: Cause) -> tuple[Cause, str]:
 @dataclass
 class Explainer:
     kube: KubeClient
-    registry: RegistrySettings
+    registry: RegistryClient
     platform: Platform
     pull_secret: str | None = None
     """The env's configured pull secret; None: the Deployment's first `imagePullSecrets`."""

@@ -36,7 +36,6 @@ from bot.registry.errors import (
     RepositoryNotFound,
     TagNotFound,
 )
-from bot.settings import RegistrySettings
 from commands.images import ImageReference, InvalidReference, Platform
 
 log = logging.getLogger(__name__)
@@ -85,7 +84,7 @@ def credentials_from_secret(secret: KubeObject) -> CredentialStore:
 
 async def recheck_pull(
     kube: KubeClient,
-    settings: RegistrySettings,
+    registry: RegistryClient,
     *,
     namespace: str,
     secret_name: str | None,
@@ -104,12 +103,12 @@ async def recheck_pull(
         return RecheckResult(PullRecheck.SECRET_MISSING, str(e), secret_name)
     try:
         reference = ImageReference.parse(image)
-        async with RegistryClient(settings, credentials=credentials) as registry:
+        async with registry.with_credentials(credentials) as as_nodes:
             # By tag first: "the tag is gone" is what a person can act on; then the digest.
             if reference.tag is not None:
-                await registry.inspect(reference.with_tag(reference.tag), platform=platform)
+                await as_nodes.inspect(reference.with_tag(reference.tag), platform=platform)
             if reference.digest is not None:
-                await registry.inspect(reference, platform=platform)
+                await as_nodes.inspect(reference, platform=platform)
     except (AuthenticationFailed, AccessDenied) as e:
         return RecheckResult(PullRecheck.SECRET_REJECTED, e.sentence(), secret_name)
     except (TagNotFound, RepositoryNotFound) as e:

@@ -19,11 +19,13 @@ was lost (the API went away mid-write) still wins: retries are idempotent.
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
 from bot.kube.client import KubeClient
+from bot.kube.errors import NotFound
 from bot.kube.kinds import KubeObject
 from bot.rollout.clock import parse_time
 from bot.state import Change, Codec, ConfigMapStore
@@ -79,6 +81,12 @@ class DeployRecord:
     @property
     def services(self) -> tuple[str, ...]:
         return tuple(t.service for t in self.targets)
+
+
+def new_deploy_id() -> str:
+    """`d-7f3a2c`: Deckhand's one deploy id (records, approval requests, `/deploy cancel
+    d-7f3a2c`): short, typeable, unique enough per team."""
+    return "d-" + secrets.token_hex(3)
 
 
 def record_name(deploy_id: str) -> str:
@@ -187,6 +195,20 @@ class Records:
             ),
         )
 
+    async def find(self, deploy_id: str) -> DeployRecord | None:
+        """The record, or None when there is none (or it isn't one: a forged id)."""
+        try:
+            return await self.get(deploy_id)
+        except (NotFound, ValueError):
+            return None
+
+    async def set_reported(self, deploy_id: str, reported: bool) -> None:
+        """Mark the record (un)reported; unreporting forgets who had claimed it."""
+        await self.update(
+            deploy_id,
+            lambda r: replace(r, reported=reported, reported_by=r.reported_by if reported else ""),
+        )
+
     async def claim_report(self, deploy_id: str, claimant: str = "") -> bool:
         """Mark the record reported; True only for the one caller that flipped it (or,
         given the same non-empty `claimant` token again, for that caller's retry)."""
@@ -212,6 +234,12 @@ class Records:
         """Deploys a Deckhand started and did not finish (phase rolling_out), oldest first."""
         selector = f"{_A}record=deploy,{_A}phase={RecordPhase.ROLLING_OUT.value}"
         return list(reversed(await self._select(selector)))
+
+    async def unreported(self) -> list[DeployRecord]:
+        """Finished deploys whose final Slack report was not delivered, oldest first."""
+        finished = f"{_A}record=deploy,{_A}phase!={RecordPhase.ROLLING_OUT.value}"
+        found = await self._select(finished)
+        return [r for r in reversed(found) if not r.reported and r.slack_ts]
 
     async def _select(self, selector: str) -> list[DeployRecord]:
         return sorted(await self._store.select(selector), key=lambda r: r.when, reverse=True)

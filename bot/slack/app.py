@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -28,6 +29,14 @@ def uses_socket_mode(settings: Settings) -> bool:
     return token is not None and token.get_secret_value().startswith("xapp-")
 
 
+def require_signing_secret(settings: Settings) -> SecretStr | None:
+    """The signing secret; `ValueError` in HTTP mode without one (Socket Mode needs none)."""
+    secret = settings.slack_signing_secret
+    if secret is None and not uses_socket_mode(settings):
+        raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (no xapp- app token)")
+    return secret
+
+
 def build_app(
     settings: Settings,
     *,
@@ -41,9 +50,7 @@ def build_app(
     `client` is the long-lived Web API client (`bot.slack.client.open_web_client`).
     HTTP mode needs `SLACK_SIGNING_SECRET`; Socket Mode (an app token) does not.
     """
-    secret = settings.slack_signing_secret
-    if secret is None and not uses_socket_mode(settings):
-        raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (no xapp- app token)")
+    secret = require_signing_secret(settings)
     app = AsyncApp(
         name="deckhand",
         client=client,

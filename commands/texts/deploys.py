@@ -136,22 +136,8 @@ def thread_succeeded(service: str, image: str, updated: int) -> str:
     return f"{_code(service)} now runs {_code(image)} ({updated} pod(s) updated)."
 
 
-def approvals_not_enabled(env: str) -> str:
-    return (
-        f"{_code(env)} needs an approval; approvals are not enabled yet, so nothing was "
-        "deployed. Deploy to another environment, or ask the platform team."
-    )
-
-
 def rollback_button_unknown(deploy_id: str) -> str:
     return f"Deckhand has no record of deploy {_code(deploy_id)}: roll back with a command."
-
-
-def cancel_not_supported(request_id: str) -> str:
-    return (
-        f"Deckhand can't cancel {_code(request_id)} yet. To undo a deploy, "
-        "`/deploy rollback SERVICE ENV`."
-    )
 
 
 def status_line(service: str, env: str, tag: str, replicas: int, lock: str | None) -> str:

@@ -18,22 +18,6 @@ def unexpected_error(correlation_id: str) -> str:
     )
 
 
-def placeholder_help() -> str:
-    return (
-        "*Deckhand* deploys container images to Kubernetes.\n"
-        "• `/deploy <service> <tag> [to <env>]`: check the image, patch the Deployment, "
-        "follow the rollout\n"
-        "• `/deploy help`: this message"
-    )
-
-
-def not_wired() -> str:
-    return (
-        "Deckhand is running, but its deploy engine is not wired in yet: "
-        "only `/deploy help` works for now."
-    )
-
-
 def bot_not_in_channel(channel_id: str, *, nothing_changed: bool = True) -> str:
     """The bot can't post its message in the request's channel (not a member there)."""
     where = f"<#{channel_id}>" if channel_id.startswith(("C", "G")) else "this conversation"

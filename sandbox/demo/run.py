@@ -5,10 +5,11 @@ reverse):
 
 1. the seeded sandbox (`SandboxEnv`: cluster + registry, files in `directory`);
 2. the local Slack (`LocalSlack`) with the demo users, their user groups and channels;
-3. Deckhand itself (`bot.run.run`, HTTP mode, with the backend `deckhand run` uses —
-   nothing demo-specific) in one named task, stopped through its `stop` event (bounded grace);
-   it gets its own registry token, so revoking the pods' pull token breaks pulls only,
-   and the registry's package webhook points at its `/hooks/gitea` (new images announced);
+3. Deckhand itself (`bot.app.run`, what `deckhand run` runs, in HTTP mode — nothing
+   demo-specific: only its settings point at the stand-ins) in one named task, stopped
+   through its `stop` event (bounded grace); it gets its own registry token, so revoking
+   the pods' pull token breaks pulls only, and the registry's package webhook points at
+   its `/hooks/gitea` (new images announced);
 4. the `SlackSender` that signs requests to Deckhand's `/slack/events`;
 5. the page's server (`DemoServer`) on `listen` (a loopback address; port 0 = any).
 
@@ -32,9 +33,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.alerts.runtime import open_backend_with_leader
+from bot.app import run
 from bot.http import serve_http
-from bot.run import BackendFactory, run
 from bot.settings import Settings
 from commands.config import DeckhandConfig
 from sandbox.demo.server import DemoServer
@@ -46,8 +46,8 @@ from sandbox.slack.web_api import LocalSlack
 logger = logging.getLogger(__name__)
 
 DECKHAND_GRACE_S = 3.0
-# The backend `deckhand run` opens (`bot.run.main`); a test keeps the two the same.
-DECKHAND_BACKEND: BackendFactory = open_backend_with_leader
+# What `deckhand run` runs (`bot.app.main`); a test keeps the two the same.
+DECKHAND = run
 
 
 class DemoError(RuntimeError):
@@ -196,9 +196,7 @@ async def open_demo(
             webhook_secret=webhook_secret,
         )
         stop = asyncio.Event()
-        deckhand = asyncio.create_task(
-            run(settings, open_backend=DECKHAND_BACKEND, stop=stop), name="demo-deckhand"
-        )
+        deckhand = asyncio.create_task(DECKHAND(settings, stop=stop), name="demo-deckhand")
         stack.push_async_callback(_stop_deckhand, deckhand, stop)
         deckhand_url = f"http://{deckhand_host}:{deckhand_port}"
         await _wait_ready(deckhand_url, deckhand, within_s=ready_timeout_s)

@@ -30,7 +30,7 @@ from sandbox.cluster.controllers.staging import CRASH
 from sandbox.cluster.imageref import containerd_ref
 from sandbox.cluster.resources import DEPLOYMENTS, PODS, SECRETS
 from sandbox.demo.cluster_view import image_tag, pod_state
-from sandbox.demo.run import DECKHAND_BACKEND, Demo, DemoError, open_demo, parse_loopback
+from sandbox.demo.run import DECKHAND, Demo, DemoError, open_demo, parse_loopback
 from sandbox.demo.workspace_view import SlackView
 from sandbox.env import ALERT_CHANNEL, APPROVER, CHANNEL, DEVS_GROUP, OUTSIDER, REQUESTER
 from sandbox.slack.store import EphemeralMessage, Workspace
@@ -378,11 +378,11 @@ def test_ephemerals_show_only_to_their_user_in_the_order_seen() -> None:
     assert [m["text"] for m in bob] == ["/deploy help"]
 
 
-def test_the_demo_runs_the_backend_deckhand_run_uses() -> None:
-    import bot.run
+def test_the_demo_runs_what_deckhand_run_runs() -> None:
+    import bot.app
 
-    # `deckhand run` may wrap it (functools.partial), but it must be the same factory.
-    assert DECKHAND_BACKEND.__name__ in inspect.getsource(bot.run.main)
+    assert DECKHAND is bot.app.run
+    assert "run(settings" in inspect.getsource(bot.app.main)
 
 
 def test_plain_deckhand_sandbox_refuses_a_public_listen_address(

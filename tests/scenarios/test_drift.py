@@ -24,7 +24,6 @@ import pytest
 from bot.alerts.drift import DriftService
 from bot.rollout.background import background
 from bot.rollout.records import DeployRecord, RecordPhase, Records, TargetRecord
-from bot.settings import RegistrySettings
 from sandbox.env import SERVICES
 from tests.bot.alerts.harness import AlertWorld, alert_world, text_of, wait_until
 from tests.fixtures.cluster import run_kubectl
@@ -44,9 +43,7 @@ def drift_service(world: AlertWorld) -> DriftService:
         world.kube,
         world.web,
         config=world.config,
-        registry=RegistrySettings(
-            username="admin", token=world.env.token, timeout_s=5.0, retry_backoff_s=[0.05]
-        ),
+        registry=world.registry,
     )
 
 

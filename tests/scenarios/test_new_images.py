@@ -14,6 +14,7 @@ the lock is lifted. Push → announcement latencies are printed (`-s`), not asse
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -26,10 +27,9 @@ import aiohttp
 import pytest
 import yaml
 
+from bot.app import start
 from bot.delivery.webhook import HOOK_PATH
-from bot.deploys.runtime import backend_factory
 from bot.lifecycle import ReadinessState, Supervisor
-from bot.run import start
 from sandbox.cluster.resources import CONFIGMAPS
 from sandbox.env import ARM64, CHANNEL, OUTSIDER, REQUESTER, SERVICES, SandboxEnv
 from sandbox.slack import LocalSlack
@@ -70,7 +70,7 @@ async def hooked(tmp_path: Path) -> AsyncIterator[DeployStack]:
     async with deploy_stack(
         tmp_path / "env", packages_poll_interval_s=0, gitea_webhook_secret=SECRET
     ) as stack:
-        stack.env.registry.add_webhook(stack.runtime.http_url + HOOK_PATH, SECRET)
+        stack.env.registry.add_webhook(stack.deckhand.http_url + HOOK_PATH, SECRET)
         yield stack
 
 
@@ -220,7 +220,7 @@ async def test_two_replicas_and_a_restart_announce_each_tag_exactly_once(tmp_pat
         tmp_path / "env", packages_poll_interval_s=0.5, gitea_webhook_secret=SECRET
     ) as stack:
         second = await _replica(stack)
-        for url in (stack.runtime.http_url, second):
+        for url in (stack.deckhand.http_url, second):
             stack.env.registry.add_webhook(url + HOOK_PATH, SECRET)
         registry = stack.env.registry
         await registry.wait_count(2, "GET", PACKAGES)
@@ -242,18 +242,21 @@ async def test_two_replicas_and_a_restart_announce_each_tag_exactly_once(tmp_pat
 
 
 async def _replica(stack: DeployStack) -> str:
-    """Another Deckhand on the same cluster, registry and Slack; returns its HTTP URL."""
+    """Another Deckhand (a replica of its own name) on the same cluster, registry and
+    Slack; returns its HTTP URL."""
     supervisor = Supervisor(name="replica")
     assert stack.exits is not None
-    runtime = await start(
-        stack.settings,
+    replicas = sum(1 for t in asyncio.all_tasks() if t.get_name() == "leader-election")
+    settings = stack.settings.model_copy(update={"pod_name": f"deckhand-replica-{replicas}"})
+    replica = await start(
+        settings,
         stack=stack.exits,
         supervisor=supervisor,
         readiness=ReadinessState(),
-        open_backend=backend_factory(clock=stack.env.cluster.clock),  # type: ignore[arg-type]
+        clock=stack.env.cluster.clock,
     )
     stack.exits.push_async_callback(supervisor.close, grace_s=2.0)
-    return runtime.http_url
+    return replica.http_url
 
 
 def queued(env: SandboxEnv, tag: str) -> bool:
@@ -283,7 +286,7 @@ async def test_auto_deploy_to_staging_and_a_locked_push_waits_for_unlock(tmp_pat
         gitea_webhook_secret=SECRET,
         auto_deploy_interval_s=0.5,
     ) as stack:
-        stack.env.registry.add_webhook(stack.runtime.http_url + HOOK_PATH, SECRET)
+        stack.env.registry.add_webhook(stack.deckhand.http_url + HOOK_PATH, SECRET)
         stack.env.push("api", "abc5678", creator="alice")
         message = await wait_announced(stack)
         assert "Auto-deploy to `staging`" in block_text(message.blocks)

@@ -1,6 +1,6 @@
 """`deckhand run` as a real process: SIGTERM mid-rollout, and the next start finishes it.
 
-Deckhand runs as the `deckhand` console script (HTTP mode, `bot.run.main`: JSON logs at
+Deckhand runs as the `deckhand` console script (HTTP mode, `bot.app.main`: JSON logs at
 DEBUG, metrics, leader election) against a `SandboxEnv` (cluster + Gitea registry)
 and a `LocalSlack` in this process; signed slash commands reach it over loopback.
 

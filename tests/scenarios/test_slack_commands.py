@@ -4,7 +4,7 @@ Covers: help and typo suggestions (ephemeral, nothing posted); unknown service/e
 with "did you mean"; authorization (outsider, wrong channel: refused ephemerally, the
 cluster untouched; a deployer through the @devs user group allowed, the group's
 members looked up once); a protected env (prod) asks for an approval (Approve and
-Reject buttons, nothing deployed), and goes to the `ApprovalGate` given;
+Reject buttons, nothing deployed), the checked plan recorded as the approval request;
 `status`, `history`, `tags` answers; `lock` refusing deploys until `unlock`; a final
 report Slack refused delivered later from the deploy record.
 """
@@ -12,14 +12,10 @@ report Slack refused delivered later from the deploy record.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from bot.slack.live_message import LiveMessage
-from bot.slack.seam import CommandContext
-from commands.plan import DeployPlan
 from sandbox.env import CHANNEL, OUTSIDER, REQUESTER, SERVICES
 from tests.bot.deploys.harness import (
     CAROL,
@@ -98,30 +94,16 @@ async def test_prod_needs_an_approval_and_nothing_is_deployed(stack: DeployStack
     assert stack.image_of("api", "honeydue") == before
 
 
-@dataclass
-class RecordingGate:
-    """An approvals stand-in: records what it was asked to approve."""
-
-    enabled: bool = True
-    plans: list[DeployPlan] = field(default_factory=list)
-
-    async def request(self, plan: DeployPlan, ctx: CommandContext, live: LiveMessage) -> None:
-        self.plans.append(plan)
-
-
-async def test_with_approvals_enabled_a_checked_prod_plan_goes_to_the_gate(
-    tmp_path: Path,
-) -> None:
-    gate = RecordingGate()
-    async with deploy_stack(tmp_path / "env", approvals=gate) as stack:
-        before = stack.image_of("api", "honeydue")
-        await stack.command(f"api {API.good[1]} to prod")
-        message = await stack.wait_message()
-        await stack.until(lambda: "Waiting for approval" in message.text, within_s=10)
-        (plan,) = gate.plans
-        assert plan.env == "prod"
-        assert plan.approvals_required == 1
-        assert stack.image_of("api", "honeydue") == before
+async def test_a_checked_prod_plan_goes_to_the_approval_desk(stack: DeployStack) -> None:
+    before = stack.image_of("api", "honeydue")
+    await stack.command(f"api {API.good[1]} to prod")
+    message = await stack.wait_message()
+    await stack.until(lambda: bool(buttons(message)), within_s=20)
+    (plan,) = await stack.deckhand.desk.store.pending()
+    assert plan.env == "prod"
+    assert plan.required == 1
+    assert (plan.slack_channel, plan.slack_ts) == (CHANNEL, message.ts)
+    assert stack.image_of("api", "honeydue") == before
 
 
 async def test_status_history_and_tags(stack: DeployStack) -> None:

@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.service import AlertService
 from bot.kube.client import KubeClient, KubeOptions
 from bot.kube.kinds import DEPLOYMENTS, PODS
+from bot.registry.client import RegistryClient
 from bot.rollout.background import background
 from bot.settings import RegistrySettings
 from bot.slack.client import open_web_client
@@ -56,13 +57,14 @@ class AlertWorld:
     kube: KubeClient
     web: AsyncWebClient
     config: DeckhandConfig
+    registry: RegistryClient
 
     def service(self, **overrides: Any) -> AlertService:
         return AlertService(
             self.kube,
             self.web,
             config=self.config,
-            registry=RegistrySettings(timeout_s=5.0, retry_backoff_s=[0.05]),
+            registry=self.registry,
             **overrides,
         )
 
@@ -136,11 +138,18 @@ async def open_world(directory: Path) -> AsyncIterator[AlertWorld]:
             KubeClient.from_kubeconfig(env.kubeconfig, options=options)
         )
         web = await stack.enter_async_context(open_web_client(make_slack_settings(slack)))
+        registry = await stack.enter_async_context(
+            RegistryClient(
+                RegistrySettings(
+                    username="admin", token=env.token, timeout_s=5.0, retry_backoff_s=[0.05]
+                )
+            )
+        )
         config = env.config()
         config["alerts"] = {"channel": ALERT_CHANNEL, "grace_s": GRACE_S}
         deckhand_config = DeckhandConfig.model_validate(config)
         slack.invite_bot(*deckhand_config.bot_channels())
-        yield AlertWorld(env, slack, kube, web, deckhand_config)
+        yield AlertWorld(env, slack, kube, web, deckhand_config, registry)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Deckhand with approvals against the seeded sandbox, restartable, with a movable clock.
 
 `approval_stack(directory, required=…)` starts the sandbox (`SandboxEnv`), a `LocalSlack`
-with the honeydue people, and Deckhand through `bot.run.start` (real Bolt, the real
+with the honeydue people, and Deckhand through `bot.app.start` (real Bolt, the real
 deploy backend with its `ApprovalDesk`), like `tests.bot.deploys.harness.deploy_stack`,
 whose `DeployStack` helpers it reuses. Differences the approval scenarios need:
 
@@ -26,10 +26,9 @@ from typing import Any
 
 import yaml
 
-from bot.deploys.runtime import backend_factory
+from bot.app import start
 from bot.http import EVENTS_PATH
 from bot.lifecycle import Readiness, ReadinessState, Supervisor
-from bot.run import start
 from commands.config import DeckhandConfig
 from sandbox.cluster.clock import Clock as SandboxClock
 from sandbox.env import (
@@ -151,18 +150,18 @@ async def _start_deckhand(stack: ApprovalStack) -> DeployStack:
     supervisor = Supervisor(name="approval-scenario")
     exits.push_async_callback(supervisor.close, grace_s=3.0)
     readiness = ReadinessState()
-    runtime = await start(
+    deckhand = await start(
         settings,
         stack=exits,
         supervisor=supervisor,
         readiness=readiness,
-        open_backend=backend_factory(clock=stack.clock),  # type: ignore[arg-type]
+        clock=stack.clock,
     )
     sender = await exits.enter_async_context(
-        SlackSender(runtime.http_url + EVENTS_PATH, SIGNING_SECRET, slack=stack.slack)
+        SlackSender(deckhand.http_url + EVENTS_PATH, SIGNING_SECRET, slack=stack.slack)
     )
     readiness.state = Readiness.READY
-    return DeployStack(stack.env, stack.slack, sender, runtime, supervisor, settings)
+    return DeployStack(stack.env, stack.slack, sender, deckhand, supervisor, settings)
 
 
 def _configure(

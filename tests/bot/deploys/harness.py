@@ -5,8 +5,9 @@
 - `LocalSlack` with the team's people: alice (requester, a listed deployer), bob
   (approver), carol (a deployer only through the @devs user group), mallory (outsider);
   channels #deploys (allowed) and #random (not);
-- Deckhand itself through `bot.run.start` in HTTP mode (real Bolt, real aiohttp
-  server, the real backend from `bot.deploys.runtime` with the sandbox's scaled clock);
+- Deckhand itself, built by `bot.app.start` as `deckhand run` builds it, in HTTP mode
+  (real Bolt, real aiohttp server); only its settings (URLs, kubeconfig, tokens) and the
+  engine's clock (the sandbox's scaled one) point at the stand-ins;
 - a `SlackSender` that signs slash commands and button clicks.
 
 Helpers wait on what Slack received (never sleep-and-hope): `wait_final` waits for a
@@ -22,11 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.deploys.deploy_flow import ApprovalGate
-from bot.deploys.runtime import backend_factory
+from bot.app import Deckhand, start
 from bot.http import EVENTS_PATH
 from bot.lifecycle import Readiness, ReadinessState, Supervisor
-from bot.run import Runtime, start
 from bot.settings import Settings
 from commands.config import DeckhandConfig
 from sandbox.env import APPROVER, CHANNEL, DEVS_GROUP, OUTSIDER, REQUESTER, SandboxEnv
@@ -45,7 +44,7 @@ class DeployStack:
     env: SandboxEnv
     slack: LocalSlack
     sender: SlackSender
-    runtime: Runtime
+    deckhand: Deckhand
     supervisor: Supervisor
     settings: Settings
     exits: AsyncExitStack | None = None
@@ -131,7 +130,6 @@ async def deploy_stack(
     *,
     speed: float = 30.0,
     prepare: Callable[[SandboxEnv, LocalSlack], Awaitable[None]] | None = None,
-    approvals: ApprovalGate | None = None,
     gitea: bool = False,
     **settings: Any,
 ) -> AsyncIterator[DeployStack]:
@@ -168,18 +166,18 @@ async def deploy_stack(
         supervisor = Supervisor(name="deploy-scenario")
         readiness = ReadinessState()
         try:
-            runtime = await start(
+            deckhand = await start(
                 config,
                 stack=stack,
                 supervisor=supervisor,
                 readiness=readiness,
-                open_backend=backend_factory(clock=env.cluster.clock, approvals=approvals),  # type: ignore[arg-type]
+                clock=env.cluster.clock,
             )
         finally:
             # Closed first on the way out: the tasks stop before the clients they use.
             stack.push_async_callback(supervisor.close, grace_s=3.0)
         sender = await stack.enter_async_context(
-            SlackSender(runtime.http_url + EVENTS_PATH, SIGNING_SECRET, slack=slack)
+            SlackSender(deckhand.http_url + EVENTS_PATH, SIGNING_SECRET, slack=slack)
         )
         readiness.state = Readiness.READY
-        yield DeployStack(env, slack, sender, runtime, supervisor, config, stack)
+        yield DeployStack(env, slack, sender, deckhand, supervisor, config, stack)

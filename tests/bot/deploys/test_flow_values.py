@@ -13,14 +13,13 @@ from bot.deploys.deploy_flow import (
     apply_outcome,
     card_of_record,
     facts_of,
-    new_deploy_id,
     thread_text,
 )
 from bot.deploys.render import DeployCard
 from bot.rollout.engine import HistoryView, ServiceStatus
 from bot.rollout.follow import Failure
 from bot.rollout.outcome import Outcome, ServiceOutcome
-from bot.rollout.records import DeployRecord, RecordPhase, TargetRecord
+from bot.rollout.records import DeployRecord, RecordPhase, TargetRecord, new_deploy_id
 from commands.diagnosis import Cause
 from commands.plan import DeploymentState, DeployPlan, ImageCheck, LockInfo, ServicePlan
 from commands.progress import Phase

@@ -3,25 +3,28 @@
 Covers: a deploy refused before any patch, the cluster unchanged (missing tag,
 arm64-only image, `latest`, a tag outside the pattern, an unknown service); a manual
 lock refusing deploys until unlocked; an unreachable API server named with its URL;
-`open_engine` giving an env with a `kube_context` its own client.
+`bot.app.open_core` giving an env with a `kube_context` its own client.
 """
 
 from __future__ import annotations
 
 import socket
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
 
+from bot.app import open_core
 from bot.kube.client import KubeClient, KubeOptions
 from bot.kube.errors import Unreachable
 from bot.kube.kinds import CONFIGMAPS, DEPLOYMENTS
-from bot.rollout.engine import RolloutEngine, open_engine
+from bot.rollout.engine import RolloutEngine
+from bot.settings import Settings
 from commands.images import Platform
 from commands.plan import DeployPlan
 from commands.requests import Deploy, Lock, Refusal, RefusalCode, Unlock
-from tests.fixtures.rollout import Stage, deck_config
+from tests.fixtures.rollout import Stage, ask, deck_config
 
 
 @pytest.mark.parametrize(
@@ -41,7 +44,7 @@ async def test_refused_before_any_patch(
     stage.push("abcdef1", platforms=(Platform("linux", "arm64"),))
     await stage.deployment(old, wait=False)
     before = await stage.kube.get(DEPLOYMENTS, "api", namespace="honeydue")
-    answer = await stage.engine.check(Deploy(targets, tag, "prod"), user="U1")
+    answer = await ask(stage.engine, "check", Deploy(targets, tag, "prod"), user="U1")
     assert isinstance(answer, Refusal), answer
     assert answer.code is code
     assert words in answer.text
@@ -55,7 +58,7 @@ async def test_check_plans_the_pinned_digest(stage: Stage) -> None:
     old = stage.push("1111111")
     new = stage.push("2222222")
     await stage.deployment(old, wait=False)
-    plan = await stage.engine.check(Deploy(("api",), "2222222", "prod"), user="U1")
+    plan = await ask(stage.engine, "check", Deploy(("api",), "2222222", "prod"), user="U1")
     assert isinstance(plan, DeployPlan), plan
     (patch,) = plan.patches
     assert patch.image == new
@@ -66,23 +69,23 @@ async def test_manual_lock_refuses_until_unlock(stage: Stage) -> None:
     old = stage.push("1111111")
     stage.push("2222222")
     await stage.deployment(old, wait=False)
-    locked = await stage.engine.lock(Lock("api", "prod", "incident 42"), user="U2")
+    locked = await ask(stage.engine, "lock", Lock("api", "prod", "incident 42"), user="U2")
     assert isinstance(locked, str)
     assert "incident 42" in locked
-    refused = await stage.engine.check(Deploy(("api",), "2222222", "prod"), user="U1")
+    refused = await ask(stage.engine, "check", Deploy(("api",), "2222222", "prod"), user="U1")
     assert isinstance(refused, Refusal)
     assert refused.code is RefusalCode.LOCKED
     assert "incident 42" in refused.text
     status = await stage.engine.status("api", "prod")
     assert status.lock is not None
     assert status.lock.holder == "U2"
-    unlocked = await stage.engine.unlock(Unlock("api", "prod"), user="U2")
+    unlocked = await ask(stage.engine, "unlock", Unlock("api", "prod"), user="U2")
     assert isinstance(unlocked, str)
     assert "unlocked" in unlocked
     assert isinstance(
-        await stage.engine.check(Deploy(("api",), "2222222", "prod"), user="U1"), DeployPlan
+        await ask(stage.engine, "check", Deploy(("api",), "2222222", "prod"), user="U1"), DeployPlan
     )
-    again = await stage.engine.unlock(Unlock("api", "prod"), user="U2")
+    again = await ask(stage.engine, "unlock", Unlock("api", "prod"), user="U2")
     assert isinstance(again, str)
     assert "not locked" in again
 
@@ -96,21 +99,29 @@ async def test_unreachable_api_server_is_named(stage: Stage) -> None:
     async with ApiClient(configuration) as api:
         kube = KubeClient(api, KubeOptions(request_timeout_s=2))
         config = deck_config(stage.registry.host)
-        engine = RolloutEngine(config, kube, stage.settings, stage.cluster.clock)
+        engine = RolloutEngine(config, kube, stage.registry_client, stage.cluster.clock)
         with pytest.raises(Unreachable) as caught:
-            await engine.check(Deploy(("api",), "237c6b9", "prod"), user="U1")
+            await ask(engine, "check", Deploy(("api",), "237c6b9", "prod"), user="U1")
     assert caught.value.sentence().startswith(
         f"can't reach the Kubernetes API at http://127.0.0.1:{port}: "
     )
 
 
-async def test_open_engine_uses_the_env_context(stage: Stage, tmp_path: Path) -> None:
+async def test_open_core_uses_the_env_context(stage: Stage, tmp_path: Path) -> None:
     path = stage.cluster.write_kubeconfig(tmp_path / "kubeconfig", context="sandbox")
     await stage.deployment(stage.push("1111111"), wait=False)
     stage.push("2222222")
     config = deck_config(stage.registry.host, kube_context="sandbox")
-    async with open_engine(config, stage.settings, kubeconfig=path) as engine:
+    settings = Settings.model_validate(
+        {
+            "kubeconfig": path,
+            "registry_username": stage.settings.username,
+            "registry_token": stage.settings.token,
+        }
+    )
+    async with AsyncExitStack() as stack:
+        engine = (await open_core(settings, stack=stack, config=config)).engine
         assert set(engine.clusters) == {"sandbox"}
         assert engine.cluster("prod") is engine.clusters["sandbox"]
-        plan = await engine.check(Deploy(("api",), "2222222", "prod"), user="U1")
+        plan = await ask(engine, "check", Deploy(("api",), "2222222", "prod"), user="U1")
         assert isinstance(plan, DeployPlan), plan

@@ -19,13 +19,13 @@ from commands.plan import DeployPlan
 from commands.progress import Phase, Progress
 from commands.requests import Deploy, History, Refusal, RefusalCode, Rollback
 from commands.rollout_decisions import images_of
-from tests.fixtures.rollout import Stage
+from tests.fixtures.rollout import Stage, ask
 
 SLOW = {"sandbox.deckhand.dev/ready-after-seconds": "20"}
 
 
 async def plan_for(stage: Stage, tag: str, user: str = "U1") -> DeployPlan:
-    plan = await stage.engine.check(Deploy(("api",), tag, "prod"), user=user)
+    plan = await ask(stage.engine, "check", Deploy(("api",), tag, "prod"), user=user)
     assert isinstance(plan, DeployPlan), plan
     return plan
 
@@ -59,7 +59,7 @@ async def test_check_while_a_deploy_runs_is_refused(stage: Stage) -> None:
     async with asyncio.TaskGroup() as group:
         running = group.create_task(stage.engine.execute(first, on_progress=note))
         await started.wait()
-        refused = await stage.engine.check(Deploy(("api",), "3333333", "prod"), user="U2")
+        refused = await ask(stage.engine, "check", Deploy(("api",), "3333333", "prod"), user="U2")
         assert isinstance(refused, Refusal)
         assert refused.code is RefusalCode.LOCKED
         assert "U1" in refused.text
@@ -108,12 +108,16 @@ async def test_restart_resumes_and_reports_exactly_once(stage: Stage) -> None:
     assert holder is not None
     assert holder.holder == plan.deploy_id
 
-    restarted = RolloutEngine(stage.engine.config, stage.kube, stage.settings, stage.cluster.clock)
+    restarted = RolloutEngine(
+        stage.engine.config, stage.kube, stage.registry_client, stage.cluster.clock
+    )
     outcomes: list[Outcome] = await restarted.resume_in_flight(watch)
     assert [o.phase for o in outcomes] == [Phase.SUCCEEDED]
     assert outcomes[0].reported
     assert [f.phase for f in finals] == [Phase.SUCCEEDED]
-    again = RolloutEngine(stage.engine.config, stage.kube, stage.settings, stage.cluster.clock)
+    again = RolloutEngine(
+        stage.engine.config, stage.kube, stage.registry_client, stage.cluster.clock
+    )
     assert await again.resume_in_flight(watch) == []
     assert len(finals) == 1
     record = await stage.engine.records.get(plan.deploy_id)
@@ -130,25 +134,25 @@ async def test_rollback_to_previous_then_to_a_tag_and_history(stage: Stage) -> N
         outcome = await stage.engine.execute(await plan_for(stage, tag))
         assert outcome.phase is Phase.SUCCEEDED, outcome.summary
 
-    back = await stage.engine.rollback(Rollback("api", "prod"), user="U3")
+    back = await ask(stage.engine, "rollback", Rollback("api", "prod"), user="U3")
     assert isinstance(back, Outcome)
     assert back.phase is Phase.SUCCEEDED, back.summary
     d = await stage.kube.get(DEPLOYMENTS, "api", namespace="honeydue")
     assert images_of(d) == {"api": two}
     assert "rolled back" in d["metadata"]["annotations"]["kubernetes.io/change-cause"]
 
-    to_one = await stage.engine.rollback(Rollback("api", "prod", to="1111111"), user="U3")
+    to_one = await ask(stage.engine, "rollback", Rollback("api", "prod", to="1111111"), user="U3")
     assert isinstance(to_one, Outcome)
     assert to_one.phase is Phase.SUCCEEDED, to_one.summary
     d = await stage.kube.get(DEPLOYMENTS, "api", namespace="honeydue")
     assert images_of(d) == {"api": one}
 
-    same = await stage.engine.rollback(Rollback("api", "prod", to="1111111"), user="U3")
+    same = await ask(stage.engine, "rollback", Rollback("api", "prod", to="1111111"), user="U3")
     assert isinstance(same, Refusal)
-    missing = await stage.engine.rollback(Rollback("api", "prod", revision=42), user="U3")
+    missing = await ask(stage.engine, "rollback", Rollback("api", "prod", revision=42), user="U3")
     assert isinstance(missing, Refusal)
 
-    history = await stage.engine.history(History("api", "prod"))
+    history = await ask(stage.engine, "history", History("api", "prod"))
     assert isinstance(history, HistoryView)
     assert [r.tag for r in history.records][:2] == ["1111111", "2222222"]
     assert history.revisions[0].image == one
@@ -177,7 +181,9 @@ async def test_stopped_before_the_patch_resumes_as_nothing_changed(stage: Stage)
     d = await stage.kube.get(DEPLOYMENTS, "api", namespace="honeydue")
     assert images_of(d) == {"api": one}  # never patched
 
-    restarted = RolloutEngine(stage.engine.config, stage.kube, stage.settings, stage.cluster.clock)
+    restarted = RolloutEngine(
+        stage.engine.config, stage.kube, stage.registry_client, stage.cluster.clock
+    )
     (outcome,) = await restarted.resume_in_flight()
     assert outcome.phase is Phase.FAILED, outcome.summary
     assert "stopped before it patched api" in outcome.summary

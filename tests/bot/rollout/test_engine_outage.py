@@ -30,7 +30,7 @@ from commands.rollout_decisions import images_of
 from sandbox.cluster.resources import CONFIGMAPS
 from sandbox.cluster.resources import DEPLOYMENTS as STORED_DEPLOYMENTS
 from sandbox.faults import FaultyProxy, point_kubeconfig
-from tests.fixtures.rollout import Stage, deck_config
+from tests.fixtures.rollout import Stage, ask, deck_config
 
 SLOW = {"sandbox.deckhand.dev/ready-after-seconds": "20"}
 
@@ -49,7 +49,7 @@ class Outage:
     def configure(self, **settings: object) -> None:
         config = deck_config(self.stage.registry.host, **settings)
         self.engine = RolloutEngine(
-            config, self.kube, self.stage.settings, self.stage.cluster.clock
+            config, self.kube, self.stage.registry_client, self.stage.cluster.clock
         )
 
     async def note(self, progress: Progress) -> None:
@@ -65,7 +65,7 @@ class Outage:
         return any("lost contact with the cluster, retrying" in p.detail for p in self.seen)
 
     async def plan(self, tag: str) -> DeployPlan:
-        plan = await self.engine.check(Deploy(("api",), tag, "prod"), user="U0ALICE001")
+        plan = await ask(self.engine, "check", Deploy(("api",), tag, "prod"), user="U0ALICE001")
         assert isinstance(plan, DeployPlan), plan
         return plan
 
@@ -82,7 +82,9 @@ async def outage(stage: Stage, tmp_path: Path) -> AsyncIterator[Outage]:
             reconnect_backoff_s=(0.05, 0.1, 0.2),
         )
         async with KubeClient.from_kubeconfig(path, options=options) as kube:
-            engine = RolloutEngine(stage.engine.config, kube, stage.settings, stage.cluster.clock)
+            engine = RolloutEngine(
+                stage.engine.config, kube, stage.registry_client, stage.cluster.clock
+            )
             yield Outage(stage, proxy, kube, engine)
 
 
@@ -150,7 +152,7 @@ async def test_an_outage_past_the_deadline_is_unknown_not_failed(outage: Outage)
             update={"rollout": config.rollout.model_copy(update={"max_duration_s": 60})}
         ),
         outage.kube,
-        stage.settings,
+        stage.registry_client,
         stage.cluster.clock,
     )
     plan = await outage.plan("2222222")

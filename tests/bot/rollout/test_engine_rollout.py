@@ -21,11 +21,11 @@ from commands.plan import DeployPlan
 from commands.progress import Phase, Progress
 from commands.requests import Deploy
 from commands.rollout_decisions import images_of, revision_of
-from tests.fixtures.rollout import PULL_TOKEN, Stage
+from tests.fixtures.rollout import PULL_TOKEN, Stage, ask
 
 
 async def deploy(stage: Stage, tag: str, seen: list[Progress]) -> Outcome:
-    plan = await stage.engine.check(Deploy(("api",), tag, "prod"), user="U1")
+    plan = await ask(stage.engine, "check", Deploy(("api",), tag, "prod"), user="U1")
     assert isinstance(plan, DeployPlan), plan
 
     async def record(progress: Progress) -> None:
@@ -74,7 +74,7 @@ async def test_revoked_pull_secret_fails_fast_and_rolls_back(stage: Stage) -> No
     old = stage.push("1111111")
     await stage.deployment(old)
     stage.push("2222222")
-    plan = await stage.engine.check(Deploy(("api",), "2222222", "prod"), user="U1")
+    plan = await ask(stage.engine, "check", Deploy(("api",), "2222222", "prod"), user="U1")
     assert isinstance(plan, DeployPlan), plan
     stage.registry.revoke_token(PULL_TOKEN)  # after the pre-check, before the rollout
     outcome = await stage.engine.execute(plan)
@@ -147,7 +147,7 @@ async def test_forbidden_patch_names_verb_resource_namespace(stage: Stage) -> No
 async def test_tag_deleted_after_the_check_still_deploys_the_pinned_digest(stage: Stage) -> None:
     await stage.deployment(stage.push("1111111"))
     new = stage.push("2222222")
-    plan = await stage.engine.check(Deploy(("api",), "2222222", "prod"), user="U1")
+    plan = await ask(stage.engine, "check", Deploy(("api",), "2222222", "prod"), user="U1")
     assert isinstance(plan, DeployPlan), plan
     stage.registry.delete_tag("admin/honeydue-api", "2222222")  # the manifest stays
     outcome = await stage.engine.execute(plan)
@@ -194,7 +194,7 @@ async def test_registry_down_fails_once_the_kubelet_backs_off(stage: Stage) -> N
     deadline (the first failed pull alone is not fatal; the kubelet's back-off is)."""
     await stage.deployment(stage.push("1111111"))
     stage.push("2222222")
-    plan = await stage.engine.check(Deploy(("api",), "2222222", "prod"), user="U1")
+    plan = await ask(stage.engine, "check", Deploy(("api",), "2222222", "prod"), user="U1")
     assert isinstance(plan, DeployPlan), plan
     stage.registry.fail_next(10_000, 503, match="/v2/")  # down for the nodes and for Deckhand
     outcome = await stage.engine.execute(plan)

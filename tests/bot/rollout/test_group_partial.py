@@ -5,13 +5,14 @@ deploy counts as failed (so the Slack card offers its Roll back button)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
-from bot.rollout.engine import RolloutEngine, open_engine
-from bot.settings import RegistrySettings
+from bot.app import open_core
+from bot.rollout.engine import RolloutEngine
+from bot.settings import Settings
 from commands.images import Platform
 from commands.plan import DeployPlan
 from commands.progress import Phase
@@ -19,6 +20,7 @@ from commands.requests import Deploy
 from sandbox.cluster.resources import DEPLOYMENTS
 from sandbox.env import SandboxEnv
 from sandbox.registry.images import build_image
+from tests.fixtures.rollout import ask
 
 TAG = "abcdef1"
 
@@ -34,17 +36,22 @@ async def env(tmp_path: Path) -> AsyncIterator[SandboxEnv]:
 
 @pytest.fixture
 async def engine(env: SandboxEnv) -> AsyncIterator[RolloutEngine]:
-    registry = RegistrySettings(username="admin", token=env.token)  # type: ignore[arg-type]
-    async with open_engine(
-        load_config(env.config_path), registry, kubeconfig=env.kubeconfig
-    ) as engine:
-        yield engine
+    settings = Settings.model_validate(
+        {
+            "config": env.config_path,
+            "kubeconfig": env.kubeconfig,
+            "registry_username": "admin",
+            "registry_token": env.token,
+        }
+    )
+    async with AsyncExitStack() as stack:
+        yield (await open_core(settings, stack=stack)).engine
 
 
 async def test_one_failed_patch_names_what_was_patched(
     env: SandboxEnv, engine: RolloutEngine
 ) -> None:
-    plan = await engine.check(Deploy(("api", "worker"), TAG, "staging"), user="U0ALICE001")
+    plan = await ask(engine, "check", Deploy(("api", "worker"), TAG, "staging"), user="U0ALICE001")
     assert isinstance(plan, DeployPlan), plan
 
     # Since the check, Deckhand lost the right to patch worker (its Role was narrowed).

@@ -24,7 +24,7 @@ async def test_recheck_outcomes(stage: Stage) -> None:
     async def ask(secret: str | None = "regcred") -> PullRecheck:
         result = await recheck_pull(
             stage.kube,
-            stage.settings,
+            stage.registry_client,
             namespace="honeydue",
             secret_name=secret,
             image=image,

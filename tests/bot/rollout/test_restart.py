@@ -13,7 +13,7 @@ from commands.plan import RESTARTED_AT, DeployPlan
 from commands.progress import Phase
 from commands.requests import Lock, Refusal, RefusalCode, Restart
 from commands.rollout_decisions import images_of
-from tests.fixtures.rollout import Stage
+from tests.fixtures.rollout import Stage, ask
 
 
 async def test_restart_replaces_every_pod_and_succeeds(stage: Stage) -> None:
@@ -43,13 +43,13 @@ async def test_restart_replaces_every_pod_and_succeeds(stage: Stage) -> None:
 
 
 async def test_restart_respects_locks_and_missing_deployments(stage: Stage) -> None:
-    missing = await stage.engine.check_restart(Restart("api", "prod"), user="U1")
+    missing = await ask(stage.engine, "check_restart", Restart("api", "prod"), user="U1")
     assert isinstance(missing, Refusal)
     assert missing.code is RefusalCode.DEPLOYMENT_MISSING
     await stage.deployment(stage.push("1111111"))
-    said = await stage.engine.lock(Lock("api", "prod", "incident 42"), user="U2")
+    said = await ask(stage.engine, "lock", Lock("api", "prod", "incident 42"), user="U2")
     assert isinstance(said, str)
-    locked = await stage.engine.check_restart(Restart("api", "prod"), user="U1")
+    locked = await ask(stage.engine, "check_restart", Restart("api", "prod"), user="U1")
     assert isinstance(locked, Refusal)
     assert locked.code is RefusalCode.LOCKED
     assert "incident 42" in locked.text

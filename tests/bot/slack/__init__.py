@@ -1,1 +1,1 @@
-"""Tests of the Slack plumbing (bot/slack, bot/http.py, bot/run.py)."""
+"""Tests of the Slack plumbing (bot/slack, bot/http.py, bot/app.py's Slack front door)."""

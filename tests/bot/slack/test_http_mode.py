@@ -3,7 +3,7 @@
 Covers: ack within Slack's 3 s while the backend is slow; signature and timestamp
 verification (401, backend untouched); the contexts handed to the backend; unexpected
 backend errors (ephemeral + correlation id in the log); response_url answers; the
-"restarting" ack during shutdown; /healthz and /readyz; the help-only backend; the
+"restarting" ack during shutdown; /healthz and /readyz; the
 total door: bodies that are not UTF-8, garbage JSON, not an object, huge, truncated or
 unsigned get a 4xx and one WARNING line, never a 500 or an ERROR.
 """
@@ -19,7 +19,6 @@ import aiohttp
 import pytest
 
 from bot.lifecycle import Readiness
-from bot.slack.placeholder import HelpOnlyBackend
 from bot.slack.seam import ActionContext, CommandContext
 from commands import texts
 from tests.fixtures.slack import SlackStack
@@ -170,25 +169,6 @@ async def test_health_and_readiness(deckhand_slack: SlackStack) -> None:
         assert await get("/healthz") == (200, "ok")
         deckhand_slack.readiness.state = Readiness.STARTING
         assert await get("/readyz") == (503, "starting")
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("help", texts.placeholder_help()),
-        ("", texts.placeholder_help()),
-        ("api 237c6b8", texts.not_wired()),
-    ],
-)
-async def test_help_only_backend(deckhand_slack: SlackStack, text: str, expected: str) -> None:
-    deckhand_slack.backend.on_command = HelpOnlyBackend().handle_command
-    status, _ = await deckhand_slack.sender.slash_command(
-        text, user_id="U0ALICE", channel_id=CHANNEL
-    )
-    assert status == 200
-    await deckhand_slack.slack.wait_for_ephemeral(user_id="U0ALICE")
-    (message,) = deckhand_slack.slack.ephemerals(user_id="U0ALICE", channel_id=CHANNEL)
-    assert message.text == expected
 
 
 HUGE = b"payload=" + b"x" * (300 * 1024)

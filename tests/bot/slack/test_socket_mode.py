@@ -1,29 +1,31 @@
 """Socket Mode and the runner: mode selection, a real websocket session, `run()`.
 
-Covers: `uses_socket_mode` picks Socket Mode only for an xapp- token; `bot.run.start`
-with an app token opens `apps.connections.open` on the local Slack, connects its
-websocket, acknowledges a delivered slash command within Slack's 3 s and calls the
-backend; health endpoints still served, /slack/events not; `run()` starts and shuts
-down cleanly on its stop event; a connection that stops answering pings is rebuilt by
-the watchdog (metric counted) and the next command is handled; /readyz is red while
-no connection is open.
+Covers: `uses_socket_mode` picks Socket Mode only for an xapp- token; the Slack front
+door (`bot.app.open_slack_front`) with an app token opens `apps.connections.open` on
+the local Slack, connects its websocket, acknowledges a delivered slash command
+within Slack's 3 s and calls the backend; health endpoints still served, /slack/events
+not; `bot.app.run()` (against the seeded sandbox) starts and shuts down cleanly on its
+stop event; a connection that stops answering pings is rebuilt by the watchdog (metric
+counted) and the next command is handled; /readyz is red while no connection is open.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from bot.app import open_slack_front, run
 from bot.lifecycle import Readiness, ReadinessState, Supervisor
 from bot.metrics import Metrics
-from bot.run import run, start
 from bot.slack.app import uses_socket_mode
-from bot.slack.client import SlackCallFailed
-from bot.slack.seam import DeployBackend
+from bot.slack.client import SlackCallFailed, open_web_client
 from bot.slack.socket_keeper import silent_for_s
+from sandbox.env import SandboxEnv
 from sandbox.slack import LocalSlack
 from sandbox.slack.sender import block_actions_payload, slash_command_payload
 from tests.fixtures.slack import RecordingBackend, make_slack_settings
@@ -48,17 +50,16 @@ async def test_socket_mode_session_delivers_commands_and_actions(
     )
     supervisor = Supervisor(name="socket-test")
 
-    async def open_backend(*_: object) -> DeployBackend:
-        return recording_backend
-
     async with AsyncExitStack() as stack:
         try:
-            runtime = await start(
+            client = await stack.enter_async_context(open_web_client(settings))
+            runtime = await open_slack_front(
                 settings,
                 stack=stack,
                 supervisor=supervisor,
                 readiness=ReadinessState(),
-                open_backend=open_backend,
+                client=client,
+                backend=recording_backend,
             )
             assert runtime.socket_mode is not None
             await local_slack.socket.wait_connected(within_s=3)
@@ -103,8 +104,25 @@ async def test_socket_mode_session_delivers_commands_and_actions(
     assert not local_slack.socket.connected
 
 
-async def test_run_starts_and_stops_on_its_stop_event(local_slack: LocalSlack) -> None:
-    settings = make_slack_settings(local_slack)
+@pytest.fixture
+async def sandbox_env(tmp_path: Path) -> AsyncIterator[SandboxEnv]:
+    async with SandboxEnv(tmp_path / "sandbox", speed=50) as env:
+        yield env
+
+
+def on_sandbox(env: SandboxEnv) -> dict[str, object]:
+    return {
+        "config": env.config_path,
+        "kubeconfig": env.kubeconfig,
+        "registry_username": "admin",
+        "registry_token": env.token,
+    }
+
+
+async def test_run_starts_and_stops_on_its_stop_event(
+    local_slack: LocalSlack, sandbox_env: SandboxEnv
+) -> None:
+    settings = make_slack_settings(local_slack, **on_sandbox(sandbox_env))
     stop = asyncio.Event()
     stop.set()  # stop as soon as it is up
     async with asyncio.timeout(5):
@@ -119,9 +137,14 @@ async def test_start_refuses_a_bad_token(local_slack: LocalSlack) -> None:
         await run(settings, stop=stop)
 
 
-async def test_run_in_socket_mode_disconnects_on_stop(local_slack: LocalSlack) -> None:
+async def test_run_in_socket_mode_disconnects_on_stop(
+    local_slack: LocalSlack, sandbox_env: SandboxEnv
+) -> None:
     settings = make_slack_settings(
-        local_slack, slack_app_token=local_slack.app_token, slack_signing_secret=None
+        local_slack,
+        slack_app_token=local_slack.app_token,
+        slack_signing_secret=None,
+        **on_sandbox(sandbox_env),
     )
     stop = asyncio.Event()
     runner = asyncio.create_task(run(settings, stop=stop))
@@ -152,9 +175,6 @@ async def test_socket_mode_reconnects_when_slack_asks_and_keeps_delivering(
     )
     supervisor = Supervisor(name="socket-reconnect")
 
-    async def open_backend(*_: object) -> DeployBackend:
-        return recording_backend
-
     async def deliver_help() -> None:
         recording_backend.done.clear()
         payload = slash_command_payload("help", user_id="U0ALICE", channel_id="C0DEPLOYS")
@@ -164,12 +184,14 @@ async def test_socket_mode_reconnects_when_slack_asks_and_keeps_delivering(
 
     async with AsyncExitStack() as stack:
         try:
-            await start(
+            client = await stack.enter_async_context(open_web_client(settings))
+            await open_slack_front(
                 settings,
                 stack=stack,
                 supervisor=supervisor,
                 readiness=ReadinessState(),
-                open_backend=open_backend,
+                client=client,
+                backend=recording_backend,
             )
             await local_slack.socket.wait_connected(within_s=3)
             await deliver_help()
@@ -197,17 +219,16 @@ async def test_a_stale_connection_is_rebuilt_and_the_next_command_handled(
     metrics = Metrics(version="test")
     readiness = ReadinessState()
 
-    async def open_backend(*_: object) -> DeployBackend:
-        return recording_backend
-
     async with AsyncExitStack() as stack:
         try:
-            runtime = await start(
+            client = await stack.enter_async_context(open_web_client(settings))
+            runtime = await open_slack_front(
                 settings,
                 stack=stack,
                 supervisor=supervisor,
                 readiness=readiness,
-                open_backend=open_backend,
+                client=client,
+                backend=recording_backend,
                 metrics=metrics,
             )
             readiness.state = Readiness.READY

@@ -7,7 +7,7 @@ import asyncio
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deploys.usergroups import UserGroups
+from bot.slack.usergroups import UserGroups
 from sandbox.slack import LocalSlack
 
 
