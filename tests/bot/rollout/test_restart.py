@@ -22,8 +22,8 @@ async def test_restart_replaces_every_pod_and_succeeds(stage: Stage) -> None:
     before = {
         p["metadata"]["name"] for p in (await stage.kube.list(PODS, namespace="honeydue")).items
     }
-    plan = await stage.engine.check_restart(
-        Restart("api", "prod", "pull secret renewed"), user="U1"
+    plan = await ask(
+        stage.engine, "check_restart", Restart("api", "prod", "pull secret renewed"), user="U1"
     )
     assert isinstance(plan, DeployPlan), plan
     assert plan.kind == "restart"
