@@ -159,7 +159,7 @@ async def post_hook(url: str, body: bytes, headers: dict[str, str]) -> int:
 async def test_a_forged_or_unsigned_webhook_gets_401_and_announces_nothing(
     hooked: DeployStack,
 ) -> None:
-    url = hooked.runtime.http_url + HOOK_PATH
+    url = hooked.deckhand.http_url + HOOK_PATH
     created = hooked.env.registry.store.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
     payload = {
         "action": "created",
