@@ -11,6 +11,10 @@ a load balancer or NAT dropping state (reset), both mid-watch. `cut` first reset
 open connection (SO_LINGER 0: an RST, not a FIN), so a watch stream ends with an error
 rather than a clean close. `connections` counts accepted connections (tests wait on
 it rather than on time).
+
+Its port is outside the kernel's ephemeral range: while it refuses (nothing listens),
+no other process's `bind(0)` can be handed the same port, so the client never reaches
+a stranger's server in the meantime.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 import struct
 from pathlib import Path
@@ -66,10 +71,12 @@ class FaultyProxy:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self._stop_listening()
-        self._reset_all()
-        for task in list(self._handlers):  # asyncio.Server doesn't wait for its handlers
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
+        self._reset_all()  # their pipes end, and so do the handlers
+        if self._handlers:  # asyncio.Server doesn't wait for its handlers
+            _, stuck = await asyncio.wait(set(self._handlers), timeout=2.0)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
 
     async def cut(self, mode: Literal["reset", "refuse"]) -> None:
         """Start (or change) an outage; open connections are reset either way."""
@@ -89,10 +96,11 @@ class FaultyProxy:
         log.info("proxy %s: passing", self.url)
 
     async def _listen(self) -> None:
+        if not self.port:
+            self.port = _unassignable_port(self.host)
         self._server = await asyncio.start_server(
             self._accept, self.host, self.port, reuse_address=True
         )
-        self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def _stop_listening(self) -> None:
         if self._server is not None:
@@ -145,6 +153,25 @@ class FaultyProxy:
                     writer.write_eof()
             else:
                 _reset(writer)
+
+
+def _unassignable_port(host: str) -> int:
+    """A free port below the ephemeral range (never handed out by `bind(0)`)."""
+    low = 32768
+    with (
+        contextlib.suppress(OSError, ValueError),
+        open("/proc/sys/net/ipv4/ip_local_port_range") as ports,
+    ):
+        low = int(ports.read().split()[0])
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+        return port
+    raise OSError("no free port below the ephemeral range")
 
 
 def point_kubeconfig(source: Path, server: str, *, into: Path) -> Path:
