@@ -18,7 +18,7 @@
   the decision `Approval` back (the caller rolls it out on the same message): double
   clicks, a click delivered twice and two approvers at the same instant start one rollout.
 - `cancel` (`/deploy cancel ID`): the requester or an approver withdraws a request.
-- `expire_due()` (the leader, periodically; `bot.approvals.expiry`) and any click on an
+- `expire_due()` (the leader, periodically: `bot.app.leader_work`) and any click on an
   expired request mark it EXPIRED: its message says so and loses its buttons.
 - `history_lines(service, env)`: the audit trail for `/deploy history`.
 

@@ -274,7 +274,7 @@ class WithHome:
 
     @property
     def http_hooks(self) -> Any:
-        """The inner backend's own HTTP routes (`POST /hooks/gitea`), for `bot.run`."""
+        """The inner backend's own HTTP routes (`POST /hooks/gitea`), for `bot.app`."""
         return getattr(self.inner, "http_hooks", None)
 
     async def handle_command(self, request: CommandContext) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from bot.rollout.engine import open_engine
+from bot.app import open_core
 from bot.rollout.outcome import Outcome
-from bot.settings import RegistrySettings
+from bot.settings import Settings
 from commands.config import DeckhandConfig
 from commands.diagnosis import Cause
 from commands.plan import DeployPlan
@@ -37,6 +38,7 @@ from sandbox.cluster.controllers.staging import BOOT, HEALTHY_PATHS, NEVER_READY
 from sandbox.cluster.resources import DEPLOYMENTS, EVENTS
 from sandbox.env import AMD64, ENVIRONMENTS, REQUESTER, SandboxEnv
 from sandbox.registry.images import build_image
+from tests.fixtures.rollout import ask
 
 SPEED = 10.0
 
@@ -88,11 +90,13 @@ async def available(env: SandboxEnv, namespace: str, name: str, replicas: int) -
 async def deploy(env: SandboxEnv, service: str, tag: str, where: str, **rollout: Any) -> Run:
     config = env.config()
     config["rollout"].update({"max_duration_s": 900, **rollout})
-    registry = RegistrySettings(username="admin", token=env.token)
-    async with open_engine(
-        DeckhandConfig.model_validate(config), registry, kubeconfig=env.kubeconfig
-    ) as engine:
-        plan = await engine.check(Deploy((service,), tag, where), user=REQUESTER)
+    settings = Settings.model_validate(
+        {"kubeconfig": env.kubeconfig, "registry_username": "admin", "registry_token": env.token}
+    )
+    async with AsyncExitStack() as stack:
+        core = await open_core(settings, stack=stack, config=DeckhandConfig.model_validate(config))
+        engine = core.engine
+        plan = await ask(engine, "check", Deploy((service,), tag, where), user=REQUESTER)
         assert isinstance(plan, DeployPlan), plan
         progress: list[Progress] = []
 
