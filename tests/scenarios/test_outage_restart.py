@@ -10,7 +10,8 @@ Covers:
 - SIGKILL mid-rollout (no shutdown path at all: the leader Lease and the deploy lock
   stay taken), the rollout finishing in the cluster meanwhile, a new process: the verdict
   reaches the ORIGINAL message within 5 s of the new process leading ("Succeeded",
-  once), the record final, the lock free.
+  once), the record final, the lock free; with the default sweep interval (60 s): the
+  leader's sweep runs the moment leadership is gained (`bot.leader.LeaderWork`).
 - The API unreachable for `OUTAGE_S` (every connection reset, then refused) while the
   rollout completes: the message says "lost contact with the cluster, retrying (…)"
   meanwhile, then "Succeeded" on the same message once the API answers; the record is
@@ -104,7 +105,6 @@ class World:
             overrides={
                 "DECKHAND_KUBECONFIG": str(kubeconfig),
                 "DECKHAND_SLACK_UPDATE_INTERVAL_S": "0.2",
-                "DECKHAND_REPORT_RETRY_INTERVAL_S": "0.5",
                 "DECKHAND_LEADER_LEASE_DURATION_S": "4",
                 "DECKHAND_LEADER_RENEW_DEADLINE_S": "3",
                 "DECKHAND_LOG_LEVEL": "DEBUG",
