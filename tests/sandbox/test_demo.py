@@ -4,8 +4,8 @@ Covers: `/api/state` (users, channels, cluster, registry; unknown user refused);
 `/events` stream delivers a message edit made through the local Slack's Web API; a typed
 command reaches Deckhand signed (Deckhand acks it, and its answer is shown only to the
 person who typed it, while an unsigned request is refused); the break-it endpoints
-(token revoke/restore, crash toggle, pod restart evicting the node's image, tag
-delete, bad input); other web pages cannot drive it (JSON only, loopback Host);
+(token revoke/restore, crash toggle, probe path, pod restart evicting the node's
+image, tag delete, bad input); other web pages cannot drive it (JSON only, loopback Host);
 `--listen` accepts loopback only; the pure views (pod STATUS word, image tags,
 ephemeral visibility); and `deckhand sandbox` on the command line prints one URL that
 serves the page and stops on SIGINT.
@@ -232,6 +232,17 @@ async def test_break_endpoints_act_on_the_sandbox(demo: Demo, http: aiohttp.Clie
     assert victim not in left or pod_state(left[victim]) == "Terminating"
     assert not any(image in node.images for node in nodes)  # the replacement pulls again
 
+    probe = {"namespace": "honeydue-staging", "deployment": "admin", "path": "/admin/"}
+    assert (await _post(http, f"{demo.url}api/break/probe-path", probe))[0] == 200
+    (admin,) = store.get(DEPLOYMENTS, "honeydue-staging", "admin")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert admin["readinessProbe"]["httpGet"]["path"] == "/admin/"
+    assert admin["livenessProbe"]["httpGet"]["path"] == "/admin/"
+    view = (await _state(http, demo))["cluster"]["environments"]
+    rows = [d for e in view if e["namespace"] == "honeydue-staging" for d in e["deployments"]]
+    assert next(d for d in rows if d["name"] == "admin")["probe_paths"] == ["/admin/"]
+
     seed = demo.env.seed()["services"]["admin"]
     delete = {"service": "admin", "tag": seed["good"][3]}
     assert (await _post(http, f"{demo.url}api/break/delete-tag", delete))[0] == 200
@@ -246,6 +257,8 @@ async def test_break_endpoints_act_on_the_sandbox(demo: Demo, http: aiohttp.Clie
         ("restart-pod", {"namespace": "honeydue", "pod": "nope"}),
         ("restart-pod", {"namespace": "kube-system", "pod": victim}),
         ("crash", {"namespace": "honeydue", "deployment": "nope"}),
+        ("probe-path", {"namespace": "honeydue", "deployment": "admin", "path": "admin"}),
+        ("probe-path", {"namespace": "honeydue", "deployment": "nope", "path": "/"}),
         ("explode", {}),
     ]:
         status, body = await _post(http, f"{demo.url}api/break/{what}", bad)

@@ -194,6 +194,9 @@ async def test_a_probe_on_a_path_the_build_doesnt_serve_fails_and_rolls_back(
     assert "probe `GET http://:3000/admin/`" in sentence
     assert "HTTP 404" in sentence
     assert service.failure.next_step.startswith("Check the probe path")
+    # the thread quotes the kubelet's own event; the CLI prints the same sentence
+    assert "probe failed: HTTP probe failed with statuscode: 404" in service.failure.evidence
+    assert sentence in run.outcome.summary
     assert service.rolled_back_to is not None
     # readiness: 5 s period, threshold 3, 3 s initial delay → crossed ~18 s after the start
     started = container_started(team, namespace, "0a5e404")
