@@ -1,5 +1,6 @@
 """The deploy message as data and as Block Kit: phases folded from `Progress`, image
-facts with the revision-label warning, failure lines, the Roll back button, limits."""
+facts with the revision-label warning, the startup-budget line while a pod starts,
+failure lines, the Roll back button, limits."""
 
 from __future__ import annotations
 
@@ -83,6 +84,14 @@ def test_rolling_out_shows_counts_and_elapsed() -> None:
     text = text_of(c)
     assert "2/3 updated, 1/3 ready" in text
     assert "1 min 5 s" in text
+
+
+def test_a_pod_inside_its_startup_budget_says_so() -> None:
+    detail = "api · starting: 95 s of a 241 s startup budget"
+    c = card().with_progress(
+        Progress("d-1", Phase.ROLLING_OUT, "api", "staging", "t", None, 1, 0, 0, 3, 95.0, detail)
+    )
+    assert "1/3 updated, 0/3 ready · api · starting: 95 s of a 241 s startup budget" in text_of(c)
 
 
 def test_a_failed_deploy_offers_rollback_with_its_id() -> None:
