@@ -6,7 +6,8 @@
 
 Sections (see `docs/benchmarks.md`): registry (`bench.registry_check`), detection
 (`bench.detection`), process (idle RSS, slash acks, API economy: `bench.process`),
-watch (alerts at 500 / 5,000 / 20,000 pods: `bench.watch`). Each section's sandbox
+watch (alerts at 500 / 5,000 / 20,000 pods: `bench.watch`), delivery (push →
+announcement, webhook and poll; packages API requests per poll: `bench.delivery`). Each section's sandbox
 lives in a temporary directory; a section that fails is reported as "not measured"
 and the others still run.
 """
@@ -22,10 +23,10 @@ import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import detection, process, registry_check, watch
+from bench import delivery, detection, process, registry_check, watch
 from bench.report import Figure, machine, not_measured, table, write_json
 
-SECTIONS = ("registry", "detection", "process", "watch")
+SECTIONS = ("registry", "detection", "process", "watch", "delivery")
 RESULTS = Path(__file__).with_name("results.json")
 
 
@@ -106,6 +107,11 @@ async def main(args: argparse.Namespace, root: Path) -> tuple[list[Figure], dict
             await section(f"watch {pods:,} pods", figures, run_size)
         extra["growth"] = watch.growth_rows(growth)
         print(watch.growth_table(growth))
+    if "delivery" in only:
+        rounds = 5 if quick else 20
+        await section(
+            "delivery", figures, lambda: delivery.measure(root / "delivery", rounds=rounds)
+        )
     return figures, extra
 
 
