@@ -7,8 +7,8 @@
 Sections (see `docs/benchmarks.md`): registry (`bench.registry_check`), detection
 (`bench.detection`), process (idle RSS, slash acks, API economy: `bench.process`),
 watch (alerts at 500 / 5,000 / 20,000 pods: `bench.watch`), delivery (push →
-announcement, webhook and poll; packages API requests per poll: `bench.delivery`). Each section's sandbox
-lives in a temporary directory; a section that fails is reported as "not measured"
+announcement, webhook and poll; packages API requests per poll: `bench.delivery`).
+Each section's sandbox lives in a temporary directory; a section that fails is reported as "not measured"
 and the others still run.
 """
 
