@@ -8,8 +8,8 @@ Sections (see `docs/benchmarks.md`): registry (`bench.registry_check`), detectio
 (`bench.detection`), process (idle RSS, slash acks, API economy: `bench.process`),
 watch (alerts at 500 / 5,000 / 20,000 pods: `bench.watch`), delivery (push →
 announcement, webhook and poll; packages API requests per poll: `bench.delivery`).
-Each section's sandbox lives in a temporary directory; a section that fails is reported as "not measured"
-and the others still run.
+Each section's sandbox lives in a temporary directory; a section that fails is
+reported as "not measured" and the others still run.
 """
 
 from __future__ import annotations
