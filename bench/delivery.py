@@ -62,7 +62,7 @@ async def _delivery(
 
     return Delivery(
         config,
-        engine=RolloutEngine(config, kube, settings.registry(), env.cluster.clock),
+        engine=RolloutEngine(config, kube, registry, env.cluster.clock),
         registry=registry,
         client=client,
         store=DeliveryStore(kube, config.deckhand.namespace),

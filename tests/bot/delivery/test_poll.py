@@ -50,7 +50,7 @@ class World:
         kube = await self.exits.enter_async_context(KubeClient.from_kubeconfig(self.env.kubeconfig))
         registry = await self.exits.enter_async_context(RegistryClient(settings.registry()))
         client = await self.exits.enter_async_context(open_web_client(settings))
-        engine = RolloutEngine(config, kube, settings.registry(), self.env.cluster.clock)
+        engine = RolloutEngine(config, kube, registry, self.env.cluster.clock)
 
         async def no_deploy(ctx: CommandContext, request: ValidatedDeploy) -> None:
             raise AssertionError("no auto-deploy is configured")
