@@ -128,7 +128,7 @@ async def test_the_announcement_has_change_notes_against_each_environment(
     async with deploy_stack(
         tmp_path / "env", gitea=True, packages_poll_interval_s=0, gitea_webhook_secret=SECRET
     ) as stack:
-        stack.env.registry.add_webhook(stack.runtime.http_url + HOOK_PATH, SECRET)
+        stack.env.registry.add_webhook(stack.deckhand.http_url + HOOK_PATH, SECRET)
         newest = SERVICES[0].good[3]
         revision = stack.env.revision("api", newest)
         assert revision is not None
