@@ -6,7 +6,8 @@
 
 `open_core` (every front door: `deckhand run`, `deckhand deploy|status|…`): the config
 file, loaded once; one `KubeClient` per cluster (Deckhand's own: `DECKHAND_KUBECONFIG`,
-else in-cluster, else `~/.kube/config`; one more per distinct env `kube_context`); one
+else `KUBECONFIG`, else in-cluster, else `~/.kube/config`, as kubectl resolves them in
+`bot.kube.config`; one more per distinct env `kube_context`); one
 `RegistryClient` (its HTTP session serves the checks, the tag lists and the pull
 re-checks of the engine and the alerts); with a Gitea token, one `GiteaClient` for the
 change notes; the `RolloutEngine` over them.
@@ -61,7 +62,8 @@ from bot.gitea.notes import ChangeNotesReader
 from bot.home.service import HomeService, WithHome
 from bot.http import build_http_app, parse_listen, serve_http
 from bot.kube.client import KubeClient, KubeOptions
-from bot.kube.errors import BadKubeconfig, KubeError
+from bot.kube.config import kube_source, open_kube_client
+from bot.kube.errors import KubeError
 from bot.leader import LeaderElector, LeaderWork
 from bot.lifecycle import FATAL_PREFIX, ReadinessState, Supervisor, run_until_signal
 from bot.logs import configure_logging
@@ -103,15 +105,12 @@ async def open_kube(
     context: str | None = None,
     options: KubeOptions | None = None,
 ) -> KubeClient:
-    """A Kubernetes client on `stack`: `DECKHAND_KUBECONFIG` (or a named context), else
-    in-cluster, else the default kubeconfig. `BadKubeconfig` when none can be built."""
-    if settings.kubeconfig is not None or context is not None:
-        opened = KubeClient.from_kubeconfig(settings.kubeconfig, context=context, options=options)
-        return await stack.enter_async_context(opened)
-    try:
-        return await stack.enter_async_context(KubeClient.in_cluster(options=options))
-    except BadKubeconfig:  # not in a cluster: the default kubeconfig
-        return await stack.enter_async_context(KubeClient.from_kubeconfig(None, options=options))
+    """A Kubernetes client on `stack`, its credentials found as kubectl finds them
+    (`bot.kube.config.kube_source`: DECKHAND_KUBECONFIG, else KUBECONFIG merged, else
+    in-cluster, else ~/.kube/config), `context` selected in them. `BadKubeconfig` when
+    none can be built."""
+    opened = open_kube_client(kube_source(settings), context=context, options=options)
+    return await stack.enter_async_context(opened)
 
 
 def load(settings: Settings) -> DeckhandConfig:

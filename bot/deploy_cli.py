@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from bot.app import open_core
+from bot.kube.config import KUBECONFIG_HELP
 from bot.kube.errors import KubeError
 from bot.registry.errors import RegistryError
 from bot.rollout.engine import RolloutEngine, ServiceStatus
@@ -75,7 +76,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     def common(p: argparse.ArgumentParser, *, env_required: bool = False) -> None:
         p.add_argument("--env", required=env_required, help="environment (or alias)")
         p.add_argument("--config", type=Path, help="config file (default: DECKHAND_CONFIG)")
-        p.add_argument("--kubeconfig", type=Path, help="default: KUBECONFIG, else in-cluster")
+        p.add_argument("--kubeconfig", type=Path, help=KUBECONFIG_HELP)
         p.add_argument("--as", dest="user", help="who you are, for records (default: $USER)")
         p.add_argument("--json", action="store_true", help="print one JSON document")
 

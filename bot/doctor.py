@@ -33,6 +33,7 @@ from bot.config import ConfigError, load_config
 from bot.gitea.client import GiteaClient
 from bot.gitea.errors import GiteaError
 from bot.kube.client import KubeClient
+from bot.kube.config import KUBECONFIG_HELP, kube_source, open_kube_client
 from bot.kube.errors import KubeError
 from bot.kube.kinds import SECRETS
 from bot.registry.client import RegistryClient
@@ -230,15 +231,17 @@ async def run_checks(settings: Settings, config_path: Path) -> tuple[int, list[C
 
 
 def _open_kube(settings: Settings) -> AbstractAsyncContextManager[KubeClient]:
-    if settings.kubeconfig is not None:
-        return KubeClient.from_kubeconfig(settings.kubeconfig)
-    return KubeClient.in_cluster()
+    return open_kube_client(kube_source(settings))
 
 
 def main(argv: Sequence[str], *, stream: TextIO | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deckhand check", description=__doc__.split("\n")[0])
     parser.add_argument("--config", type=Path, help="config file (default: DECKHAND_CONFIG)")
-    parser.add_argument("--kubeconfig", type=Path, help="default: KUBECONFIG, else in-cluster")
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help=KUBECONFIG_HELP,
+    )
     args = parser.parse_args(list(argv))
     settings = Settings.from_env()
     if args.kubeconfig is not None:

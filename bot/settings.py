@@ -211,9 +211,17 @@ class Settings(BaseSettings):
     )
     kubeconfig: Path | None = Field(
         None,
-        validation_alias=AliasChoices("DECKHAND_KUBECONFIG", "KUBECONFIG", "kubeconfig"),
-        description="kubeconfig file; unset: in-cluster, else the default kubeconfig"
-        " (env DECKHAND_KUBECONFIG, or kubectl's KUBECONFIG)",
+        # Only this name: an alias `kubeconfig` would also match kubectl's KUBECONFIG
+        # (environment names are case-insensitive).
+        validation_alias=AliasChoices("DECKHAND_KUBECONFIG"),
+        description="kubeconfig file Deckhand uses, first of all (env DECKHAND_KUBECONFIG);"
+        " unset: KUBECONFIG, else in-cluster, else ~/.kube/config (bot.kube.config)",
+    )
+    kubeconfig_env: str | None = Field(
+        None,
+        validation_alias=AliasChoices("KUBECONFIG"),
+        description="kubectl's KUBECONFIG: colon-separated kubeconfig files, merged (the"
+        " first file wins per cluster/context/user); used when DECKHAND_KUBECONFIG is unset",
     )
     report_retry_interval_s: float = Field(
         60.0,
@@ -280,6 +288,12 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         return value.upper() if info.field_name == "log_level" else value.lower()
+
+    @field_validator("kubeconfig", "kubeconfig_env", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `KUBECONFIG=` (exported empty) means unset to kubectl, not the current directory.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="before")
     @classmethod

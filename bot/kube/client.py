@@ -117,6 +117,28 @@ class KubeClient:
 
     @classmethod
     @asynccontextmanager
+    async def from_config_dict(
+        cls,
+        config: dict[str, Any],
+        *,
+        where: str,
+        context: str | None = None,
+        options: KubeOptions | None = None,
+    ) -> AsyncIterator[KubeClient]:
+        """A client from an already merged kubeconfig (`bot.kube.config`); `where` names
+        its files in errors."""
+        configuration = type.__call__(Configuration)
+        try:
+            await kube_config.load_kube_config_from_dict(
+                config, context=context, client_configuration=configuration
+            )
+        except (kube_config.ConfigException, OSError) as e:
+            raise BadKubeconfig(where, str(e)) from e
+        async with ApiClient(configuration) as api:
+            yield cls(api, options or KubeOptions())
+
+    @classmethod
+    @asynccontextmanager
     async def in_cluster(cls, *, options: KubeOptions | None = None) -> AsyncIterator[KubeClient]:
         configuration = type.__call__(Configuration)
         try:

@@ -42,5 +42,10 @@ def test_insecure_registries_are_a_comma_separated_list(monkeypatch: pytest.Monk
 
 def test_kubectls_kubeconfig_variable_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DECKHAND_KUBECONFIG", raising=False)
-    monkeypatch.setenv("KUBECONFIG", "/tmp/kc")
-    assert Settings.from_env().kubeconfig == Path("/tmp/kc")
+    monkeypatch.setenv("KUBECONFIG", "/tmp/kc:/tmp/other")
+    settings = Settings.from_env()
+    assert settings.kubeconfig_env == "/tmp/kc:/tmp/other"  # a list, as kubectl reads it
+    assert settings.kubeconfig is None  # DECKHAND_KUBECONFIG (a single file) is not set
+    monkeypatch.setenv("DECKHAND_KUBECONFIG", "")
+    monkeypatch.setenv("KUBECONFIG", "")
+    assert (Settings.from_env().kubeconfig, Settings.from_env().kubeconfig_env) == (None, None)
