@@ -41,7 +41,7 @@ from bot.registry.client import RegistryClient
 from bot.registry.errors import RateLimited, RegistryError
 from bot.rollout.engine import RolloutEngine
 from bot.rollout.state import lock_info, read_current
-from bot.slack.blocks import fit_blocks
+from bot.slack import writes
 from bot.slack.client import SlackError, slack_call
 from bot.slack.seam import CommandContext, Replier
 from commands import texts
@@ -153,11 +153,8 @@ class Delivery:
         blocks, text = render_announcement(said, notes=await self._notes(service, said))
         try:
             async with asyncio.timeout(self.slack_timeout_s):
-                posted = await slack_call(
-                    "chat.postMessage",
-                    self.client.chat_postMessage(
-                        channel=channel, text=text, blocks=fit_blocks(blocks)
-                    ),
+                _, ts = await writes.post_message(
+                    self.client, channel=channel, text=text, blocks=blocks
                 )
         except (SlackError, TimeoutError) as e:
             log.warning("push of %s %s claimed but not announced: %s", service, version.version, e)
@@ -165,7 +162,7 @@ class Delivery:
         self.announced += 1
         log.info("announced %s %s (via %s) in %s", service, version.version, via, channel)
         try:
-            await self.store.announced(claim, channel=channel, ts=str(posted.get("ts", "")))
+            await self.store.announced(claim, channel=channel, ts=ts)
         except KubeError as e:
             log.warning(
                 "push claim of %s %s not updated: %s", service, version.version, e.sentence()
