@@ -3,6 +3,8 @@ whatever is missing.
 
     ✓ config       /etc/deckhand/deckhand.yaml: 3 services, 2 environments
     ✓ slack        connected as @deckhand in Honeydue; scopes ok
+    ✗ slack C0ALERTS01           #alerts: the bot is not a member, so it can't post there
+        fix: type `/invite @deckhand` in #alerts
     ✓ kubernetes   https://10.43.0.1:443 answers
     ✗ rbac honeydue  may not: patch deployments.apps
         fix: kubectl apply -k k8s/  (Role deckhand-deployer in honeydue)
@@ -67,12 +69,42 @@ class Check:
         return line if self.ok or not self.fix else f"{line}\n    fix: {self.fix}"
 
 
-async def check_slack(settings: Settings) -> AsyncIterator[Check]:
+async def check_slack(settings: Settings, channels: Sequence[str] = ()) -> AsyncIterator[Check]:
+    """The token and its scopes, then the bot's membership of each of `channels`."""
     if settings.slack_bot_token is None:
         yield Check("slack", False, "SLACK_BOT_TOKEN is not set", texts.doctor_fix_slack_token())
         return
     async with open_web_client(settings) as client:
-        yield await _slack_identity(client)
+        identity = await _slack_identity(client)
+        yield identity
+        if not identity.detail.startswith("connected"):
+            return  # no working token: membership can't be asked
+        for channel in channels:
+            yield await _membership(client, channel)
+
+
+async def _membership(client: AsyncWebClient, channel_id: str) -> Check:
+    """conversations.info -> is_member: the bot posts only where it was invited."""
+    name = f"slack {channel_id}"
+    try:
+        answer = await client.conversations_info(channel=channel_id)
+    except SlackApiError as e:
+        error = str(e.response.get("error", "error"))
+        if error == "channel_not_found":
+            fix = texts.doctor_fix_invite(channel_id)
+            return Check(name, False, texts.doctor_channel_unseen(channel_id), fix)
+        if error == "missing_scope":
+            return Check(
+                name, False, f"conversations.info: {error}", texts.doctor_fix_slack_scopes()
+            )
+        return Check(name, False, f"conversations.info: {error}")
+    except (OSError, TimeoutError) as e:
+        return Check(name, False, f"can't reach Slack: {type(e).__name__}")
+    found = answer.get("channel") or {}
+    label = str(found.get("name") or channel_id)
+    if found.get("is_member"):
+        return Check(name, True, texts.doctor_member_ok(label))
+    return Check(name, False, texts.doctor_not_member(label), texts.doctor_fix_invite(label))
 
 
 async def _slack_identity(client: AsyncWebClient) -> Check:
@@ -211,7 +243,7 @@ async def run_checks(settings: Settings, config_path: Path) -> tuple[int, list[C
             f"{len(config.environments)} environments",
         )
     ]
-    checks += [c async for c in check_slack(settings)]
+    checks += [c async for c in check_slack(settings, config.bot_channels())]
     checks += await check_registry(settings, config)
     checks += await check_gitea(settings, config)
     async with AsyncExitStack() as stack:

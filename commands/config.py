@@ -224,7 +224,9 @@ class EnvironmentConfig(_Model):
     """An environment: one namespace, who may deploy to it from where, and its safeguards."""
 
     namespace: K8sName
-    kube_context: str | None = Field(None, description="kubeconfig context; None = in-cluster")
+    kube_context: str | None = Field(
+        None, description="a context of the resolved kubeconfig; None = Deckhand's own cluster"
+    )
     aliases: tuple[str, ...] = Field((), description="other names, e.g. prod for production")
     channels: tuple[ChannelId, ...] = Field((), description="Slack channel ids that command it")
     deployers: Principals = Principals()

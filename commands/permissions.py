@@ -46,5 +46,12 @@ OWN_NAMESPACE_PERMISSIONS: tuple[Permission, ...] = tuple(
 """In Deckhand's own namespace: deploy records, approvals, incidents (ConfigMaps);
 locks and leader election (Leases)."""
 
-SLACK_BOT_SCOPES: tuple[str, ...] = ("commands", "chat:write", "usergroups:read", "users:read")
-"""The bot scopes Deckhand cannot work without (manifest.yaml declares these and more)."""
+SLACK_BOT_SCOPES: tuple[str, ...] = (
+    "commands",
+    "chat:write",
+    "usergroups:read",
+    "channels:read",
+    "groups:read",
+)
+"""The bot scopes Deckhand uses (exactly manifest.yaml's): the command, its messages,
+user-group lookups, and conversations.info for public / private channels (membership)."""

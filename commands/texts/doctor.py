@@ -22,10 +22,27 @@ def doctor_fix_slack_scopes() -> str:
     return "add the scopes from manifest.yaml to the app (OAuth & Permissions) and reinstall it"
 
 
+def doctor_member_ok(channel: str) -> str:
+    return f"#{channel}: the bot is a member"
+
+
+def doctor_not_member(channel: str) -> str:
+    return f"#{channel}: the bot is not a member, so it can't post there"
+
+
+def doctor_channel_unseen(channel_id: str) -> str:
+    return f"{channel_id}: not found (a private channel the bot isn't in, or a wrong id)"
+
+
+def doctor_fix_invite(channel: str) -> str:
+    return f"type `/invite @deckhand` in #{channel}"
+
+
 def doctor_fix_kube() -> str:
     return (
-        "in the cluster: check the ServiceAccount token is mounted; outside: set KUBECONFIG "
-        "(or --kubeconfig) to a kubeconfig whose current context reaches the cluster"
+        "in the cluster: check the ServiceAccount token is mounted; outside: set "
+        "DECKHAND_KUBECONFIG or KUBECONFIG (or --kubeconfig), or use ~/.kube/config, "
+        "with a current context that reaches the cluster"
     )
 
 

@@ -2,7 +2,8 @@
 
 Covers: a good setup passes every check (exit 0); each broken piece is named with
 its fix — a missing RBAC permission, a revoked registry token, a missing pull secret,
-a Slack token without a needed scope — and one broken piece never hides the others;
+a Slack token without a needed scope, a deploy or alert channel the bot was not
+invited to (`/invite` fix) — and one broken piece never hides the others;
 the Gitea token against each service's source_url (optional, wrong scope, revoked).
 """
 
@@ -16,8 +17,9 @@ import pytest
 
 from bot.doctor import FAILED, OK, Check, run_checks
 from bot.settings import Settings
+from commands.config import DeckhandConfig
 from sandbox.cluster.resources import SECRETS
-from sandbox.env import SandboxEnv
+from sandbox.env import ALERT_CHANNEL, CHANNEL, SandboxEnv
 from sandbox.slack.web_api import LocalSlack
 
 
@@ -28,8 +30,11 @@ async def env(tmp_path: Path) -> AsyncIterator[SandboxEnv]:
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[LocalSlack]:
+async def slack(env: SandboxEnv) -> AsyncIterator[LocalSlack]:
     async with LocalSlack() as slack:
+        slack.add_channel(CHANNEL, "deploys")
+        slack.add_channel(ALERT_CHANNEL, "alerts")
+        slack.invite_bot(*DeckhandConfig.model_validate(env.config()).bot_channels())
         yield slack
 
 
@@ -114,6 +119,21 @@ async def test_missing_slack_scope_is_named(env: SandboxEnv) -> None:
     assert code == FAILED
     slack_check = by_name(checks)["slack"]
     assert "usergroups:read" in slack_check.detail
+
+
+async def test_a_channel_without_the_bot_is_named_with_the_invite_fix(
+    env: SandboxEnv, slack: LocalSlack
+) -> None:
+    slack.remove_bot(ALERT_CHANNEL)
+    code, checks = await run_checks(settings_for(env, slack), env.config_path)
+    assert code == FAILED
+    found = by_name(checks)
+    assert found[f"slack {CHANNEL}"].ok
+    alerts = found[f"slack {ALERT_CHANNEL}"]
+    assert not alerts.ok
+    assert "#alerts" in alerts.detail
+    assert alerts.fix == "type `/invite @deckhand` in #alerts"
+    assert [c.method for c in slack.calls].count("conversations.info") == 2
 
 
 async def test_garbage_config_stops_with_its_problems(tmp_path: Path) -> None:

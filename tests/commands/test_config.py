@@ -278,3 +278,26 @@ def test_required_at_respects_freeze_windows() -> None:
 def test_principals_includes(user: str, groups: frozenset[str], included: bool) -> None:
     principals = Principals(users=("U0ALICE",), usergroups=("S0OPS",))
     assert principals.includes(user, groups) is included
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, ()),
+        ({"environments__staging__channels": ["C0DEPLOYS"]}, ("C0DEPLOYS",)),
+        (
+            {
+                "environments__staging__channels": ["C0DEPLOYS", "C0STAGING"],
+                "environments__production__channels": ["C0DEPLOYS"],
+                "environments__production__alert_channel": "C0ALERTS",
+                "alerts": {"channel": "C0ALERTS"},
+            },
+            ("C0DEPLOYS", "C0STAGING", "C0ALERTS"),
+        ),
+        ({"alerts": {"channel": "G0PRIVATE"}}, ("G0PRIVATE",)),
+    ],
+)
+def test_bot_channels_are_every_deploy_and_alert_channel_once(
+    changes: dict[str, Any], expected: tuple[str, ...]
+) -> None:
+    assert config(**changes).bot_channels() == expected
