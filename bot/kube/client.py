@@ -9,7 +9,9 @@ leaves as a `bot.kube.errors.KubeError` naming the verb, resource and namespace.
         deployment = await kube.get(DEPLOYMENTS, "api", namespace="honeydue")
         await kube.patch(DEPLOYMENTS, "api", {"spec": …}, namespace="honeydue")
 
-The `ApiClient` (and its aiohttp session) is closed when the `async with` ends.
+Requests go through a `bot.kube.transport.Transport`: `ApiTransport` (kubernetes-asyncio's
+`ApiClient`, closed with its aiohttp session when the `async with` ends) in production,
+`MockTransport` (a table of canned answers) in unit tests.
 A 409 on a patch is retried (bounded, `KubeOptions.conflict_backoff_s`); `update()`
 is compare-and-swap: read, let the caller change the object, replace with the read
 `resourceVersion`, and on 409 read again and ask the caller again. Streams for
@@ -40,6 +42,7 @@ from bot.kube.errors import (
     from_status,
 )
 from bot.kube.kinds import ACCESS_REVIEWS, PODS, Kind, KubeObject, meta
+from bot.kube.transport import Answer, ApiTransport, Transport
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,8 @@ class ObjectList:
 class KubeClient:
     """Typed calls to one cluster. Build with `from_kubeconfig` / `in_cluster`."""
 
-    api: ApiClient
+    transport: Transport
+    """How requests reach the API server (`ApiTransport`; `MockTransport` in unit tests)."""
     options: KubeOptions = field(default_factory=KubeOptions)
     time: ClusterTime = field(default_factory=ClusterTime)
     """The API server's clock, from the `Date` of every answer (`bot.kube.clusterclock`)."""
@@ -113,7 +117,7 @@ class KubeClient:
         except (kube_config.ConfigException, OSError) as e:
             raise BadKubeconfig(str(path or "~/.kube/config"), str(e)) from e
         async with ApiClient(configuration) as api:
-            yield cls(api, options or KubeOptions())
+            yield cls(ApiTransport(api), options or KubeOptions())
 
     @classmethod
     @asynccontextmanager
@@ -146,11 +150,11 @@ class KubeClient:
         except kube_config.ConfigException as e:
             raise BadKubeconfig("the in-cluster service account", str(e)) from e
         async with ApiClient(configuration) as api:
-            yield cls(api, options or KubeOptions())
+            yield cls(ApiTransport(api), options or KubeOptions())
 
     @property
     def url(self) -> str:
-        return str(self.api.configuration.host)
+        return self.transport.url
 
     # ---- the one place requests are made ----
 
@@ -165,21 +169,19 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
         client_timeout: aiohttp.ClientTimeout | None = None,
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
+    ) -> AsyncIterator[Answer]:
         """The raw response of a 2xx answer, closed on exit; other answers raise `KubeError`."""
         params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
         if method in ("POST", "PUT", "PATCH"):
             params.append(("fieldManager", FIELD_MANAGER))
         try:
-            response = await self.api.call_api(
-                path,
+            response = await self.transport.send(
                 method,
-                query_params=params,
+                path,
+                query=params,
                 body=body,
-                header_params={"Content-Type": content_type, "Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=client_timeout
+                headers={"Content-Type": content_type, "Accept": "application/json"},
+                deadline=client_timeout
                 or aiohttp.ClientTimeout(total=self.options.request_timeout_s),
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as e:

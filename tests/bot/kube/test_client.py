@@ -19,6 +19,7 @@ import pytest
 from bot.kube.client import KubeClient, KubeOptions
 from bot.kube.errors import BadKubeconfig, Forbidden, NotFound, Unreachable
 from bot.kube.kinds import CONFIGMAPS, DEPLOYMENTS, KubeObject
+from bot.kube.transport import ApiTransport
 from bot.kube.watch import WatchEvent, watch
 from sandbox.cluster import resources
 from sandbox.cluster.server import SandboxCluster
@@ -92,7 +93,7 @@ async def test_unreachable_names_the_url() -> None:
     configuration = type.__call__(Configuration)
     configuration.host = f"http://127.0.0.1:{port}"
     async with ApiClient(configuration) as api:
-        kube = KubeClient(api, KubeOptions(request_timeout_s=2))
+        kube = KubeClient(ApiTransport(api), KubeOptions(request_timeout_s=2))
         with pytest.raises(Unreachable) as caught:
             await kube.get(DEPLOYMENTS, "api", namespace="honeydue")
     sentence = caught.value.sentence()

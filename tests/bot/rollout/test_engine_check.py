@@ -19,6 +19,7 @@ from bot.app import open_core
 from bot.kube.client import KubeClient, KubeOptions
 from bot.kube.errors import Unreachable
 from bot.kube.kinds import CONFIGMAPS, DEPLOYMENTS
+from bot.kube.transport import ApiTransport
 from bot.rollout.engine import RolloutEngine
 from bot.settings import Settings
 from commands.images import Platform
@@ -97,7 +98,7 @@ async def test_unreachable_api_server_is_named(stage: Stage) -> None:
     configuration = type.__call__(Configuration)
     configuration.host = f"http://127.0.0.1:{port}"
     async with ApiClient(configuration) as api:
-        kube = KubeClient(api, KubeOptions(request_timeout_s=2))
+        kube = KubeClient(ApiTransport(api), KubeOptions(request_timeout_s=2))
         config = deck_config(stage.registry.host)
         engine = RolloutEngine(config, kube, stage.registry_client, stage.cluster.clock)
         with pytest.raises(Unreachable) as caught:
