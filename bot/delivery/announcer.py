@@ -157,7 +157,9 @@ class Delivery:
                     self.client, channel=channel, text=text, blocks=blocks
                 )
         except (SlackError, TimeoutError) as e:
-            log.warning("push of %s %s claimed but not announced: %s", service, version.version, e)
+            # Let go of the claim: Gitea's "Redeliver" (or another replica) may try again.
+            log.warning("push of %s %s not announced: %s", service, version.version, e)
+            await self.store.release(claim)
             return False
         self.announced += 1
         log.info("announced %s %s (via %s) in %s", service, version.version, via, channel)

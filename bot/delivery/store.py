@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.kube.client import KubeClient
-from bot.kube.errors import Conflict, NotFound
+from bot.kube.errors import Conflict, KubeError, NotFound
 from bot.kube.kinds import KubeObject
 from bot.state import Codec, ConfigMapStore
 from commands.delivery import Pending, Watermark
@@ -174,6 +174,13 @@ class DeliveryStore:
         except Conflict:
             return False
         return True
+
+    async def release(self, claim: PushClaim) -> None:
+        """Forget a claim whose announcement failed (best effort: it may be gone)."""
+        try:
+            await self.claims.delete(CLAIMS.name(claim))
+        except (NotFound, KubeError):
+            return
 
     async def announced(self, claim: PushClaim, *, channel: str, ts: str) -> None:
         await self.claims.update(CLAIMS.name(claim), lambda c: replace(c, channel=channel, ts=ts))

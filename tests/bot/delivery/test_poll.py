@@ -1,7 +1,8 @@
 """`bot.delivery.Delivery` polling against the sandbox Gitea and cluster, without Slack's
 side of a click: one packages API request per owner per poll, the watermark kept in the
-cluster (a fresh `Delivery`, as after a restart, finds nothing new), and `Retry-After`
-honoured (a throttled owner is not asked again before it says).
+cluster (a fresh `Delivery`, as after a restart, finds nothing new), `Retry-After`
+honoured (a throttled owner is not asked again before it says), and a claim released
+when Slack refuses the announcement.
 """
 
 from __future__ import annotations
@@ -113,3 +114,20 @@ async def test_one_request_per_owner_a_kept_watermark_and_retry_after(world: Wor
     assert restarted.requests == 2  # the skipped poll made no request
     top = [m for m in world.slack.messages(CHANNEL) if m.thread_ts is None]
     assert len(top) == 1
+
+
+async def test_an_announcement_slack_refuses_releases_its_claim(world: World) -> None:
+    """The bot was removed from the channel: nothing is announced and the claim goes, so
+    a redelivery after the invite announces it (exactly once)."""
+    delivery = await world.delivery()
+    world.env.push("api", "abc9999")
+    raw = await delivery.registry.package_versions(
+        owners_of(delivery.config)[0].registry, "admin", query="honeydue-"
+    )
+    (pushed,) = [r for r in package_rows(raw) if r.version == "abc9999"]
+    world.slack.remove_bot(CHANNEL)
+    assert await delivery.on_version(pushed, via="webhook") is False
+    world.slack.invite_bot(CHANNEL)
+    assert await delivery.on_version(pushed, via="webhook") is True
+    assert await delivery.on_version(pushed, via="poll") is False
+    assert delivery.announced == 1
