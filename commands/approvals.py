@@ -41,6 +41,7 @@ from commands import texts
 from commands.authz import can_approve
 from commands.changes import ChangeKind
 from commands.config import Approvals, EnvironmentConfig
+from commands.images import tag_of
 from commands.plan import DeployPlan
 from commands.requests import Refusal, RefusalCode
 
@@ -172,13 +173,6 @@ def compare_url(source_url: str | None, old: str | None, new: str | None) -> str
     if not source_url or not old or not new or old == new:
         return ""
     return f"{source_url.rstrip('/')}/compare/{old}...{new}"
-
-
-def tag_of(image: str) -> str | None:
-    """The tag of `repo:tag[@sha256:…]`, or None (digest-only or no tag)."""
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
 
 
 def new_request(

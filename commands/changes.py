@@ -37,7 +37,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from commands.images import ImageReference, InvalidReference
+from commands.images import tag_of
 
 if TYPE_CHECKING:
     from commands.plan import DeployPlan
@@ -251,14 +251,6 @@ class Revisions:
     source_url: str | None
     running: str | None
     new: str | None
-
-
-def tag_of(image: str) -> str | None:
-    """The tag of an image reference (`repo:tag[@sha256:…]`), or None."""
-    try:
-        return ImageReference.parse(image).tag
-    except InvalidReference:
-        return None
 
 
 def revisions_for(

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from commands.rollout_decisions import CHANGE_CAUSE
+
 DECKHAND_MANAGER = "deckhand"
-CHANGE_CAUSE = "kubernetes.io/change-cause"
 
 
 @dataclass(frozen=True)

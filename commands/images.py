@@ -223,6 +223,14 @@ class Platform:
         return f"{base}/{self.variant}" if self.variant else base
 
 
+def tag_of(image: str | None) -> str | None:
+    """The tag of `repo:tag[@sha256:…]` (what runs, as a Deployment spells it); None when
+    there is none. Tolerant: a malformed digest or host still yields the tag. Pure."""
+    name = (image or "").split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] or None if ":" in last else None
+
+
 def suggest_tags(wanted: str, existing: Iterable[str], n: int = 3) -> list[str]:
     """Up to `n` tags from `existing` closest to `wanted`, best first (pure).
 

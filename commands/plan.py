@@ -43,9 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 from commands import texts
 from commands.config import DeckhandConfig, ServiceConfig
-from commands.images import ImageReference, InvalidReference
+from commands.images import ImageReference, InvalidReference, tag_of
 from commands.observed import (
-    CHANGE_CAUSE,
     DeploymentState,
     ImageCheck,
     ImageProblem,
@@ -54,6 +53,7 @@ from commands.observed import (
     peak_pods,
 )
 from commands.requests import Refusal, RefusalCode
+from commands.rollout_decisions import CHANGE_CAUSE
 from commands.validate import ValidatedDeploy, ValidatedRestart, ValidatedRollback
 
 if TYPE_CHECKING:
@@ -440,7 +440,7 @@ def plan_restart(
         return _combine(problems)
     stamp = requested_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     first = current[service.deployments[0].name].image or ""
-    tag = _tag_of(first)
+    tag = tag_of(first) or ""
     annotations = _annotations(
         cause=texts.change_cause(requested_by, "restarted the pods", request.reason),
         user=requested_by,
@@ -474,10 +474,3 @@ def plan_restart(
         auto_rollback=False,
         kind="restart",
     )
-
-
-def _tag_of(image: str) -> str:
-    try:
-        return ImageReference.parse(image).tag or ""
-    except InvalidReference:
-        return ""

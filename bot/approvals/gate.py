@@ -52,6 +52,7 @@ from bot.kube.errors import KubeError
 from bot.rollout.clock import Clock
 from bot.rollout.engine import RolloutEngine, refusing
 from bot.slack import writes
+from bot.slack.blocks import section
 from bot.slack.client import FinalUpdateFailed, SlackError
 from bot.slack.live_message import LiveMessage
 from bot.slack.seam import ActionContext, CommandContext, Replier, ViewContext
@@ -133,7 +134,7 @@ class ApprovalDesk:
             await self._store.create(made)
         except KubeError as e:
             note = texts.backend_unavailable("record the approval request", e.sentence())
-            await self._finish(live, [_section(note)], note)
+            await self._finish(live, [section(note)], note)
             return
         blocks, text = render_request(made)
         await self._finish(live, blocks, text)
@@ -466,7 +467,3 @@ def reason_errors(
 
 def _new_or_refusal(decision: Counted | Approved | Refusal) -> ApprovalRequest | Refusal:
     return decision if isinstance(decision, Refusal) else decision.request
-
-
-def _section(text: str) -> dict[str, object]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}

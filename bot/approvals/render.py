@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bot.slack.blocks import Block, section
 from commands import texts
 from commands.approvals import ApprovalRequest, ApprovalState, EventKind
 
@@ -33,15 +34,9 @@ APPROVAL_ACTIONS = frozenset({APPROVE_ACTION, REJECT_ACTION, FORCE_ACTION})
 REASON_BLOCK = "reason"
 ACTIONS_BLOCK = "deckhand-approval"
 
-Block = dict[str, Any]
-
 
 def when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
 def _button(label: str, action_id: str, value: str, style: str | None = None) -> Block:
@@ -83,7 +78,7 @@ def render_request(request: ApprovalRequest) -> tuple[list[Block], str]:
     """The request message's blocks and fallback text."""
     title = texts.approval_title(request.services, request.tag, request.env)
     blocks: list[Block] = [
-        _section(f"*{title}*"),
+        section(f"*{title}*"),
         {
             "type": "context",
             "elements": [
@@ -96,21 +91,21 @@ def render_request(request: ApprovalRequest) -> tuple[list[Block], str]:
     ]
     for c in request.changes:
         line = texts.approval_change_line(c.service, c.current, c.image, c.digest, c.compare_url)
-        blocks.append(_section(line))
+        blocks.append(section(line))
     if request.notes:
-        blocks.append(_section("\n".join(request.notes)))
+        blocks.append(section("\n".join(request.notes)))
     if request.frozen:
-        blocks.append(_section(texts.approval_freeze_notice(request.env)))
+        blocks.append(section(texts.approval_freeze_notice(request.env)))
     if request.unpromoted:
         notice = texts.not_promoted_force(request.unpromoted, request.promote_source, request.env)
-        blocks.append(_section(notice))
+        blocks.append(section(notice))
     if request.state is not ApprovalState.PENDING:
-        blocks.append(_section(outcome_line(request)))
+        blocks.append(section(outcome_line(request)))
         return blocks, f"{title}: {request.state.value}"
     pending = texts.approval_pending_line(
         request.required, request.voters, when(request.expires_at)
     )
-    blocks.append(_section(pending))
+    blocks.append(section(pending))
     first = (
         _button(
             texts.FORCE_LABEL if request.frozen else texts.FORCE_UNPROMOTED_LABEL,
@@ -158,7 +153,7 @@ def reason_modal(
         },
         "submit": {"type": "plain_text", "text": texts.SUBMIT_LABEL},
         "blocks": [
-            _section(texts.approval_modal_intro(request_id, rejecting=rejecting)),
+            section(texts.approval_modal_intro(request_id, rejecting=rejecting)),
             {
                 "type": "input",
                 "block_id": REASON_BLOCK,
@@ -181,7 +176,7 @@ def notice_modal(text: str) -> dict[str, Any]:
         "type": "modal",
         "title": {"type": "plain_text", "text": texts.APPROVAL_NOTICE_TITLE},
         "close": {"type": "plain_text", "text": texts.CLOSE_LABEL},
-        "blocks": [_section(text)],
+        "blocks": [section(text)],
     }
 
 

@@ -39,13 +39,13 @@ from bot.kube.errors import KubeError
 from bot.lifecycle import Supervisor
 from bot.registry.client import RegistryClient
 from bot.registry.errors import RateLimited, RegistryError
+from bot.rollout.cluster_reads import lock_info, read_current
 from bot.rollout.engine import RolloutEngine
-from bot.rollout.state import lock_info, read_current
 from bot.slack import writes
 from bot.slack.client import SlackError, slack_call
 from bot.slack.seam import CommandContext, Replier
 from commands import texts
-from commands.changes import Revisions, revision_of, tag_of
+from commands.changes import Revisions, revision_of
 from commands.config import DeckhandConfig
 from commands.delivery import (
     Announcement,
@@ -60,6 +60,7 @@ from commands.delivery import (
     package_rows,
     service_of,
 )
+from commands.images import tag_of
 from commands.validate import ValidatedDeploy
 
 log = logging.getLogger(__name__)

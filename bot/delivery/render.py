@@ -13,16 +13,10 @@ image has no buttons.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from bot.slack.blocks import Block, section
 from commands import texts
 from commands.delivery import DEPLOY_PUSH_ACTION, Announcement, button_value
-
-Block = dict[str, Any]
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
 def render_announcement(a: Announcement, *, notes: Sequence[str] = ()) -> tuple[list[Block], str]:
@@ -33,12 +27,12 @@ def render_announcement(a: Announcement, *, notes: Sequence[str] = ()) -> tuple[
             "type": "header",
             "text": {"type": "plain_text", "text": texts.push_title(a.service, a.tag)[:150]},
         },
-        _section(texts.push_headline(a.service, a.tag, a.pushed_by, a.pushed_at)),
+        section(texts.push_headline(a.service, a.tag, a.pushed_by, a.pushed_at)),
     ]
     if a.image is not None:
         check = a.image
         blocks.append(
-            _section(
+            section(
                 texts.push_checked(
                     check.platform,
                     check.size,
@@ -49,11 +43,11 @@ def render_announcement(a: Announcement, *, notes: Sequence[str] = ()) -> tuple[
             )
         )
     if a.problem is not None:
-        blocks.append(_section(texts.push_not_deployable(a.problem)))
+        blocks.append(section(texts.push_not_deployable(a.problem)))
         if a.fix:
-            blocks.append(_section(texts.push_fix(a.fix)))
+            blocks.append(section(texts.push_fix(a.fix)))
     if notes:
-        blocks.append(_section("\n".join(notes)[:2900]))
+        blocks.append(section("\n".join(notes)[:2900]))
     if a.auto_deploy:
         blocks.append(
             {

@@ -14,19 +14,14 @@ from collections.abc import Sequence
 from bot.rollout.engine import HistoryView, ServiceStatus
 from bot.rollout.records import DeployRecord, RecordPhase
 from commands import texts
-from commands.images import ImageReference, InvalidReference
+from commands.images import tag_of
 
 HISTORY_SHOWN = 10
 
 
-def tag_of(image: str | None) -> str:
-    """The tag of an image reference (the whole text when it has none)."""
-    if not image:
-        return "?"
-    try:
-        return ImageReference.parse(image).tag or image
-    except InvalidReference:
-        return image
+def shown_tag(image: str | None) -> str:
+    """What a line shows of an image: its tag, else the whole text, else `?`. Pure."""
+    return tag_of(image) or image or "?"
 
 
 def status_text(statuses: Sequence[ServiceStatus]) -> str:
@@ -41,7 +36,7 @@ def status_text(statuses: Sequence[ServiceStatus]) -> str:
         if s.lock is not None:
             why = f": {s.lock.reason}" if s.lock.reason else ""
             lock = f"locked by {texts.user(s.lock.holder)}{why}"
-        line = texts.status_line(s.service, s.env, tag_of(first.image), first.replicas, lock)
+        line = texts.status_line(s.service, s.env, shown_tag(first.image), first.replicas, lock)
         if s.deployed and first.image != s.deployed:
             line += texts.status_drift_mark(s.deployed)
         lines.append(line)
@@ -70,7 +65,7 @@ def history_text(view: HistoryView) -> str:
         lines.append(texts.history_line(when, r.tag or "?", r.who, _result(r), r.id))
     if not view.records:
         for rev in view.revisions[:HISTORY_SHOWN]:
-            lines.append(texts.revision_line(rev.number, tag_of(rev.image), rev.change_cause))
+            lines.append(texts.revision_line(rev.number, shown_tag(rev.image), rev.change_cause))
     return "\n".join(lines)
 
 

@@ -21,15 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
+from bot.slack.blocks import Block, section
 from commands import texts
 from commands.progress import Phase, Progress
 
 ROLLBACK_ACTION = "deckhand:rollback"
 """`action_id` of the Roll back button; its value is the deploy id."""
-
-Block = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -134,10 +132,6 @@ def _overall(services: tuple[str, ...], progress: Mapping[str, Progress], before
 _ORDER = list(Phase)
 
 
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
 def _context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
@@ -166,10 +160,10 @@ def render_card(card: DeployCard) -> tuple[list[Block], str]:
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": card.title}},
         _context(texts.requested_by(card.requested_by, card.deploy_id, card.reason)),
-        _section(texts.phase_line(card.phase.value, elapsed_s=card.elapsed_s)),
+        section(texts.phase_line(card.phase.value, elapsed_s=card.elapsed_s)),
     ]
     if card.note:
-        blocks.append(_section(card.note))
+        blocks.append(section(card.note))
     if card.facts:
         lines = [
             texts.image_facts(
@@ -190,10 +184,10 @@ def render_card(card: DeployCard) -> tuple[list[Block], str]:
     if card.unchanged:
         blocks.append(_context(texts.unchanged(card.unchanged, card.what)))
     if card.changes:
-        blocks.append(_section("\n".join(card.changes)))
+        blocks.append(section("\n".join(card.changes)))
     service_lines = [line for s in card.services if (line := _service_line(card, s))]
     if service_lines:
-        blocks.append(_section("\n".join(service_lines)))
+        blocks.append(section("\n".join(service_lines)))
     if card.phase is Phase.FAILED and card.rollback_offered and card.kind == "deploy":
         blocks.append(
             {

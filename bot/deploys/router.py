@@ -39,6 +39,7 @@ from bot.deploys.answers import history_text, status_text, tags_text
 from bot.deploys.deploy_flow import DeployFlow
 from bot.deploys.render import ROLLBACK_ACTION
 from bot.rollout.engine import RolloutEngine, refusing
+from bot.slack.blocks import section
 from bot.slack.seam import ActionContext, CommandContext, Replier, ViewContext
 from bot.slack.usergroups import UserGroups
 from commands import help as help_
@@ -236,7 +237,7 @@ class DeckhandBackend:
             await replier.ephemeral(said.text)
             return
         text = said
-        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        blocks = [section(text)]
         await replier.start_live(blocks, text=text)
 
     async def _read(

@@ -11,7 +11,7 @@ recheck.py   the registry asked again with the namespace's own pull secret
 rollback.py  `kubectl rollout undo` (JSON patch of /spec/template + annotations)
 locks.py     Lease locks per service+env: deploy locks (renewed) and manual locks
 records.py   one ConfigMap per deploy; history, in-flight, exactly-once report claim
-state.py     cluster JSON → commands.plan's DeploymentState / Revision / LockInfo
+cluster_reads.py  cluster JSON → commands.plan's DeploymentState / Revision / LockInfo
 outcome.py   Outcome / ServiceOutcome, the summary lines, Progress events
 clock.py     the Clock protocol (wall time; the sandbox's scaled time in tests)
 background.py  scoped helper tasks and `together` (gather that cancels on failure)

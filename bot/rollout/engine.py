@@ -33,6 +33,7 @@ from bot.registry.client import RegistryClient
 from bot.registry.errors import RegistryError
 from bot.rollout.background import together
 from bot.rollout.clock import Clock
+from bot.rollout.cluster_reads import lock_info, read_current, read_revisions
 from bot.rollout.execute import OnProgress, Runner, drop_progress
 from bot.rollout.explain import Explainer
 from bot.rollout.follow import Follower
@@ -40,7 +41,6 @@ from bot.rollout.locks import MANUAL, LockHeld, Locks
 from bot.rollout.observe import selector_of
 from bot.rollout.outcome import Outcome
 from bot.rollout.records import DeployRecord, RecordPhase, Records, new_deploy_id
-from bot.rollout.state import lock_info, read_current, read_revisions
 from commands import texts
 from commands.changes import ChangeNotes, revisions_for, rollback_revisions
 from commands.config import DeckhandConfig

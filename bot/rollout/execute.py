@@ -44,7 +44,7 @@ from bot.rollout.records import DeployRecord, RecordPhase, Records, TargetRecord
 from bot.rollout.rollback import RolledBack, rollback
 from commands import texts
 from commands.diagnosis import Cause
-from commands.images import ImageReference, InvalidReference
+from commands.images import tag_of
 from commands.plan import DeployPlan, RollbackPlan
 from commands.progress import Phase, Progress
 from commands.rollout_decisions import CHANGE_CAUSE, Counts, UndoRefused, images_of
@@ -404,7 +404,7 @@ class Runner:
                 previous = next(
                     (t.previous_image for t in record.targets if t.service == o.service), ""
                 )
-                why = texts.rollback_lock_reason(_tag_of(previous), record.who)
+                why = texts.rollback_lock_reason(tag_of(previous) or "", record.who)
             elif o.phase is Phase.ROLLED_BACK:
                 why = texts.rollback_lock_reason(record.tag, record.who, automatic=True)
             else:
@@ -492,13 +492,6 @@ def overall_phase(phases: set[Phase]) -> Phase:
         if phase in phases:
             return phase
     return Phase.ROLLED_BACK
-
-
-def _tag_of(image: str | None) -> str:
-    try:
-        return ImageReference.parse(image or "").tag or ""
-    except InvalidReference:
-        return ""
 
 
 def _target(t: TargetRecord, namespace: str, generation: int) -> FollowTarget:

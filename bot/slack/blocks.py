@@ -31,6 +31,12 @@ MAX_FALLBACK_TEXT = 4000
 TRUNCATED = "… (truncated)"
 
 Block = dict[str, Any]
+"""One Block Kit block as JSON (the one alias: renderers build these, `fit_blocks` fits them)."""
+
+
+def section(text: str) -> Block:
+    """A `section` block of mrkdwn `text`. Pure."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
 def truncate(text: str, limit: int, *, note: str = TRUNCATED) -> str:

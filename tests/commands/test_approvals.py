@@ -26,10 +26,10 @@ from commands.approvals import (
     expire,
     in_freeze,
     new_request,
-    tag_of,
     void_if_moved,
 )
 from commands.config import Approvals, ApprovalWindow, EnvironmentConfig, Principals
+from commands.images import tag_of
 from commands.plan import DeployPlan, ImageCheck, Patch, ServicePlan
 from commands.requests import Refusal, RefusalCode
 

@@ -289,52 +289,6 @@ def test_rollback_to_an_image_the_registry_lost() -> None:
     assert refusal.code is RefusalCode.IMAGE_PROBLEM
 
 
-def test_deployment_state_from_dict() -> None:
-    obj = {
-        "metadata": {
-            "name": "worker",
-            "namespace": "honeydue",
-            "annotations": {"deployment.kubernetes.io/revision": "7"},
-        },
-        "spec": {
-            "replicas": 1,
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
-            "template": {"spec": {"containers": [{"name": "worker", "image": "x/y:1"}]}},
-        },
-    }
-    found = DeploymentState.from_dict(obj, "worker")
-    assert found == DeploymentState(
-        "honeydue", "worker", "worker", "x/y:1", 1, 7, False, "RollingUpdate", 1, ("worker",)
-    )
-    assert peak_pods(found) == 2
-    bare = DeploymentState.from_dict({"metadata": {"name": "api"}}, "api")
-    assert (bare.image, bare.replicas, bare.strategy, bare.max_surge) == (
-        None, 1, "RollingUpdate", "25%"
-    )  # fmt: skip
-
-
-def test_revision_from_replicaset() -> None:
-    rs = {
-        "metadata": {
-            "annotations": {
-                "deployment.kubernetes.io/revision": "3",
-                "kubernetes.io/change-cause": "deckhand: U1 deployed ccccccc",
-            },
-            "creationTimestamp": "2026-11-26T09:00:00Z",
-        },
-        "spec": {
-            "template": {"spec": {"containers": [{"name": "api", "image": HISTORY[2].image}]}}
-        },
-    }
-    revision = Revision.from_replicaset(rs, "api")
-    assert revision == Revision(
-        3, HISTORY[2].image, "deckhand: U1 deployed ccccccc", datetime(2026, 11, 26, 9, tzinfo=UTC)
-    )
-    assert revision.tag == "ccccccc"
-    assert Revision.from_replicaset(rs, "other") is None
-    assert Revision.from_replicaset({"metadata": {}}, "api") is None
-
-
 def test_restart_plan_keeps_the_image_and_sets_restarted_at() -> None:
     plan = plan_restart(
         request=ValidatedRestart("api", "production", "pull secret renewed"),

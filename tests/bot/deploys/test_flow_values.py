@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.deploys.answers import history_text, status_text, tag_of
+from bot.deploys.answers import history_text, shown_tag, status_text
 from bot.deploys.deploy_flow import (
     apply_outcome,
     card_of_record,
@@ -192,5 +192,5 @@ def test_history_lists_deckhand_records_newest_first() -> None:
     ("image", "tag"),
     [(f"{REPO}:237c6b8@{DIGEST}", "237c6b8"), (None, "?"), ("not a ref!", "not a ref!")],
 )
-def test_tag_of(image: str | None, tag: str) -> None:
-    assert tag_of(image) == tag
+def test_shown_tag(image: str | None, tag: str) -> None:
+    assert shown_tag(image) == tag
