@@ -51,6 +51,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.drift import DriftService
 from bot.alerts.service import AlertService, alerts_enabled
 from bot.approvals.gate import ApprovalDesk
+from bot.clock import Clock
 from bot.config import ConfigError, load_config
 from bot.delivery.announcer import Delivery
 from bot.delivery.store import DeliveryStore
@@ -69,7 +70,6 @@ from bot.lifecycle import FATAL_PREFIX, ReadinessState, Supervisor, run_until_si
 from bot.logs import configure_logging
 from bot.metrics import Metrics, deckhand_version, poll_cluster_gauges
 from bot.registry.client import RegistryClient
-from bot.rollout.clock import Clock
 from bot.rollout.engine import RolloutEngine
 from bot.settings import Settings
 from bot.slack.app import build_app, require_signing_secret, uses_socket_mode

@@ -45,11 +45,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.clock import Clock, SystemClock, micro_time, parse_time
 from bot.kube.client import KubeClient
 from bot.kube.errors import Conflict, KubeError, NotFound
 from bot.kube.kinds import LEASES, KubeObject
-from bot.rollout.background import background
-from bot.rollout.clock import Clock, SystemClock, micro_time, parse_time
+from bot.tasks import background
 
 log = logging.getLogger(__name__)
 

@@ -32,13 +32,13 @@ from datetime import datetime
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.service import alert_channel
+from bot.clock import Clock, SystemClock
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS, KubeObject
 from bot.kube.watch import watch
 from bot.registry.client import RegistryClient
 from bot.registry.errors import PlatformNotAvailable, RegistryError, RepositoryNotFound, TagNotFound
-from bot.rollout.clock import Clock, SystemClock
 from bot.rollout.records import DeployRecord, RecordPhase, Records
 from bot.slack import writes
 from bot.slack.client import SlackError

@@ -21,10 +21,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.clock import parse_time
 from bot.kube.client import KubeClient
 from bot.kube.errors import Conflict, NotFound
 from bot.kube.kinds import KubeObject
-from bot.rollout.clock import parse_time
 from bot.state import Codec, ConfigMapStore
 from commands.diagnosis import Cause
 from commands.incidents import Incident, IncidentKey, Phase

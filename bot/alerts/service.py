@@ -42,14 +42,14 @@ from bot.alerts.incidents import IncidentStore
 from bot.alerts.notifier import Notifier
 from bot.alerts.watcher import ClusterView
 from bot.alerts.workload import diagnose_workload
+from bot.clock import Clock, SystemClock
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.registry.client import RegistryClient
-from bot.rollout.background import background
-from bot.rollout.clock import Clock, SystemClock
 from bot.rollout.explain import recheck_verdict
 from bot.rollout.recheck import PullRecheck, RecheckResult, recheck_pull
 from bot.slack.client import SlackError
+from bot.tasks import background
 from commands import diagnosis, texts
 from commands.config import DeckhandConfig
 from commands.diagnosis import Cause, Finding

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.clock import Clock, SystemClock
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import (
@@ -53,7 +54,6 @@ from bot.kube.kinds import (
     uid_of,
 )
 from bot.kube.watch import watch
-from bot.rollout.clock import Clock, SystemClock
 from bot.rollout.records import DeployRecord, RecordPhase, from_configmap
 from commands.config import AlertsConfig
 from commands.diagnosis import Cause, classify_message

@@ -48,8 +48,8 @@ from bot.approvals.render import (
     trail_lines,
 )
 from bot.approvals.store import ApprovalStore
+from bot.clock import Clock
 from bot.kube.errors import KubeError
-from bot.rollout.clock import Clock
 from bot.rollout.engine import RolloutEngine, refusing
 from bot.slack import writes
 from bot.slack.blocks import section

@@ -19,7 +19,7 @@ plus the local time since, times the rate; the rate is 1 (a real API server) unl
 the samples rule it out given their one-second resolution (a sandbox at speed 10:
 after half a wall second the server gained 5 s, not 0.5). Without a sample (a server
 that sends no `Date`) the local wall clock stands in. `ClusterClock` is that time as
-a `bot.rollout.clock.Clock`.
+a `bot.clock.Clock`.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class ClusterTime:
 
 @dataclass
 class ClusterClock:
-    """A `bot.rollout.clock.Clock` running on one cluster's time.
+    """A `bot.clock.Clock` running on one cluster's time.
 
     `refresh` makes any request to that API server (its answer's `Date` lands in `time`);
     `sync()` calls it when the latest sample is older than `max_age_s` local seconds.

@@ -13,7 +13,6 @@ locks.py     Lease locks per service+env: deploy locks (renewed) and manual lock
 records.py   one ConfigMap per deploy; history, in-flight, exactly-once report claim
 cluster_reads.py  cluster JSON → commands.plan's DeploymentState / Revision / LockInfo
 outcome.py   Outcome / ServiceOutcome, the summary lines, Progress events
-clock.py     the Clock protocol (wall time; the sandbox's scaled time in tests)
-background.py  scoped helper tasks and `together` (gather that cancels on failure)
 wording.py   the engine's sentences (to move into commands/texts.py)
+(shared infrastructure lives beside the features: `bot/clock.py`, `bot/tasks.py`)
 """

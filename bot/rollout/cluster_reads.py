@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from bot.clock import parse_time
 from bot.kube.client import KubeClient
 from bot.kube.errors import NotFound
 from bot.kube.kinds import DEPLOYMENTS, KubeObject, annotations_of, meta
-from bot.rollout.background import together
-from bot.rollout.clock import parse_time
 from bot.rollout.locks import LockHolder
 from bot.rollout.rollback import owned_replicasets
+from bot.tasks import together
 from commands.config import DeckhandConfig
 from commands.plan import DeploymentState, LockInfo, Revision
 from commands.rollout_decisions import CHANGE_CAUSE, images_of, revision_of

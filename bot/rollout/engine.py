@@ -25,14 +25,13 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TypeVar
 
+from bot.clock import Clock
 from bot.gitea.notes import ChangeNotesReader
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError, NotFound
 from bot.kube.kinds import DEPLOYMENTS, PODS
 from bot.registry.client import RegistryClient
 from bot.registry.errors import RegistryError
-from bot.rollout.background import together
-from bot.rollout.clock import Clock
 from bot.rollout.cluster_reads import lock_info, read_current, read_revisions
 from bot.rollout.execute import OnProgress, Runner, drop_progress
 from bot.rollout.explain import Explainer
@@ -41,6 +40,7 @@ from bot.rollout.locks import MANUAL, LockHeld, Locks
 from bot.rollout.observe import selector_of
 from bot.rollout.outcome import Outcome
 from bot.rollout.records import DeployRecord, RecordPhase, Records, new_deploy_id
+from bot.tasks import together
 from commands import texts
 from commands.changes import ChangeNotes, revisions_for, rollback_revisions
 from commands.config import DeckhandConfig

@@ -30,18 +30,18 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
+from bot.clock import Clock
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS, meta
 from bot.kube.retry import until_answered
 from bot.rollout.apply import apply_patches, current_image
-from bot.rollout.background import together
-from bot.rollout.clock import Clock
 from bot.rollout.follow import Failure, Follower, FollowResult, FollowTarget, FollowUpdate
 from bot.rollout.locks import LockHeld, Locks
 from bot.rollout.outcome import Outcome, ServiceOutcome, progress_of, refusal, summarize
 from bot.rollout.records import DeployRecord, RecordPhase, Records, TargetRecord
 from bot.rollout.rollback import RolledBack, rollback
+from bot.tasks import together
 from commands import texts
 from commands.diagnosis import Cause
 from commands.images import tag_of

@@ -29,11 +29,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.clock import Clock
 from bot.kube.client import KubeClient
 from bot.kube.clusterclock import ClusterClock
 from bot.kube.errors import ServerError, Unreachable
 from bot.kube.kinds import DEPLOYMENTS, KubeObject
-from bot.rollout.clock import Clock
 from bot.rollout.observe import observe, selector_of
 from commands import texts
 from commands.config import RolloutConfig

@@ -33,12 +33,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.clock import Clock, micro_time, parse_time
 from bot.kube.client import KubeClient
 from bot.kube.errors import Conflict, KubeError, NotFound
 from bot.kube.kinds import LEASES, KubeObject, annotations_of
 from bot.kube.retry import until_answered
-from bot.rollout.background import background
-from bot.rollout.clock import Clock, micro_time, parse_time
+from bot.tasks import background
 from commands import texts
 
 log = logging.getLogger(__name__)

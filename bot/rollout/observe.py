@@ -23,7 +23,7 @@ from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS, EVENTS, PODS, REPLICASETS, Kind, KubeObject, meta
 from bot.kube.watch import WatchEvent, watch
-from bot.rollout.background import background
+from bot.tasks import background
 
 MAX_EVENTS_PER_POD = 20
 

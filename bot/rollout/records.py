@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from bot.clock import parse_time
 from bot.kube.client import KubeClient
 from bot.kube.errors import NotFound
 from bot.kube.kinds import KubeObject
-from bot.rollout.clock import parse_time
 from bot.state import Change, Codec, ConfigMapStore
 
 _A = "deckhand.dev/"

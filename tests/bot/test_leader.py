@@ -16,7 +16,7 @@ import pytest
 from bot.kube.client import KubeClient
 from bot.kube.kinds import LEASES
 from bot.leader import LEASE_NAME, LeaderElector, live_holder
-from bot.rollout.background import background
+from bot.tasks import background
 
 NS = "deckhand"
 LEASE_S = 2.0

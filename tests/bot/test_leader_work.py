@@ -17,7 +17,7 @@ from bot.kube.client import KubeClient
 from bot.kube.errors import Request, Unreachable
 from bot.kube.kinds import LEASES
 from bot.leader import LEASE_NAME, LeaderElector, LeaderWork
-from bot.rollout.background import background
+from bot.tasks import background
 
 NS = "deckhand"
 

@@ -11,7 +11,7 @@ import contextlib
 import time
 
 from bot.leader import LeaderElector
-from bot.rollout.background import background
+from bot.tasks import background
 from sandbox.env import ALERT_CHANNEL, SERVICES
 from tests.bot.alerts.harness import GRACE_S, AlertWorld, alert_world, text_of, wait_until
 

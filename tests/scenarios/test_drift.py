@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.alerts.drift import DriftService
-from bot.rollout.background import background
 from bot.rollout.records import DeployRecord, RecordPhase, Records, TargetRecord
+from bot.tasks import background
 from sandbox.env import SERVICES
 from tests.bot.alerts.harness import AlertWorld, alert_world, text_of, wait_until
 from tests.fixtures.cluster import run_kubectl

@@ -25,9 +25,9 @@ from bot.alerts.service import AlertService
 from bot.kube.client import KubeClient, KubeOptions
 from bot.kube.kinds import DEPLOYMENTS, PODS
 from bot.registry.client import RegistryClient
-from bot.rollout.background import background
 from bot.settings import RegistrySettings
 from bot.slack.client import open_web_client
+from bot.tasks import background
 from commands.config import DeckhandConfig
 from sandbox.env import ALERT_CHANNEL, SandboxEnv
 from sandbox.slack import LocalSlack

@@ -21,8 +21,8 @@ import pytest
 
 from bot.alerts.watcher import ClusterView
 from bot.kube.client import KubeClient
-from bot.rollout.background import background
 from bot.rollout.records import DeployRecord, Records, TargetRecord
+from bot.tasks import background
 from commands.diagnosis import Cause
 from sandbox.cluster.errors import ApiError
 from sandbox.cluster.resources import CONFIGMAPS, EVENTS, PODS, REPLICASETS
