@@ -21,6 +21,8 @@ BOT_USER_ID = "U0DECKHAND"
 BOT_ID = "B0DECKHAND"
 TEAM_ID = "T0SANDBOX"
 
+MAX_TEXT = 40_000
+"""chat.postMessage / chat.update refuse a longer `text` (`msg_too_long`)."""
 TRIGGER_TTL_S = 3.0
 """A trigger_id works this long after the interaction that carried it."""
 
@@ -85,6 +87,8 @@ def _content(params: Json) -> tuple[str | None, list[dict[str, Any]] | None, Jso
             return None, None, _error(code, **extra)
     if not text and not blocks:
         return None, None, _error("no_text")
+    if text is not None and len(str(text)) > MAX_TEXT:
+        return None, None, _error("msg_too_long")
     return (str(text) if text is not None else None), blocks, None
 
 

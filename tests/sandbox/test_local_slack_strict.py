@@ -167,6 +167,11 @@ async def test_block_kit_is_validated_as_slack_does(
         assert "json-pointer:/blocks" in body["response_metadata"]["messages"][0]
 
 
+async def test_a_text_over_40k_characters_is_refused(call: Any) -> None:
+    body, _ = await call("chat.postMessage", channel="C0DEPLOYS", text="x" * 40_001)
+    assert body == {"ok": False, "error": "msg_too_long"}
+
+
 async def test_valid_blocks_pass(call: Any) -> None:
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "Deploy"}},
