@@ -200,19 +200,26 @@ class ClusterView:
             await self.clock.sleep(self.relist_backoff_s)
 
     async def _list_pods(self, namespace: str) -> str:
-        listed = await self.kube.list(PODS, namespace=namespace)
+        # Page by page: 5,000 pods (with their managedFields) never sit in memory at once.
+        seen: set[str] = set()
+        version = ""
+        async for page in self.kube.pages(PODS, namespace=namespace):
+            version = page.resource_version
+            for obj in page.items:
+                seen.add(uid_of(obj))
+                await self._on_pod("ADDED", obj)
         for uid in [u for u, p in self.pods.items() if p.pulls.namespace == namespace]:
-            if uid not in {uid_of(o) for o in listed.items}:
+            if uid not in seen:
                 del self.pods[uid]
-        for obj in listed.items:
-            await self._on_pod("ADDED", obj)
-        return listed.resource_version
+        return version
 
     async def _list_events(self, namespace: str) -> str:
-        listed = await self.kube.list(EVENTS, namespace=namespace)
-        for obj in listed.items:
-            await self._on_event("ADDED", obj)
-        return listed.resource_version
+        version = ""
+        async for page in self.kube.pages(EVENTS, namespace=namespace):
+            version = page.resource_version
+            for obj in page.items:
+                await self._on_event("ADDED", obj)
+        return version
 
     async def _list_records(self) -> str:
         listed = await self.kube.list(

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 MERGE = "application/merge-patch+json"
+LIST_PAGE_SIZE = 500
+"""Objects per list request (kubectl's chunk size): big lists arrive in pieces."""
 FIELD_MANAGER = "deckhand"
 """The `fieldManager` of every write: how `metadata.managedFields` names Deckhand's changes
 (drift notices tell them apart from `kubectl-set`, `helm`, ...)."""
@@ -243,13 +245,42 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> ObjectList:
+        items: list[KubeObject] = []
+        version = ""
+        async for page in self.pages(
+            kind, namespace=namespace, label_selector=label_selector, field_selector=field_selector
+        ):
+            items.extend(page.items)
+            version = version or page.resource_version
+        return ObjectList(items=items, resource_version=version)
+
+    async def pages(
+        self,
+        kind: Kind,
+        *,
+        namespace: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int = LIST_PAGE_SIZE,
+    ) -> AsyncIterator[ObjectList]:
+        """A list in chunks of `limit` (`continue` tokens, as kubectl lists): each chunk
+        can be handled and dropped before the next is read. Every chunk carries the
+        first one's resourceVersion (the list's: watch from it)."""
         request = Request("list", kind.plural, namespace)
-        query = {"labelSelector": label_selector, "fieldSelector": field_selector}
-        data = await self._call("GET", kind.path(namespace), request=request, query=query)
-        return ObjectList(
-            items=list(data.get("items") or []),
-            resource_version=str(meta(data).get("resourceVersion", "")),
-        )
+        query: dict[str, Any] = {
+            "labelSelector": label_selector,
+            "fieldSelector": field_selector,
+            "limit": limit,
+        }
+        version = ""
+        while True:
+            data = await self._call("GET", kind.path(namespace), request=request, query=query)
+            version = version or str(meta(data).get("resourceVersion", ""))
+            yield ObjectList(items=list(data.get("items") or []), resource_version=version)
+            token = meta(data).get("continue")
+            if not token:
+                return
+            query["continue"] = token
 
     async def create(self, kind: Kind, obj: KubeObject, *, namespace: str | None) -> KubeObject:
         request = Request("create", kind.plural, namespace, meta(obj).get("name"))

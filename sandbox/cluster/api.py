@@ -7,8 +7,9 @@ streamed by `streams`):
 
 * discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}[/{v}]`; see
   `discovery.py`) and the minimal OpenAPI v3 kubectl needs (`openapi.py`);
-* get, list (label and field selectors; `limit`/`continue` accepted, the whole
-  list is returned), watch (`?watch=1`, from a `resourceVersion`, for
+* get, list (label and field selectors; `limit`/`continue` chunk a JSON list as
+  the real server does; a Table list is returned whole), watch (`?watch=1`, from a
+  `resourceVersion`, for
   `timeoutSeconds` wall seconds; a too-old resourceVersion gives HTTP 200 and then
   an `ERROR` event carrying a 410 Expired Status, as the real watch cache does;
   `sendInitialEvents=true` ends the initial events with the annotated BOOKMARK),
@@ -31,6 +32,7 @@ request that fails leaves the store unchanged.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -296,18 +298,26 @@ class ApiServer:
             target.namespace,
             label_selector=request.query.get("labelSelector"),
             field_selector=request.query.get("fieldSelector"),
+            copy=False,  # only the chunk served is copied
         )
         if streams.wants_table(request):
             return _json_response(
                 tables.table(
                     target.resource,
-                    items,
+                    [clone(i) for i in items],
                     rv,
                     self.clock.now(),
                     include_object=request.query.get("includeObject", "Metadata"),
                 )
             )
-        return _json_response(self._list_body(target.resource, items, rv))
+        (chunk, remaining), rv, token = _page(
+            items, rv, request.query.get("limit"), request.query.get("continue")
+        )
+        body = self._list_body(target.resource, [clone(i) for i in chunk], rv)
+        if token:
+            body["metadata"]["continue"] = token
+            body["metadata"]["remainingItemCount"] = remaining
+        return _json_response(body)
 
     @staticmethod
     def _list_body(resource: Resource, items: list[Obj], rv: str) -> Obj:
@@ -586,6 +596,47 @@ class ApiServer:
         review.setdefault("metadata", {})["creationTimestamp"] = None
         review["status"] = {"allowed": allowed}
         return _json_response(review, 201)
+
+
+def _key(item: Obj) -> tuple[str, str]:
+    """The store's order: (namespace, name)."""
+    meta = item.get("metadata") or {}
+    return (str(meta.get("namespace", "")), str(meta.get("name", "")))
+
+
+def _start(key: tuple[str, str]) -> str:
+    return f"{key[0]}/{key[1]}\x00"
+
+
+def _page(
+    items: list[Obj], rv: str, limit: str | None, token: str | None
+) -> tuple[tuple[list[Obj], int], str, str]:
+    """A chunk of a list as the real apiserver serves `limit`/`continue`: ((items, how
+    many remain), the list's resourceVersion (the first chunk's), the next token or '').
+
+    The token is base64url JSON `{"v": "meta.k8s.io/v1", "rv": N, "start": "ns/name\\x00"}`
+    as the apiserver's storage encodes it; later chunks read the store as it is now (the
+    sandbox keeps no old revisions), from the key after the last one served."""
+    if token:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            start, rv = str(raw["start"]), str(int(raw["rv"]))
+        except (ValueError, KeyError, TypeError):
+            raise ApiError.bad_request(
+                "continue key is not valid: the token is not a base64 JSON continue key"
+            ) from None
+        namespace, _, name = start.rstrip("\x00").partition("/")
+        items = [i for i in items if _key(i) >= (namespace, name)]
+    try:
+        size = int(limit) if limit else 0
+    except ValueError:
+        size = 0
+    if size <= 0 or len(items) <= size:
+        return (items, 0), rv, ""
+    page, rest = items[:size], items[size:]
+    start = _start(_key(rest[0]))
+    encoded = json.dumps({"v": "meta.k8s.io/v1", "rv": int(rv), "start": start}).encode()
+    return (page, len(rest)), rv, base64.urlsafe_b64encode(encoded).decode().rstrip("=")
 
 
 def _manager(request: web.Request) -> str:

@@ -200,13 +200,16 @@ class Store:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        copy: bool = True,
     ) -> tuple[builtins.list[Obj], str]:
-        """Matching objects sorted by namespace and name, and the list's resourceVersion."""
+        """Matching objects sorted by namespace and name, and the list's resourceVersion.
+
+        `copy=False`: the stored objects themselves (the caller must not change them)."""
         match = matcher(resource.plural, label_selector, field_selector)
         if not resource.namespaced:
             namespace = None
         items = [
-            clone(obj)
+            clone(obj) if copy else obj
             for (ns, _), obj in sorted(self._objects[resource].items())
             if (not namespace or ns == namespace) and match(obj)
         ]

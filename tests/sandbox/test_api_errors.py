@@ -73,6 +73,19 @@ JSON_PATCH = "application/json-patch+json"
 CASES: list[tuple[str, str, str, Any, str | None, int, Obj]] = [
     # id, method, path, body (bytes/str sent as is, else JSON), content type, code, Status
     (
+        "bad-continue-token",
+        "GET",
+        "/api/v1/namespaces/default/configmaps?limit=1&continue=bm90LWpzb24",
+        None,
+        None,
+        400,
+        failure(
+            400,
+            "BadRequest",
+            "continue key is not valid: the token is not a base64 JSON continue key",
+        ),
+    ),
+    (
         "malformed-json",
         "POST",
         DEPLOY,

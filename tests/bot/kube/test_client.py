@@ -1,7 +1,7 @@
 """bot.kube against the sandbox API server: verbs, compare-and-swap, error translation, watches.
 
-Covers: get/list/patch/create/update round trips; writes named `deckhand` in
-managedFields; a 409 on `update` retried with a
+Covers: get/list/patch/create/update round trips; lists in chunks (`limit`/`continue`);
+writes named `deckhand` in managedFields; a 409 on `update` retried with a
 fresh read; 403 naming verb, resource and namespace; 404; an unreachable server named
 with its URL; pod logs; access reviews; the watch listing first, reconnecting after
 server timeouts and re-listing after 410.
@@ -46,6 +46,20 @@ async def test_writes_are_recorded_under_the_deckhand_field_manager(kube: KubeCl
     await kube.create(CONFIGMAPS, configmap("m", x="1"), namespace="deckhand")
     patched = await kube.patch(CONFIGMAPS, "m", {"data": {"x": "2"}}, namespace="deckhand")
     assert {e["manager"] for e in patched["metadata"]["managedFields"]} == {"deckhand"}
+
+
+async def test_big_lists_arrive_in_chunks_with_the_first_chunks_version(
+    kube: KubeClient,
+) -> None:
+    for n in range(7):
+        await kube.create(CONFIGMAPS, configmap(f"c{n}", x=str(n)), namespace="deckhand")
+    pages = [p async for p in kube.pages(CONFIGMAPS, namespace="deckhand", limit=3)]
+    assert [len(p.items) for p in pages] == [3, 3, 1]
+    assert len({p.resource_version for p in pages}) == 1
+    listed = await kube.list(CONFIGMAPS, namespace="deckhand")
+    names = [i["metadata"]["name"] for i in listed.items]
+    assert names == [f"c{n}" for n in range(7)]
+    assert listed.resource_version == pages[0].resource_version
 
 
 async def test_update_retries_a_conflict_with_a_fresh_read(
