@@ -141,7 +141,7 @@ class KubeClient:
         except (kube_config.ConfigException, OSError) as e:
             raise BadKubeconfig(where, str(e)) from e
         async with ApiClient(configuration) as api:
-            yield cls(api, options or KubeOptions())
+            yield cls(ApiTransport(api), options or KubeOptions())
 
     @classmethod
     @asynccontextmanager
