@@ -417,6 +417,8 @@ class DeployFlow:
         delivered = 0
         records = self._engine.records
         for record in await records.unreported():
+            if self._engine.is_running(record.id):
+                continue  # between its record's final write and its own claim: its report
             if not await records.claim_report(record.id):
                 continue
             blocks, text = render_card(card_of_record(record))
