@@ -265,3 +265,6 @@ def test_command_like_text_never_raises(words: list[str]) -> None:
     result = parse(" ".join(words))
     if not isinstance(result, ParseError):
         _structurally_valid(result)
+    else:  # a refusal a person can act on: a sentence, with the usage to type
+        assert result.text.strip()
+        assert "`" in result.text, result.text

@@ -280,9 +280,7 @@ async def test_push_a_new_image_is_announced_and_auto_deployed_to_staging(
         ]
 
     async def until(predicate: Callable[[], bool]) -> None:
-        changed = demo.slack._changed
-        async with asyncio.timeout(30), changed:
-            await changed.wait_for(predicate)
+        await demo.slack.wait_until(predicate, within_s=30)
 
     for kind in ("good", "arm64", "bad-tag"):
         status, body = await _post(

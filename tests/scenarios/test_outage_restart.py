@@ -121,9 +121,7 @@ class World:
         """Until `predicate()` holds, re-checked after every Web API call Slack answers
         (`cluster`: after every change in the sandbox cluster)."""
         if not cluster:
-            changed = self.slack._changed
-            async with asyncio.timeout(within_s), changed:
-                await changed.wait_for(predicate)
+            await self.slack.wait_until(predicate, within_s=within_s)
             return
         store = self.env.cluster.store
         changes = store.subscribe()

@@ -16,7 +16,6 @@ deploy message to reach a final phase.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -59,9 +58,7 @@ class DeployStack:
 
     async def until(self, predicate: Callable[[], bool], *, within_s: float) -> None:
         """Until `predicate()` holds; re-checked after every Web API call Slack answers."""
-        changed = self.slack._changed  # LocalSlack notifies it after each call
-        async with asyncio.timeout(within_s), changed:
-            await changed.wait_for(predicate)
+        await self.slack.wait_until(predicate, within_s=within_s)
 
     async def wait_message(self, *, count: int = 1, within_s: float = 10.0) -> StoredMessage:
         """The `count`-th top-level message of #deploys, once it exists."""
