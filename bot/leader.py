@@ -42,13 +42,13 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
-from bot.clock import Clock, SystemClock, micro_time, parse_time
+from bot.clock import Clock, SystemClock, micro_time
 from bot.kube.client import KubeClient
 from bot.kube.errors import Conflict, KubeError, NotFound
 from bot.kube.kinds import LEASES, KubeObject
+from bot.kube.lease import live_holder
 from bot.tasks import background
 
 log = logging.getLogger(__name__)
@@ -124,20 +124,6 @@ async def until_cancelled() -> None:
     """Park a leader task whose work is done until leadership ends (the elector cancels
     it then): a task that returned would give leadership up."""
     await asyncio.Event().wait()
-
-
-def live_holder(spec: Mapping[str, Any], *, now: datetime) -> str | None:
-    """The Lease's holder while its lease runs, None when free or expired (pure)."""
-    holder = spec.get("holderIdentity")
-    if not holder:
-        return None
-    renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
-    duration = spec.get("leaseDurationSeconds")
-    if renewed is None or duration is None:
-        return str(holder)
-    if renewed + timedelta(seconds=int(duration)) <= now:
-        return None
-    return str(holder)
 
 
 @dataclass

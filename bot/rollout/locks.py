@@ -31,12 +31,13 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.clock import Clock, micro_time, parse_time
 from bot.kube.client import KubeClient
 from bot.kube.errors import Conflict, KubeError, NotFound
 from bot.kube.kinds import LEASES, KubeObject, annotations_of
+from bot.kube.lease import lease_expiry, live_holder
 from bot.kube.retry import until_answered
 from bot.tasks import background
 from commands import texts
@@ -381,17 +382,11 @@ class Locks:
 
     def _live_holder(self, lease: KubeObject, service: str, env: str) -> LockHolder | None:
         spec = lease.get("spec") or {}
-        identity = spec.get("holderIdentity")
-        if not identity:
+        identity = live_holder(spec, now=self.clock.now())
+        if identity is None:
             return None
         notes = annotations_of(lease)
-        renewed = parse_time(spec.get("renewTime"))
-        duration = spec.get("leaseDurationSeconds")
-        expires = None
-        if duration is not None and renewed is not None:
-            expires = renewed + timedelta(seconds=int(duration))
-            if expires <= self.clock.now():
-                return None
+        expires = lease_expiry(spec)
         return LockHolder(
             service=service,
             env=env,

@@ -15,7 +15,8 @@ import pytest
 
 from bot.kube.client import KubeClient
 from bot.kube.kinds import LEASES
-from bot.leader import LEASE_NAME, LeaderElector, live_holder
+from bot.kube.lease import live_holder
+from bot.leader import LEASE_NAME, LeaderElector
 from bot.tasks import background
 
 NS = "deckhand"
