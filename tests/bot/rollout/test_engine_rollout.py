@@ -164,7 +164,9 @@ async def test_unschedulable_fails_after_the_readiness_timeout(stage: Stage) -> 
     failure = outcome.services[0].failure
     assert failure is not None
     assert failure.cause is Cause.UNSCHEDULABLE
-    assert 120 <= outcome.duration_s < 300
+    # The rule counts from the pod's PodScheduled=False transition, which the API stores in
+    # whole seconds (truncated): the verdict may come up to 1 s before 120 s of the deploy.
+    assert 119 <= outcome.duration_s < 300
 
 
 async def test_create_container_config_error_fails_at_once(stage: Stage) -> None:
