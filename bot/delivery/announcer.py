@@ -151,7 +151,8 @@ class Delivery:
             await self.store.enqueue(service, env, pending, channel=channel)
         if said.auto_deploy:
             self._wake.set()
-        blocks, text = render_announcement(said, notes=await self._notes(service, said))
+        summary, full = await self._notes(service, said)
+        blocks, text = render_announcement(said, notes=summary)
         try:
             async with asyncio.timeout(self.slack_timeout_s):
                 _, ts = await writes.post_message(
@@ -164,6 +165,14 @@ class Delivery:
             return False
         self.announced += 1
         log.info("announced %s %s (via %s) in %s", service, version.version, via, channel)
+        if full:  # the message shows a few titles; the full lists go to its thread
+            try:
+                async with asyncio.timeout(self.slack_timeout_s):
+                    await writes.post_message(self.client, channel=channel, text=full, thread_ts=ts)
+            except (SlackError, TimeoutError) as e:
+                log.warning(
+                    "push of %s %s: change notes not posted: %s", service, version.version, e
+                )
         try:
             await self.store.announced(claim, channel=channel, ts=ts)
         except KubeError as e:
@@ -172,15 +181,17 @@ class Delivery:
             )
         return True
 
-    async def _notes(self, service: str, said: Announcement) -> list[str]:
+    async def _notes(self, service: str, said: Announcement) -> tuple[list[str], str]:
         """Change notes against what each environment with a button runs (when Deckhand
-        reads Gitea: `DECKHAND_GITEA_TOKEN`), bounded by the notes reader's deadline."""
+        reads Gitea: `DECKHAND_GITEA_TOKEN`), bounded by the notes reader's deadline: the
+        message's lines, and the full lists for its thread ('' when none)."""
         reader = self.engine.notes
         if reader is None or said.image is None:
-            return []
+            return [], ""
         source = self.config.services[service].source_url
         new = revision_of(label=said.image.revision_label, tag=said.tag)
         lines: list[str] = []
+        threads: list[str] = []
         for env in said.buttons:
             try:
                 current = await read_current(
@@ -193,7 +204,9 @@ class Delivery:
             running = revision_of(label=None, tag=tag_of(image)) if image else None
             found = await reader.read({service: Revisions(source, running, new)})
             lines += [texts.push_changes_against(env), *texts.change_summary(found[service])]
-        return lines
+            if full := texts.notes_thread([found[service]]):
+                threads.append(f"{texts.push_changes_against(env)}\n{full}")
+        return lines, "\n\n".join(threads)
 
     # ---- polling ----
 

@@ -133,10 +133,16 @@ async def test_the_announcement_has_change_notes_against_each_environment(
         revision = stack.env.revision("api", newest)
         assert revision is not None
         stack.env.push("api", revision[:9], revision=revision)  # a new tag of that commit
-        text = block_text((await wait_announced(stack)).blocks)
+        message = await wait_announced(stack)
+        text = block_text(message.blocks)
         assert "Against `staging`" in text, text
         assert "Against `prod`" in text
         assert "commits* in `api`" in text, text
+        # The full lists go to the announcement's thread, as on a deploy message.
+        await stack.until(lambda: bool(message.replies), within_s=5)
+        thread = message.replies[0].text
+        assert "Against `staging`" in thread, thread
+        assert "Commits this deploy brings to `api`" in thread, thread
 
 
 async def test_arm64_only_push_is_not_deployable_and_has_no_buttons(hooked: DeployStack) -> None:
