@@ -128,7 +128,7 @@ async def test_clean_stop_hands_over_at_once(kube: KubeClient) -> None:
             assert work_a.cancels == 1
             took = await until(lambda: b.is_leader, 5)
             assert took < LEASE_S  # released, not expired
-            assert work_b.running
+            await until(lambda: work_b.running, 2)  # spawned once it leads
 
 
 async def test_killed_leader_is_replaced_within_the_lease_duration(kube: KubeClient) -> None:
@@ -145,7 +145,8 @@ async def test_killed_leader_is_replaced_within_the_lease_duration(kube: KubeCli
             killed = time.monotonic()
             await until(lambda: b.is_leader, LEASE_S + RETRY_S + 2)
             assert time.monotonic() - killed <= LEASE_S + RETRY_S + 0.5
-            assert work_b.running
+            # Its leader tasks are spawned once it leads: they start a moment later.
+            await until(lambda: work_b.running, 2)
     assert work_a.cancels == 1
 
 
