@@ -598,6 +598,17 @@ class Store:
         if queue in self._subscribers:
             self._subscribers.remove(queue)
 
+    async def wait_until(self, predicate: Callable[[], bool], *, within_s: float) -> None:
+        """Until `predicate()` holds, re-checked after every change of any resource (the
+        cluster's twin of `LocalSlack.wait_until`). Raises `TimeoutError` after `within_s`."""
+        changes = self.subscribe()
+        try:
+            async with asyncio.timeout(within_s):
+                while not predicate():
+                    await changes.get()
+        finally:
+            self.unsubscribe(changes)
+
     def close(self) -> None:
         """End every open watch (at server shutdown)."""
         for watch in list(self._watches):

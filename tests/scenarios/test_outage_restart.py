@@ -123,14 +123,7 @@ class World:
         if not cluster:
             await self.slack.wait_until(predicate, within_s=within_s)
             return
-        store = self.env.cluster.store
-        changes = store.subscribe()
-        try:
-            async with asyncio.timeout(within_s):
-                while not predicate():
-                    await changes.get()
-        finally:
-            store.unsubscribe(changes)
+        await self.env.cluster.store.wait_until(predicate, within_s=within_s)
 
     def messages(self) -> list[StoredMessage]:
         return [m for m in self.slack.messages(CHANNEL) if m.thread_ts is None]

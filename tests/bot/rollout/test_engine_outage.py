@@ -94,13 +94,7 @@ def record_phase(stage: Stage, deploy_id: str) -> str:
 
 
 async def until_in_cluster(stage: Stage, predicate: Callable[[], bool], within_s: float) -> None:
-    changes = stage.cluster.store.subscribe()
-    try:
-        async with asyncio.timeout(within_s):
-            while not predicate():
-                await changes.get()
-    finally:
-        stage.cluster.store.unsubscribe(changes)
+    await stage.cluster.store.wait_until(predicate, within_s=within_s)
 
 
 def rolled_out(stage: Stage, tag: str) -> Callable[[], bool]:
