@@ -35,7 +35,7 @@ from commands.config import DeckhandConfig
 from commands.plan import DeployPlan
 from commands.requests import Deploy
 from commands.validate import ValidatedDeploy, validate
-from sandbox.cluster.controllers.staging import CRASH
+from sandbox.cluster.controllers.knobs import CRASH
 from sandbox.cluster.resources import DEPLOYMENTS
 from sandbox.env import AMD64, REQUESTER, SERVICES
 from sandbox.registry.images import build_image

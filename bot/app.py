@@ -51,13 +51,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.drift import DriftService
 from bot.alerts.service import AlertService, alerts_enabled
 from bot.approvals.gate import ApprovalDesk
+from bot.chat import DeckhandBackend
 from bot.clock import Clock
 from bot.config import ConfigError, load_config
 from bot.delivery.announcer import Delivery
 from bot.delivery.store import DeliveryStore
 from bot.delivery.webhook import HOOK_PATH, Handler, gitea_hook
 from bot.deploys.deploy_flow import DeployFlow
-from bot.deploys.router import DeckhandBackend
 from bot.gitea.client import GiteaClient
 from bot.gitea.notes import ChangeNotesReader
 from bot.home.service import HomeService, WithHome
@@ -74,7 +74,7 @@ from bot.rollout.engine import RolloutEngine
 from bot.settings import Settings
 from bot.slack.app import build_app, require_signing_secret, uses_socket_mode
 from bot.slack.client import SlackError, open_web_client, slack_call
-from bot.slack.seam import DeployBackend
+from bot.slack.contexts import DeployBackend
 from bot.slack.socket_keeper import SocketModeKeeper
 from bot.slack.usergroups import UserGroups
 from commands.config import DeckhandConfig

@@ -39,7 +39,7 @@ from typing import Any, Self
 import yaml
 
 from commands.config import DeckhandConfig
-from sandbox.cluster.controllers.staging import HEALTHY_PATHS
+from sandbox.cluster.controllers.knobs import HEALTHY_PATHS
 from sandbox.cluster.imageref import Platform
 from sandbox.cluster.resources import DEPLOYMENTS, NAMESPACES, SECRETS
 from sandbox.cluster.server import SandboxCluster

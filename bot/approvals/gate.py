@@ -54,8 +54,8 @@ from bot.rollout.engine import RolloutEngine, refusing
 from bot.slack import writes
 from bot.slack.blocks import section
 from bot.slack.client import FinalUpdateFailed, SlackError
+from bot.slack.contexts import ActionContext, CommandContext, Replier, ViewContext
 from bot.slack.live_message import LiveMessage
-from bot.slack.seam import ActionContext, CommandContext, Replier, ViewContext
 from bot.slack.usergroups import UserGroups
 from commands import texts
 from commands.approvals import (

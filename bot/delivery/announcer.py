@@ -43,7 +43,7 @@ from bot.rollout.cluster_reads import lock_info, read_current
 from bot.rollout.engine import RolloutEngine
 from bot.slack import writes
 from bot.slack.client import SlackError, slack_call
-from bot.slack.seam import CommandContext, Replier
+from bot.slack.contexts import CommandContext, Replier
 from commands import texts
 from commands.changes import Revisions, revision_of
 from commands.config import DeckhandConfig

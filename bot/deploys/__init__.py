@@ -1,8 +1,7 @@
-"""Deckhand's deploy front-end on Slack: `/deploy` text → authorized action → one message.
+"""Deploys, rollbacks and restarts: one channel message each, from request to verdict.
 
-router.py       DeckhandBackend (the `DeployBackend`): parse, validate, authorize, act
-deploy_flow.py  one deploy/rollback = one channel message, resume, late reports
-render.py       DeployCard → Block Kit (pure)
-answers.py      status / history / tags answers (pure)
-(built by the composition root, `bot/app.py`)
+deploy_flow.py   one deploy/rollback/restart = one channel message, resume, late reports
+render.py        DeployCard → Block Kit (pure)
+read_answers.py  the answers to the read-only commands: status / history / tags (pure)
+(the chat commands that start them are `bot/chat.py`; built by `bot/app.py`)
 """

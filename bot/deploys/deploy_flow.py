@@ -43,8 +43,8 @@ from bot.rollout.outcome import Outcome
 from bot.rollout.records import DeployRecord, RecordPhase, new_deploy_id
 from bot.slack import writes
 from bot.slack.client import BotNotInChannel, FinalUpdateFailed, SlackError
+from bot.slack.contexts import CommandContext, Replier
 from bot.slack.live_message import LiveMessage
-from bot.slack.seam import CommandContext, Replier
 from commands import texts
 from commands.plan import DeployPlan
 from commands.progress import Phase, Progress

@@ -33,7 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.incidents import IncidentStore
 from bot.approvals.store import ApprovalStore
-from bot.deploys.answers import history_text
+from bot.deploys.read_answers import history_text
 from bot.home.view import home_view
 from bot.kube.errors import KubeError
 from bot.kube.kinds import CONFIGMAPS, DEPLOYMENTS, KubeObject
@@ -42,7 +42,7 @@ from bot.rollout.engine import HistoryView, RolloutEngine
 from bot.rollout.records import RecordPhase, from_configmap
 from bot.slack import writes
 from bot.slack.client import SlackError
-from bot.slack.seam import (
+from bot.slack.contexts import (
     ActionContext,
     CommandContext,
     DeployBackend,

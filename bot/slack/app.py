@@ -19,8 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.lifecycle import Supervisor
 from bot.settings import Settings
+from bot.slack.contexts import DeployBackend
 from bot.slack.handlers import SlackHandlers
-from bot.slack.seam import DeployBackend
 
 
 def uses_socket_mode(settings: Settings) -> bool:

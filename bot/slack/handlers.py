@@ -31,7 +31,7 @@ from bot.lifecycle import Supervisor, SupervisorClosed
 from bot.logs import correlation_id as bind_correlation_id
 from bot.settings import Settings
 from bot.slack.client import BotNotInChannel, SlackError
-from bot.slack.seam import (
+from bot.slack.contexts import (
     ActionContext,
     CommandContext,
     DeployBackend,

@@ -23,7 +23,7 @@ import contextlib
 import secrets
 from typing import Any
 
-from sandbox.cluster.controllers.staging import CRASH
+from sandbox.cluster.controllers.knobs import CRASH
 from sandbox.cluster.errors import ApiError
 from sandbox.cluster.imageref import BadReference, containerd_ref, parse_ref
 from sandbox.cluster.resources import DEPLOYMENTS, PODS, SECRETS

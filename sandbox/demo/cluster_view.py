@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.cluster.controllers.staging import CRASH
+from sandbox.cluster.controllers.knobs import CRASH
 
 Obj = dict[str, Any]
 

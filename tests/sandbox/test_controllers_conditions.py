@@ -1,4 +1,4 @@
-"""Deployment status and conditions, back-off schedules, message texts, staging knobs (pure).
+"""Deployment status and conditions, back-off schedules, message texts, pod-template knobs (pure).
 
 Covers: the Progressing condition's transitions (NewReplicaSetAvailable,
 ReplicaSetUpdated keeping its transition time, ProgressDeadlineExceeded from the
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.cluster.controllers import backoff, conditions, staging, texts
+from sandbox.cluster.controllers import backoff, conditions, knobs, texts
 
 Obj = dict[str, Any]
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -325,36 +325,36 @@ def test_kubelet_texts() -> None:
 @pytest.mark.parametrize(
     ("annotations", "expected"),
     [
-        ({}, staging.Staging()),
+        ({}, knobs.Knobs()),
         (
-            {staging.CRASH: "exit-code=2,after=3,message=panic: db, cache down"},
-            staging.Staging(crash=staging.Crash(2, "panic: db, cache down", 3.0)),
+            {knobs.CRASH: "exit-code=2,after=3,message=panic: db, cache down"},
+            knobs.Knobs(crash=knobs.Crash(2, "panic: db, cache down", 3.0)),
         ),
         (
-            {staging.CRASH: "container=worker"},
-            staging.Staging(crash=staging.Crash(container="worker")),
+            {knobs.CRASH: "container=worker"},
+            knobs.Knobs(crash=knobs.Crash(container="worker")),
         ),
-        ({staging.CRASH: "exit-code=x"}, staging.Staging()),  # malformed: ignored
+        ({knobs.CRASH: "exit-code=x"}, knobs.Knobs()),  # malformed: ignored
         (
-            {staging.NEVER_READY: "true", staging.READY_AFTER: "2.5"},
-            staging.Staging(never_ready=True, ready_after=2.5),
-        ),
-        (
-            {staging.CONFIG_ERROR: 'secret "db" not found'},
-            staging.Staging(config_error='secret "db" not found'),
+            {knobs.NEVER_READY: "true", knobs.READY_AFTER: "2.5"},
+            knobs.Knobs(never_ready=True, ready_after=2.5),
         ),
         (
-            {staging.HEALTHY_PATHS: "/healthz, /ready"},
-            staging.Staging(healthy_paths=frozenset({"/healthz", "/ready"})),
+            {knobs.CONFIG_ERROR: 'secret "db" not found'},
+            knobs.Knobs(config_error='secret "db" not found'),
+        ),
+        (
+            {knobs.HEALTHY_PATHS: "/healthz, /ready"},
+            knobs.Knobs(healthy_paths=frozenset({"/healthz", "/ready"})),
         ),
     ],
 )
-def test_staging_knobs(annotations: dict[str, str], expected: staging.Staging) -> None:
-    assert staging.staging_for({"metadata": {"annotations": annotations}}) == expected
+def test_staging_knobs(annotations: dict[str, str], expected: knobs.Knobs) -> None:
+    assert knobs.knobs_for({"metadata": {"annotations": annotations}}) == expected
 
 
 def test_probe_status_follows_healthy_paths() -> None:
-    knobs = staging.Staging(healthy_paths=frozenset({"/healthz"}))
-    assert knobs.probe_status("/healthz") == 200
-    assert knobs.probe_status("/health") == 404
-    assert staging.Staging().probe_status("/anything") == 200
+    k = knobs.Knobs(healthy_paths=frozenset({"/healthz"}))
+    assert k.probe_status("/healthz") == 200
+    assert k.probe_status("/health") == 404
+    assert knobs.Knobs().probe_status("/anything") == 200

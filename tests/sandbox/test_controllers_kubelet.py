@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.cluster.controllers import staging
+from sandbox.cluster.controllers import knobs
 from sandbox.cluster.controllers.conditions import parse_time
 from sandbox.cluster.resources import NODES, PODS
 from tests.sandbox.controllers_harness import (
@@ -129,7 +129,7 @@ async def test_invalid_image_name() -> None:
 
 async def test_crash_knob_makes_a_crash_loop() -> None:
     async with harness() as h:
-        knob = {staging.CRASH: "exit-code=3,after=2,message=panic: no DATABASE_URL"}
+        knob = {knobs.CRASH: "exit-code=3,after=2,message=panic: no DATABASE_URL"}
         h.deploy(replicas=1, pod_annotations=knob)
 
         def looping(p: Obj) -> bool:
@@ -161,14 +161,14 @@ async def test_crash_knob_makes_a_crash_loop() -> None:
 
 async def test_never_ready_config_error_and_unhealthy_probe() -> None:
     async with harness() as h:
-        h.deploy("never", replicas=1, pod_annotations={staging.NEVER_READY: "true"})
+        h.deploy("never", replicas=1, pod_annotations={knobs.NEVER_READY: "true"})
         h.deploy(
-            "config", replicas=1, pod_annotations={staging.CONFIG_ERROR: 'secret "db" not found'}
+            "config", replicas=1, pod_annotations={knobs.CONFIG_ERROR: 'secret "db" not found'}
         )
         h.deploy(
             "probe",
             replicas=1,
-            pod_annotations={staging.HEALTHY_PATHS: "/healthz"},
+            pod_annotations={knobs.HEALTHY_PATHS: "/healthz"},
             container={
                 "readinessProbe": {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 5}
             },
@@ -290,7 +290,7 @@ async def test_an_oom_kill_shows_as_oomkilled_137_without_a_log_line() -> None:
     async with harness() as h:
         h.deploy(
             replicas=1,
-            pod_annotations={staging.CRASH: "exit-code=137,reason=OOMKilled,after=0.5"},
+            pod_annotations={knobs.CRASH: "exit-code=137,reason=OOMKilled,after=0.5"},
             container={"resources": {"limits": {"memory": "128Mi"}}},
         )
 
@@ -326,7 +326,7 @@ async def test_requests_beyond_the_nodes_room_are_insufficient_cpu() -> None:
 
 async def test_an_eviction_fails_the_pod_and_its_replicaset_replaces_it() -> None:
     async with harness() as h:
-        h.deploy(replicas=1, pod_annotations={staging.EVICT_AFTER: "1"})
+        h.deploy(replicas=1, pod_annotations={knobs.EVICT_AFTER: "1"})
 
         def evicted() -> Obj | None:
             return next((p for p in h.pods() if p["status"].get("reason") == "Evicted"), None)

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.cluster.controllers import staging
+from sandbox.cluster.controllers import knobs
+from sandbox.cluster.controllers.knobs import Knobs
 from sandbox.cluster.controllers.probes import (
     LIVENESS,
     READINESS,
@@ -30,7 +31,6 @@ from sandbox.cluster.controllers.probes import (
     probes_of,
     run_probe,
 )
-from sandbox.cluster.controllers.staging import Staging
 from sandbox.registry.images import build_image
 from tests.sandbox.controllers_harness import Harness, container_status, harness
 
@@ -57,7 +57,7 @@ def test_probe_specs_have_the_api_defaults_and_resolve_named_ports() -> None:
 
 def app(boot_at: float = 0.0, **knobs: Any) -> App:
     container = {"ports": [{"containerPort": 3000}]}
-    return App.of(container, ip=IP, boot_at=boot_at, staging=Staging(**knobs))
+    return App.of(container, ip=IP, boot_at=boot_at, knobs=Knobs(**knobs))
 
 
 @pytest.mark.parametrize(
@@ -182,7 +182,7 @@ STARTUP_48X5 = {
 
 async def test_a_slow_boot_inside_its_startup_budget_gets_ready_without_a_restart() -> None:
     async with harness(speed=100.0) as h:
-        h.deploy(replicas=1, pod_annotations={staging.BOOT: "150"}, container=STARTUP_48X5)
+        h.deploy(replicas=1, pod_annotations={knobs.BOOT: "150"}, container=STARTUP_48X5)
 
         def ready() -> Obj | None:
             pod = one(h)
@@ -207,7 +207,7 @@ async def test_a_startup_probe_past_its_budget_kills_and_restarts_the_container(
         probes = {
             "startupProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 5, "failureThreshold": 4}
         }
-        h.deploy(replicas=1, pod_annotations={staging.BOOT: "260"}, container=probes)
+        h.deploy(replicas=1, pod_annotations={knobs.BOOT: "260"}, container=probes)
 
         def restarted() -> Obj | None:
             pod = one(h)
@@ -229,7 +229,7 @@ async def test_probes_on_a_wrong_path_fail_readiness_and_the_liveness_kill_follo
         admin = {"httpGet": {"path": "/admin/", "port": 3000}, "periodSeconds": 10}
         h.deploy(
             replicas=1,
-            pod_annotations={staging.HEALTHY_PATHS: "/"},
+            pod_annotations={knobs.HEALTHY_PATHS: "/"},
             container={
                 "ports": [{"containerPort": 3000}],
                 "readinessProbe": admin,
@@ -254,7 +254,7 @@ async def test_exec_probe_output_is_the_event() -> None:
     async with harness(speed=100.0) as h:
         h.deploy(
             replicas=1,
-            pod_annotations={staging.EXEC_FAILS: "pg_isready: no response"},
+            pod_annotations={knobs.EXEC_FAILS: "pg_isready: no response"},
             container={"readinessProbe": {"exec": {"command": ["pg_isready"]}, "periodSeconds": 2}},
         )
 
@@ -268,7 +268,7 @@ async def test_exec_probe_output_is_the_event() -> None:
 async def test_an_image_can_carry_its_boot_time() -> None:
     async with harness(speed=100.0) as h:
         h.registry.seed(
-            "admin/api", "slowboot", build_image(salt="slow", labels={staging.BOOT: "30"})
+            "admin/api", "slowboot", build_image(salt="slow", labels={knobs.BOOT: "30"})
         )
         probe = {"tcpSocket": {"port": 8080}, "periodSeconds": 5, "failureThreshold": 48}
         h.deploy(replicas=1, tag="slowboot", container={"startupProbe": probe})

@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 
 from commands.images import ImageReference
-from sandbox.cluster.controllers.staging import CRASH
+from sandbox.cluster.controllers.knobs import CRASH
 from sandbox.cluster.imageref import containerd_ref
 from sandbox.cluster.resources import DEPLOYMENTS, PODS, SECRETS
 from sandbox.demo.cluster_view import image_tag, pod_state

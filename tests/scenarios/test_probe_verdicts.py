@@ -34,7 +34,7 @@ from commands.diagnosis import Cause
 from commands.plan import DeployPlan
 from commands.progress import Phase, Progress
 from commands.requests import Deploy
-from sandbox.cluster.controllers.staging import BOOT, HEALTHY_PATHS, NEVER_READY
+from sandbox.cluster.controllers.knobs import BOOT, HEALTHY_PATHS, NEVER_READY
 from sandbox.cluster.resources import DEPLOYMENTS, EVENTS
 from sandbox.env import AMD64, ENVIRONMENTS, REQUESTER, SandboxEnv
 from sandbox.registry.images import build_image

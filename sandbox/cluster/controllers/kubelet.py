@@ -14,7 +14,7 @@ Per container (init containers first, one after another) it does what the kubele
 * start: `Created` / `Started`, state running, a few log lines; without probes Ready
   once the app has booted, with probes as the prober (`probes`) decides: `Unhealthy`
   events, Ready from readiness, a liveness or startup failure killed (`Killing`, exit
-  137) and restarted (`staging` knobs set the boot time and what the app answers, or
+  137) and restarted (knobs set the boot time and what the app answers, or
   crash it, keep it unready, fail its config). An image built for another
   architecture starts and dies with `exec format error`, as on a real node.
 * crash: terminated (exit code, reason `Error`, or `OOMKilled` with 137 when staged),
@@ -41,6 +41,7 @@ from sandbox.cluster.controllers import texts
 from sandbox.cluster.controllers.backoff import BackOff
 from sandbox.cluster.controllers.events import EventRecorder
 from sandbox.cluster.controllers.informer import Cache, TaskSet
+from sandbox.cluster.controllers.knobs import knobs_for
 from sandbox.cluster.controllers.nodes import KUBELET_FINALIZER, SimNode
 from sandbox.cluster.controllers.podstate import Container, PodRuntime
 from sandbox.cluster.controllers.probes import (
@@ -57,7 +58,6 @@ from sandbox.cluster.controllers.puller import (
     credentials_for,
     keyring_from_secrets,
 )
-from sandbox.cluster.controllers.staging import staging_for
 from sandbox.cluster.errors import ApiError
 from sandbox.cluster.imageref import BadReference, ImageRef, containerd_ref, parse_ref
 from sandbox.cluster.resources import PODS, SECRETS, Resource
@@ -142,7 +142,7 @@ class Kubelet:
             namespace=meta.get("namespace", ""),
             name=meta["name"],
             node=node,
-            staging=staging_for(pod),
+            knobs=knobs_for(pod),
             init=[
                 Container(c, True, reason="PodInitializing")
                 for c in spec.get("initContainers") or []
@@ -198,9 +198,7 @@ class Kubelet:
                 c.wait("ContainerCreating")
         if rt.evicted is not None:
             return None
-        evict_at = (
-            rt.origin + rt.staging.evict_after if rt.staging.evict_after is not None else None
-        )
+        evict_at = rt.origin + rt.knobs.evict_after if rt.knobs.evict_after is not None else None
         if evict_at is not None and self.clock.monotonic() >= evict_at:
             self._evict(rt, pod)
             return None
@@ -294,10 +292,10 @@ class Kubelet:
             readiness = [w for w in c.probes if w.spec.kind == READINESS]
             for w in readiness:
                 w.trigger(now)
-            if not readiness and not c.app.staging.never_ready:
+            if not readiness and not c.app.knobs.never_ready:
                 c.ready = True
         elif kind == READINESS:
-            c.ready = probed.verdict and not c.app.staging.never_ready
+            c.ready = probed.verdict and not c.app.knobs.never_ready
         elif not probed.verdict:  # liveness or startup failed: kill, restart per policy
             self._event(rt, pod, c, "Killing", texts.probe_kill(c.name, kind.lower()))
             self._exit(rt, pod, c, 137, "Error", now)
@@ -338,8 +336,8 @@ class Kubelet:
         if not await self._ensure_image(rt, pod, c):
             return
         now = self.clock.monotonic()
-        if rt.staging.config_error and not c.init:
-            message = rt.staging.config_error
+        if rt.knobs.config_error and not c.init:
+            message = rt.knobs.config_error
             c.wait("CreateContainerConfigError", message)
             self._event(rt, pod, c, "Failed", texts.error_reason(message), warning=True)
             key = f"{rt.uid}/{c.name}/config"
@@ -376,7 +374,7 @@ class Kubelet:
         if c.init:
             c.complete_at = now + INIT_RUN_SECONDS
             return
-        crash = rt.staging.crash
+        crash = rt.knobs.crash
         if crash is not None and crash.applies_to(c.name):
             c.crash = (crash.exit_code, crash.log_line, crash.reason)
             c.crash_at = now + crash.after_seconds
@@ -384,7 +382,7 @@ class Kubelet:
 
     def _arm_probes(self, rt: PodRuntime, pod: Obj, c: Container, now: float) -> None:
         """The new instance's probe workers, or (without probes) Ready once it has booted."""
-        knobs = staging_for(pod, dict(c.pulled.labels) if c.pulled else None)
+        knobs = knobs_for(pod, dict(c.pulled.labels) if c.pulled else None)
         boot = knobs.ready_after
         specs = probes_of(c.spec)
         c.running_since = now
@@ -397,7 +395,7 @@ class Kubelet:
             c.spec,
             ip=rt.ip,
             boot_at=now + (self.settings.ready_delay if boot is None else boot),
-            staging=knobs,
+            knobs=knobs,
         )
         c.probes = [ProbeWorker.start(s, origin=rt.origin, now=now) for s in specs]
         if c.startup_done and not any(s.kind == READINESS for s in specs):

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.cluster.controllers import texts
+from sandbox.cluster.controllers.knobs import Knobs
 from sandbox.cluster.controllers.nodes import SimNode
 from sandbox.cluster.controllers.probes import App, ProbeWorker
 from sandbox.cluster.controllers.puller import PulledImage
-from sandbox.cluster.controllers.staging import Staging
 
 Obj = dict[str, Any]
 
@@ -128,7 +128,7 @@ class PodRuntime:
     namespace: str
     name: str
     node: SimNode
-    staging: Staging
+    knobs: Knobs
     init: list[Container]
     app: list[Container]
     ip: str

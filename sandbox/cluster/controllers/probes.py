@@ -18,7 +18,7 @@ to probe when it is due and acts on the answer (events, readiness, kills).
   is the probe's own: `HTTP probe failed with statuscode: 404`, Go's `Get "http://…":
   dial tcp …: connect: connection refused`, a client timeout, or an exec command's output.
 
-`App` is what answers inside the container, from the pod's staging knobs: nothing
+`App` is what answers inside the container, from the pod's knobs: nothing
 listens until it has booted (`boot-seconds`), then it listens on its ports and answers
 HTTP 200 on its healthy paths, 404 elsewhere.
 """
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.cluster.controllers import texts
-from sandbox.cluster.controllers.staging import Staging
+from sandbox.cluster.controllers.knobs import Knobs
 
 Obj = dict[str, Any]
 STARTUP, READINESS, LIVENESS = "Startup", "Readiness", "Liveness"
@@ -134,22 +134,22 @@ class App:
     """Scaled monotonic time from which it listens."""
     ports: frozenset[int] | None
     """Where it listens; None: on any port."""
-    staging: Staging
+    knobs: Knobs
 
     @classmethod
-    def of(cls, container: Obj, *, ip: str, boot_at: float, staging: Staging) -> App:
-        ports = staging.listen_ports
+    def of(cls, container: Obj, *, ip: str, boot_at: float, knobs: Knobs) -> App:
+        ports = knobs.listen_ports
         if ports is None:
             declared = {_int(p.get("containerPort"), 0) for p in container.get("ports") or []}
             ports = frozenset(declared - {0}) or None
-        return cls(ip, boot_at, ports, staging)
+        return cls(ip, boot_at, ports, knobs)
 
     def answer(self, handler: Handler, now: float) -> tuple[bool, str]:
         """(success, output) of one probe at `now`; the output is what a failure reports."""
         if handler.kind == "exec":
             if now < self.boot_at:
                 return False, ""
-            failing = self.staging.exec_fails
+            failing = self.knobs.exec_fails
             return (True, "") if failing is None else (False, failing)
         host = handler.host or self.ip
         port = handler.port or 0
@@ -164,9 +164,9 @@ class App:
             url = f"{handler.scheme}://{host_port}{path}"
             if not listening:
                 return False, texts.http_refused(url, host_port)
-            if handler.path in self.staging.hang_paths:
+            if handler.path in self.knobs.hang_paths:
                 return False, texts.http_timeout(url)
-            status = self.staging.probe_status(handler.path)
+            status = self.knobs.probe_status(handler.path)
             if 200 <= status < 400:
                 return True, ""
             return False, texts.http_status_failed(status)

@@ -21,7 +21,7 @@ from bot.lifecycle import Supervisor
 from bot.registry.client import RegistryClient
 from bot.rollout.engine import RolloutEngine
 from bot.slack.client import open_web_client
-from bot.slack.seam import CommandContext
+from bot.slack.contexts import CommandContext
 from commands.config import DeckhandConfig
 from commands.delivery import package_rows
 from commands.validate import ValidatedDeploy

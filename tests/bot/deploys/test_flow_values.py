@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.deploys.answers import history_text, shown_tag, status_text
 from bot.deploys.deploy_flow import (
     apply_outcome,
     card_of_record,
     facts_of,
     thread_text,
 )
+from bot.deploys.read_answers import history_text, shown_tag, status_text
 from bot.deploys.render import DeployCard
 from bot.rollout.engine import HistoryView, ServiceStatus
 from bot.rollout.follow import Failure

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from bot.lifecycle import Readiness
-from bot.slack.seam import ActionContext, CommandContext
+from bot.slack.contexts import ActionContext, CommandContext
 from commands import texts
 from tests.fixtures.slack import SlackStack
 

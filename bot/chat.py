@@ -1,4 +1,6 @@
-"""`DeckhandBackend`: the `DeployBackend` the Slack handlers call, from text to action.
+"""The chat front door: every `/deploy` command and button, from text to action.
+
+`DeckhandBackend` is the `DeployBackend` the Slack handlers call (`bot.slack.contexts`):
 
     parse (commands.grammar) → validate against the config (commands.validate)
     → authorize per environment (commands.authz, user groups from Slack)
@@ -35,12 +37,12 @@ from collections.abc import Mapping
 
 from bot.approvals.gate import Approval, ApprovalDesk
 from bot.approvals.render import APPROVAL_ACTIONS
-from bot.deploys.answers import history_text, status_text, tags_text
 from bot.deploys.deploy_flow import DeployFlow
+from bot.deploys.read_answers import history_text, status_text, tags_text
 from bot.deploys.render import ROLLBACK_ACTION
 from bot.rollout.engine import RolloutEngine, refusing
 from bot.slack.blocks import section
-from bot.slack.seam import ActionContext, CommandContext, Replier, ViewContext
+from bot.slack.contexts import ActionContext, CommandContext, Replier, ViewContext
 from bot.slack.usergroups import UserGroups
 from commands import help as help_
 from commands import texts

@@ -1,4 +1,4 @@
-"""The seam between the Slack plumbing and the deploy logic.
+"""The request contexts: what the Slack plumbing hands the deploy logic, and how it answers.
 
 The Slack handlers acknowledge a request, build a frozen context and call a
 `DeployBackend` in a supervised task. The backend never sees Bolt, a request body or a

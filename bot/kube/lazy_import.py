@@ -45,7 +45,7 @@ def _snake(name: str) -> str:
 
 
 def _lazy_package(name: str, path: Path, resolve: types.FunctionType) -> types.ModuleType:
-    module = types.ModuleType(name, f"{name} (loaded lazily by bot.kube.lean)")
+    module = types.ModuleType(name, f"{name} (loaded lazily by bot.kube.lazy_import)")
     module.__path__ = [str(path)]
     module.__package__ = name
     module.__spec__ = importlib.util.spec_from_file_location(

@@ -2,7 +2,7 @@
 
 Pure parsing. A test (or the sandbox demo) stages a failure by annotating the pod
 template of a Deployment; the ReplicaSet copies it to every pod and the kubelet
-stand-in reads it with `staging_for(pod)`:
+stand-in reads it with `knobs_for(pod)`:
 
 | annotation (prefix `sandbox.deckhand.dev/`) | effect |
 |---|---|
@@ -72,7 +72,7 @@ class Crash:
 
 
 @dataclass(frozen=True)
-class Staging:
+class Knobs:
     """What a pod's annotations ask the kubelet stand-in to do (all off by default)."""
 
     ready_after: float | None = None
@@ -120,7 +120,7 @@ def parse_crash(text: str) -> Crash:
     )
 
 
-def staging_for(pod: dict[str, Any], image_labels: Mapping[str, str] | None = None) -> Staging:
+def knobs_for(pod: dict[str, Any], image_labels: Mapping[str, str] | None = None) -> Knobs:
     """The knobs set on `pod` (over those its image's labels carry); malformed values are
     ignored (the pod then behaves)."""
     notes = {
@@ -144,7 +144,7 @@ def staging_for(pod: dict[str, Any], image_labels: Mapping[str, str] | None = No
     ports = None
     if LISTEN_PORTS in notes:
         ports = frozenset(int(p) for p in _items(notes[LISTEN_PORTS]) if p.isdigit())
-    return Staging(
+    return Knobs(
         ready_after=ready_after,
         crash=crash,
         never_ready=notes.get(NEVER_READY, "").strip().lower() == "true",

@@ -1,4 +1,4 @@
-"""kubernetes-asyncio loaded through `bot.kube.lean`: importing Deckhand's Kubernetes
+"""kubernetes-asyncio loaded through `bot.kube.lazy_import`: importing Deckhand's Kubernetes
 client doesn't load the ~1,000 generated API and model modules, and the library still
 resolves every public name on first use (a fresh interpreter, so the check is real)."""
 
