@@ -41,6 +41,7 @@ from bot.registry.client import RegistryClient
 from bot.registry.errors import PlatformNotAvailable, RegistryError, RepositoryNotFound, TagNotFound
 from bot.rollout.records import DeployRecord, RecordPhase, Records
 from bot.slack import writes
+from bot.slack.blocks import section
 from bot.slack.client import SlackError
 from bot.state import Codec, ConfigMapStore
 from commands import texts
@@ -266,10 +267,7 @@ class DriftService:
                 lines.append(texts.drift_images(change.before, change.after))
                 lines.extend(await self._checks(target, change))
         body = "\n".join(lines)
-        blocks = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": title}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": body}},
-        ]
+        blocks = [section(title), section(body)]
         async with asyncio.timeout(self.clock.wall(self.slack_timeout_s)):
             await writes.post_message(self.slack, channel=channel, text=title, blocks=blocks)
         self.noticed += 1

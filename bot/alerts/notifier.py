@@ -23,12 +23,13 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import writes
+from bot.slack.blocks import Block, section
 from commands import texts
 from commands.health import WORKLOAD_CAUSES
 from commands.incidents import Incident, Phase
 
 
-def alert_content(incident: Incident) -> tuple[str, list[dict[str, Any]]]:
+def alert_content(incident: Incident) -> tuple[str, list[Block]]:
     """(notification text, blocks) of an incident's message (pure)."""
     key = incident.key
     resolved = incident.phase is Phase.RESOLVED
@@ -46,22 +47,16 @@ def alert_content(incident: Incident) -> tuple[str, list[dict[str, Any]]]:
         title = texts.workload_alert_title(
             key.namespace, key.workload, key.cause.value, incident.cause_label, resolved=resolved
         )
-        body = texts.workload_alert_body(cause=key.cause.value, **facts)
+        body = texts.alert_body(cause=key.cause.value, **facts)
     else:
         title = texts.pull_alert_title(
             key.namespace, key.workload, incident.cause_label, resolved=resolved
         )
-        body = texts.pull_alert_body(**facts)
-    blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": title}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": body}},
-    ]
-    return title, blocks
+        body = texts.alert_body(cause=None, **facts)
+    return title, [section(title), section(body)]
 
 
-def summary_content(
-    incidents: Sequence[Incident], *, limit: int
-) -> tuple[str, list[dict[str, Any]]]:
+def summary_content(incidents: Sequence[Incident], *, limit: int) -> tuple[str, list[Block]]:
     """(text, blocks) of a channel's rate-limit summary (pure)."""
     title = texts.pull_summary_title(len(incidents), limit)
     lines = [
@@ -75,10 +70,10 @@ def summary_content(
         )
         for i in sorted(incidents, key=lambda i: i.opened_at)
     ]
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": title}}]
+    blocks = [section(title)]
     for start in range(0, len(lines), 10):  # 10 lines a block keeps each under 3000 chars
         chunk = "\n".join(lines[start : start + 10])
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+        blocks.append(section(chunk))
     return title, blocks
 
 
@@ -123,14 +118,14 @@ class Notifier:
         text, blocks = summary_content(incidents, limit=limit)
         await self._update(channel, ts, text, blocks)
 
-    async def _post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+    async def _post(self, channel: str, text: str, blocks: list[Block]) -> str:
         async with asyncio.timeout(self.timeout_s):
             _, ts = await writes.post_message(
                 self.client, channel=channel, text=text, blocks=blocks
             )
         return ts
 
-    async def _update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+    async def _update(self, channel: str, ts: str, text: str, blocks: list[Block]) -> None:
         async with asyncio.timeout(self.timeout_s):
             await writes.update_message(
                 self.client, channel=channel, ts=ts, text=text, blocks=blocks

@@ -163,8 +163,7 @@ async def diagnose_workload(
                 cause.value, exit_code=None, verdict=None, scheduler=message
             ),
             message,
-            texts.unschedulable_diagnosis(message),
-            texts.unschedulable_fix(message),
+            *texts.unschedulable_advice(message),
         )
     if cause is Cause.EVICTED:
         said = pod.health.evicted if pod is not None and pod.health else ""
@@ -173,8 +172,7 @@ async def diagnose_workload(
             cause,
             texts.workload_cause_label(cause.value, exit_code=None, verdict=None),
             message,
-            texts.eviction_diagnosis(message),
-            texts.eviction_fix(),
+            *texts.eviction_advice(message),
         )
     lines: list[str] = []
     if pod is not None and crash is not None:
@@ -205,8 +203,12 @@ async def diagnose_workload(
         )
         fix = texts.exec_format_fix(nodes)
     elif cause is Cause.OOM_KILLED:
-        sentence = texts.oom_diagnosis(crash.memory_limit if crash else "", None)
-        fix = texts.oom_fix(key.namespace, key.workload)
+        sentence, fix = texts.oom_advice(
+            crash.memory_limit if crash else "",
+            None,
+            namespace=key.namespace,
+            workload=key.workload,
+        )
     elif cause is Cause.PROBE_FAILED:
         probe = view.unhealthy.get((key.namespace, pod_name), "")
         message = message or redact(probe)
@@ -214,10 +216,12 @@ async def diagnose_workload(
         if explained is not None:
             sentence, fix = explained
         else:
-            sentence = texts.probe_diagnosis(redact(probe))
-            fix = texts.probe_fix(key.namespace, key.workload)
+            sentence, fix = texts.probe_advice(
+                redact(probe), namespace=key.namespace, workload=key.workload
+            )
     else:
-        sentence = texts.crash_diagnosis(exit_code)
-        fix = texts.crash_fix(key.namespace, pod_name or "<pod>")
+        sentence, fix = texts.crash_advice(
+            exit_code, namespace=key.namespace, pod=pod_name or "<pod>"
+        )
     label = texts.workload_cause_label(cause.value, exit_code=exit_code, verdict=verdict)
     return WorkloadDiagnosis(cause, label, message, sentence, fix)

@@ -40,26 +40,6 @@ def pull_alert_title(namespace: str, workload: str, label: str, *, resolved: boo
     return f":rotating_light: Image pull failing for `{namespace}/{workload}`: {label}"
 
 
-def pull_alert_body(
-    *,
-    image: str,
-    pods: int,
-    peak_pods: int,
-    nodes: Iterable[str],
-    message: str,
-    diagnosis: str,
-    fix: str,
-    resolved: bool,
-) -> str:
-    """The alert's details: image, who is affected, kubelet's words, diagnosis, fix."""
-    if resolved:
-        were = f"{peak_pods} pod{'s were' if peak_pods != 1 else ' was'} affected"
-        affected = f"No pod is failing to pull it any more ({were})."
-    else:
-        affected = f"*Affected:* {_pods_on(pods, nodes)} can't pull."
-    return _details(image, affected, "Kubelet", message, diagnosis, fix, resolved=resolved)
-
-
 def _details(
     image: str,
     affected: str,
@@ -150,9 +130,9 @@ def workload_alert_title(
     return f":rotating_light: {lead} `{namespace}/{workload}`: {label}"
 
 
-def workload_alert_body(
+def alert_body(
     *,
-    cause: str,
+    cause: str | None,
     image: str,
     pods: int,
     peak_pods: int,
@@ -162,14 +142,23 @@ def workload_alert_body(
     fix: str,
     resolved: bool,
 ) -> str:
-    """Image, who is affected, the cluster's words (last log lines, the scheduler's
-    reason), the diagnosis and the fix."""
-    _, many, one = _TROUBLE.get(cause, _TROUBLE["crash_loop"])
-    if resolved:
-        were = f"{peak_pods} pod{'s were' if peak_pods != 1 else ' was'} affected"
-        affected = f"No pod has the problem any more ({were})."
+    """An alert's details: image, who is affected, the cluster's words (the kubelet's, last
+    log lines, the scheduler's reason), the diagnosis and the fix. `cause`: the workload
+    cause (`crash_loop`, `unschedulable`, ...), None for an image pull failing."""
+    were = f"{peak_pods} pod{'s were' if peak_pods != 1 else ' was'} affected"
+    if cause is None:
+        affected = (
+            f"No pod is failing to pull it any more ({were})."
+            if resolved
+            else f"*Affected:* {_pods_on(pods, nodes)} can't pull."
+        )
     else:
-        affected = f"*Affected:* {_pods_on(pods, nodes)} {many if pods != 1 else one}."
+        _, many, one = _TROUBLE.get(cause, _TROUBLE["crash_loop"])
+        affected = (
+            f"No pod has the problem any more ({were})."
+            if resolved
+            else f"*Affected:* {_pods_on(pods, nodes)} {many if pods != 1 else one}."
+        )
     source = "Scheduler" if cause == "unschedulable" else "Kubelet"
     return _details(image, affected, source, message, diagnosis, fix, resolved=resolved)
 
@@ -204,75 +193,73 @@ def exec_format_fix(platform: str) -> str:
     )
 
 
-def crash_diagnosis(exit_code: int | None) -> str:
+def crash_advice(exit_code: int | None, *, namespace: str, pod: str) -> tuple[str, str]:
+    """(diagnosis, fix) of a container that keeps exiting."""
     code = f" with exit code {exit_code}" if exit_code is not None else ""
     return (
-        f"The container starts, then exits{code}; the kubelet restarts it with a growing back-off."
-    )
-
-
-def crash_fix(namespace: str, pod: str) -> str:
-    return (
+        f"The container starts, then exits{code}; the kubelet restarts it with a growing back-off.",
         f"Read the logs: `kubectl logs -n {namespace} {pod} --previous`; roll back with "
-        "`/deploy rollback SERVICE ENV` if the last change broke it."
+        "`/deploy rollback SERVICE ENV` if the last change broke it.",
     )
 
 
-def oom_diagnosis(limit: str, usage: str | None) -> str:
+def oom_advice(limit: str, usage: str | None, *, namespace: str, workload: str) -> tuple[str, str]:
+    """(diagnosis, fix) of a container the kernel killed for its memory."""
     where = f"its memory limit of `{limit}`" if limit else "the node's memory (no limit is set)"
     used = f" (last seen using {usage})" if usage else ""
-    return f"The kernel killed the container for using more than {where}{used}."
-
-
-def oom_fix(namespace: str, workload: str) -> str:
     return (
+        f"The kernel killed the container for using more than {where}{used}.",
         f"Raise `resources.limits.memory` of `{namespace}/{workload}` (and the request with it), "
-        "or find what grew: a leak, a bigger input, a cache without bounds."
+        "or find what grew: a leak, a bigger input, a cache without bounds.",
     )
 
 
-def probe_diagnosis(message: str) -> str:
+def probe_advice(message: str, *, namespace: str, workload: str) -> tuple[str, str]:
+    """(diagnosis, fix) of a probe kill the probes diagnosis could not explain further."""
     said = f": {message}" if message else ""
-    return f"The kubelet kills the container because a liveness or startup probe fails{said}."
-
-
-def probe_fix(namespace: str, workload: str) -> str:
     return (
+        f"The kubelet kills the container because a liveness or startup probe fails{said}.",
         f"Check the probe's path, port and timings in `{namespace}/{workload}` against what the "
-        "app serves (`kubectl describe pod` shows the probe and its failures)."
+        "app serves (`kubectl describe pod` shows the probe and its failures).",
     )
 
 
-def unschedulable_diagnosis(message: str) -> str:
-    if "Insufficient" in message:
-        return "No node has room for the pods' resource requests."
-    if "affinity/selector" in message:
-        return "No node matches the pods' node selector or affinity."
-    if "taint" in message:
-        return "Every node has a taint the pods don't tolerate."
-    return "The scheduler found no node for the pods."
+_UNSCHEDULABLE = (
+    (
+        "Insufficient",
+        "No node has room for the pods' resource requests.",
+        "Lower the requests, scale something else down, or add a node.",
+    ),
+    (
+        "affinity/selector",
+        "No node matches the pods' node selector or affinity.",
+        "Fix the `nodeSelector` / affinity, or label a node to match.",
+    ),
+    (
+        "taint",
+        "Every node has a taint the pods don't tolerate.",
+        "Add a toleration for the taint, or untaint a node.",
+    ),
+)
+"""The scheduler's words → (diagnosis, fix), first match wins."""
 
 
-def unschedulable_fix(message: str) -> str:
-    if "Insufficient" in message:
-        return "Lower the requests, scale something else down, or add a node."
-    if "affinity/selector" in message:
-        return "Fix the `nodeSelector` / affinity, or label a node to match."
-    if "taint" in message:
-        return "Add a toleration for the taint, or untaint a node."
-    return "`kubectl describe pod` shows the scheduler's full reason."
-
-
-def eviction_diagnosis(message: str) -> str:
+def unschedulable_advice(message: str) -> tuple[str, str]:
+    """(diagnosis, fix) of pods the scheduler can't place, read from its `message`."""
+    for said, diagnosis, fix in _UNSCHEDULABLE:
+        if said in message:
+            return diagnosis, fix
     return (
-        f"The kubelet evicted the pods under node pressure: {message}"
-        if message
-        else ("The kubelet evicted the pods under node pressure.")
+        "The scheduler found no node for the pods.",
+        "`kubectl describe pod` shows the scheduler's full reason.",
     )
 
 
-def eviction_fix() -> str:
+def eviction_advice(message: str) -> tuple[str, str]:
+    """(diagnosis, fix) of pods the kubelet evicted under node pressure."""
+    said = f": {message}" if message else "."
     return (
+        f"The kubelet evicted the pods under node pressure{said}",
         "Set requests close to real usage (pods over their requests are evicted first) "
-        "and check the node's memory and disk."
+        "and check the node's memory and disk.",
     )
