@@ -42,7 +42,7 @@ from bot.kube.errors import (
     from_status,
 )
 from bot.kube.kinds import ACCESS_REVIEWS, PODS, Kind, KubeObject, meta
-from bot.kube.transport import Answer, ApiTransport, Transport
+from bot.kube.transport import Answer, ApiTransport, Outgoing, Transport
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +178,15 @@ class KubeClient:
             params.append(("fieldManager", FIELD_MANAGER))
         try:
             response = await self.transport.send(
-                method,
-                path,
-                query=params,
-                body=body,
-                headers={"Content-Type": content_type, "Accept": "application/json"},
-                deadline=client_timeout
-                or aiohttp.ClientTimeout(total=self.options.request_timeout_s),
+                Outgoing(
+                    method,
+                    path,
+                    query=params,
+                    body=body,
+                    headers={"Content-Type": content_type, "Accept": "application/json"},
+                    deadline=client_timeout
+                    or aiohttp.ClientTimeout(total=self.options.request_timeout_s),
+                )
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             raise Unreachable(request, url=self.url, cause=_describe(e)) from e

@@ -3,8 +3,8 @@
     kube = KubeClient(ApiTransport(api_client))            # production: kubernetes-asyncio
     kube = KubeClient(MockTransport(routes({...})))        # unit tests: canned answers
 
-Like httpx's `MockTransport`: `KubeClient` builds every request (path, query, body,
-headers, deadline) and reads every answer itself, so a unit test of the client, the
+Like httpx's `MockTransport`: `KubeClient` builds every request (an `Outgoing`: path,
+query, body, headers, deadline) and reads every answer itself, so a unit test of the client, the
 watch or the engine can hand it a table of canned responses instead of a server; the
 sandbox API server stays for the integration tests. An `Answer` offers what the client
 reads of an `aiohttp.ClientResponse`: `status`, `headers`, `content_type`, `read`,
@@ -60,6 +60,18 @@ class Answer(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One request as `KubeClient` built it: what every transport sends."""
+
+    method: str
+    path: str
+    query: Sequence[tuple[str, str]]
+    body: Any
+    headers: Mapping[str, str]
+    deadline: aiohttp.ClientTimeout
+
+
 class Transport(Protocol):
     """Sends one request; raises `aiohttp.ClientError` / `TimeoutError` / `OSError` when
     no answer came (the client turns those into `Unreachable`)."""
@@ -67,16 +79,7 @@ class Transport(Protocol):
     @property
     def url(self) -> str: ...
 
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Sequence[tuple[str, str]],
-        body: Any,
-        headers: Mapping[str, str],
-        deadline: aiohttp.ClientTimeout,
-    ) -> Answer: ...
+    async def send(self, request: Outgoing) -> Answer: ...
 
 
 @dataclass
@@ -90,25 +93,16 @@ class ApiTransport:
     def url(self) -> str:
         return str(self.api.configuration.host)
 
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Sequence[tuple[str, str]],
-        body: Any,
-        headers: Mapping[str, str],
-        deadline: aiohttp.ClientTimeout,
-    ) -> Answer:
+    async def send(self, request: Outgoing) -> Answer:
         response: aiohttp.ClientResponse = await self.api.call_api(
-            path,
-            method,
-            query_params=list(query),
-            body=body,
-            header_params=dict(headers),
+            request.path,
+            request.method,
+            query_params=list(request.query),
+            body=request.body,
+            header_params=dict(request.headers),
             auth_settings=["BearerToken"],
             _preload_content=False,
-            _request_timeout=deadline,
+            _request_timeout=request.deadline,
         )
         return response
 
@@ -194,19 +188,10 @@ class MockTransport:
     url: str = "https://kube.test"
     sent: list[Sent] = field(default_factory=list)
 
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Sequence[tuple[str, str]],
-        body: Any,
-        headers: Mapping[str, str],
-        deadline: aiohttp.ClientTimeout,
-    ) -> Answer:
-        request = Sent(method, path, dict(query), body)
-        self.sent.append(request)
-        answer = self.handler(request)
+    async def send(self, request: Outgoing) -> Answer:
+        sent = Sent(request.method, request.path, dict(request.query), request.body)
+        self.sent.append(sent)
+        answer = self.handler(sent)
         if inspect.isawaitable(answer):
             answer = await answer
         assert isinstance(answer, Canned)
