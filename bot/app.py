@@ -333,6 +333,11 @@ async def start(
         finish_timeout_s=settings.slack_finish_timeout_s,
         slack_timeout_s=settings.slack_timeout_s * 3,
     )
+    if settings.report_retry_interval_s > 0:  # announcements Slack refused, in any replica
+        supervisor.keep(
+            lambda: delivery.keep_retrying(interval_s=settings.report_retry_interval_s),
+            name="announce-retry",
+        )
     hook = gitea_hook(
         delivery,
         supervisor=supervisor,

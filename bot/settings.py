@@ -225,7 +225,8 @@ class Settings(BaseSettings):
     )
     report_retry_interval_s: float = Field(
         60.0,
-        description="how often undelivered final deploy reports are retried, seconds"
+        description="how often undelivered final deploy reports and refused announcements are"
+        " retried, seconds"
         " (env DECKHAND_REPORT_RETRY_INTERVAL_S)",
     )
     approval_expiry_interval_s: float = Field(

@@ -5,6 +5,7 @@
     await delivery.poll_once()                           # one packages API request per owner
     supervisor.spawn(delivery.keep_polling(interval_s=60, is_leader=…))
     supervisor.spawn(delivery.keep_auto_deploying(interval_s=5, is_leader=…))
+    supervisor.keep(lambda: delivery.keep_retrying(interval_s=60), name=…)  # refused ones
 
 `on_version`: the package's service (`commands.delivery.service_of`; anything else is
 ignored), a claim in the cluster (`DeliveryStore.claim`: the first caller ever wins, so
@@ -20,6 +21,14 @@ flow of `/deploy SERVICE TAG to ENV` in a live message of its own, requested by
 Deckhand's bot user, with the reason "auto-deploy of a push by …".
 
 Polling honours `Retry-After`: a throttled owner is asked again no sooner than it says.
+
+An announcement Slack refuses (the bot was removed from the channel, an outage, a
+timeout) is not lost: its claim is released (so Gitea's "Redeliver" announces it at
+once) and the process that got the refusal tries again every `retry_interval_s`
+(`keep_retrying`), up to `ANNOUNCE_ATTEMPTS` attempts, through the same claim (so still
+exactly once). The auto-deploy queue got the tag the first time; a retry only
+announces. A process that dies with refusals pending loses those retries (a
+redelivery or the next push still announces).
 """
 
 from __future__ import annotations
@@ -64,6 +73,10 @@ from commands.images import tag_of
 from commands.validate import ValidatedDeploy
 
 log = logging.getLogger(__name__)
+
+ANNOUNCE_ATTEMPTS = 30
+"""Attempts at one announcement Slack keeps refusing before Deckhand gives up on it
+(with the default 60 s retry interval: half an hour)."""
 
 RunDeploy = Callable[[CommandContext, ValidatedDeploy], Awaitable[None]]
 """`DeployFlow.deploy`: check, approvals, locks, freeze windows, the live message."""
@@ -120,11 +133,34 @@ class Delivery:
     _running: set[tuple[str, str]] = field(default_factory=set)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _not_before: dict[tuple[str, str], float] = field(default_factory=dict)
+    _refused: dict[tuple[str, str], tuple[PackageVersion, str, int]] = field(default_factory=dict)
+    """Announcements Slack refused: (version, via, attempts so far), by (service, tag)."""
 
     # ---- the one path ----
 
     async def on_version(self, version: PackageVersion, *, via: str) -> bool:
         """Announce `version` once ever (True if this call did); see the module docstring."""
+        return await self._announce(version, via=via, first=True)
+
+    async def retry_refused(self) -> int:
+        """Try again each announcement Slack refused (see the module docstring); returns
+        how many went out."""
+        done = 0
+        for version, via, _ in list(self._refused.values()):
+            done += await self._announce(version, via=via, first=False)
+        return done
+
+    async def keep_retrying(self, *, interval_s: float) -> None:
+        """`retry_refused` every `interval_s`, in any replica (each retries its own)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            if self._refused:
+                try:
+                    await self.retry_refused()
+                except KubeError as e:
+                    log.warning("announcement retries: cluster unavailable (%s)", e.sentence())
+
+    async def _announce(self, version: PackageVersion, *, via: str, first: bool) -> bool:
         service = service_of(self.config, version.owner, version.name)
         if service is None or not version.is_tag:
             log.info(
@@ -140,16 +176,18 @@ class Delivery:
             return False
         claim = PushClaim(service, version.version, version.creator, version.created_at, via)
         if not await self.store.claim(claim):
+            self._refused.pop((service, version.version), None)  # someone else has it
             return False
         verdict = (await self.engine.inspect((service,), version.version))[service]
         said = announcement(
             config=self.config, service=service, version=version, verdict=verdict, channel=channel
         )
-        # Queued before the message: an auto-deploy never depends on Slack taking it.
+        # Queued before the message: an auto-deploy never depends on Slack taking it
+        # (and a retried announcement never queues it twice).
         pending = Pending(version.version, version.creator, version.created_at)
-        for env in said.auto_deploy:
+        for env in said.auto_deploy if first else ():
             await self.store.enqueue(service, env, pending, channel=channel)
-        if said.auto_deploy:
+        if said.auto_deploy and first:
             self._wake.set()
         summary, full = await self._notes(service, said)
         blocks, text = render_announcement(said, notes=summary)
@@ -159,10 +197,12 @@ class Delivery:
                     self.client, channel=channel, text=text, blocks=blocks
                 )
         except (SlackError, TimeoutError) as e:
-            # Let go of the claim: Gitea's "Redeliver" (or another replica) may try again.
-            log.warning("push of %s %s not announced: %s", service, version.version, e)
+            # Let go of the claim: Gitea's "Redeliver", another replica or our own retry
+            # takes it again.
             await self.store.release(claim)
+            self._remember_refused(service, version, via, e)
             return False
+        self._refused.pop((service, version.version), None)
         self.announced += 1
         log.info("announced %s %s (via %s) in %s", service, version.version, via, channel)
         if full:  # the message shows a few titles; the full lists go to its thread
@@ -180,6 +220,30 @@ class Delivery:
                 "push claim of %s %s not updated: %s", service, version.version, e.sentence()
             )
         return True
+
+    def _remember_refused(
+        self, service: str, version: PackageVersion, via: str, error: Exception
+    ) -> None:
+        key = (service, version.version)
+        attempts = self._refused.get(key, (version, via, 0))[2] + 1
+        if attempts >= ANNOUNCE_ATTEMPTS:
+            self._refused.pop(key, None)
+            log.error(
+                "push of %s %s not announced after %d attempts, giving up: %s",
+                service,
+                version.version,
+                attempts,
+                error,
+            )
+            return
+        self._refused[key] = (version, via, attempts)
+        log.warning(
+            "push of %s %s not announced (attempt %d, will retry): %s",
+            service,
+            version.version,
+            attempts,
+            error,
+        )
 
     async def _notes(self, service: str, said: Announcement) -> tuple[list[str], str]:
         """Change notes against what each environment with a button runs (when Deckhand

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery.announcer import Delivery, owners_of
+from bot.delivery.announcer import ANNOUNCE_ATTEMPTS, Delivery, owners_of
 from bot.delivery.store import DeliveryStore
 from bot.kube.client import KubeClient
 from bot.lifecycle import Supervisor
@@ -131,3 +131,39 @@ async def test_an_announcement_slack_refuses_releases_its_claim(world: World) ->
     assert await delivery.on_version(pushed, via="webhook") is True
     assert await delivery.on_version(pushed, via="poll") is False
     assert delivery.announced == 1
+
+
+async def test_a_refused_announcement_is_retried_by_the_process_that_got_it(world: World) -> None:
+    """Found by the poll while the bot was out of the channel: the poll's watermark has
+    moved past it, so only the retry can announce it, once, after the invite."""
+    delivery = await world.delivery()
+    await delivery.poll_once()  # the watermark
+    world.env.push("api", "abc7777")
+    world.slack.remove_bot(CHANNEL)
+    await delivery.poll_once()
+    assert delivery.announced == 0
+    assert await delivery.retry_refused() == 0  # still out of the channel: refused again
+    await delivery.poll_once()  # the poll has moved on: it never finds the tag again
+    assert delivery.announced == 0
+    world.slack.invite_bot(CHANNEL)
+    assert await delivery.retry_refused() == 1
+    assert await delivery.retry_refused() == 0  # nothing left to retry
+    top = [m for m in world.slack.messages(CHANNEL) if m.thread_ts is None]
+    assert [m for m in top if "abc7777" in m.text]
+    assert len(top) == 1
+
+
+async def test_a_refused_announcement_is_given_up_after_its_attempts(world: World) -> None:
+    delivery = await world.delivery()
+    world.env.push("api", "abc6666")
+    raw = await delivery.registry.package_versions(
+        owners_of(delivery.config)[0].registry, "admin", query="honeydue-"
+    )
+    (pushed,) = [r for r in package_rows(raw) if r.version == "abc6666"]
+    world.slack.remove_bot(CHANNEL)
+    assert await delivery.on_version(pushed, via="webhook") is False
+    for _ in range(ANNOUNCE_ATTEMPTS - 1):
+        assert await delivery.retry_refused() == 0
+    world.slack.invite_bot(CHANNEL)
+    assert await delivery.retry_refused() == 0  # given up: nothing is retried any more
+    assert delivery.announced == 0
