@@ -4,7 +4,9 @@
         core = await open_core(settings, stack=stack)              # the CLI stops here
         deckhand = await start(settings, stack=stack, supervisor=…, readiness=…)
 
-`open_core` (every front door: `deckhand run`, `deckhand deploy|status|…`): the config
+`open_core` (every front door: `deckhand run`, `deckhand deploy|status|…`; the doctor,
+`deckhand check`, opens the same clients one by one through `open_kube`, `open_registry`
+and `open_gitea`, so that one that can't be opened doesn't hide the others): the config
 file, loaded once; one `KubeClient` per cluster (Deckhand's own: `DECKHAND_KUBECONFIG`,
 else `KUBECONFIG`, else in-cluster, else `~/.kube/config`, as kubectl resolves them in
 `bot.kube.config`; one more per distinct env `kube_context`); one
@@ -113,6 +115,18 @@ async def open_kube(
     return await stack.enter_async_context(opened)
 
 
+async def open_registry(settings: Settings, *, stack: AsyncExitStack) -> RegistryClient:
+    """The one registry client of a process, on `stack`: the engine's checks and tag lists,
+    the pull re-checks of the engine and the alerts, the doctor. A namespace's pull secret
+    is asked over its HTTP session (`RegistryClient.with_credentials`), not a second one."""
+    return await stack.enter_async_context(RegistryClient(settings.registry()))
+
+
+async def open_gitea(settings: Settings, *, stack: AsyncExitStack) -> GiteaClient:
+    """The one Gitea API client (change notes; the doctor's token check), on `stack`."""
+    return await stack.enter_async_context(GiteaClient(settings.gitea()))
+
+
 def load(settings: Settings) -> DeckhandConfig:
     """The config file, once; `ValueError` (one line per problem) when it can't be used."""
     try:
@@ -141,11 +155,8 @@ async def open_core(
         context = env.kube_context
         if context and context not in clusters:
             clusters[context] = await open_kube(stack, settings, context=context, options=options)
-    registry = await stack.enter_async_context(RegistryClient(settings.registry()))
-    notes = None
-    gitea = settings.gitea()
-    if gitea is not None:
-        notes = ChangeNotesReader(await stack.enter_async_context(GiteaClient(gitea)), gitea)
+    registry = await open_registry(settings, stack=stack)
+    notes = ChangeNotesReader(await open_gitea(settings, stack=stack), settings.gitea())
     engine = RolloutEngine(config, kube, registry, clock, clusters, notes)
     if metrics is not None:
         engine.on_deploy_end = metrics.deploy_ended

@@ -23,7 +23,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -31,18 +31,19 @@ from typing import TextIO
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.app import open_gitea, open_kube, open_registry
 from bot.config import ConfigError, load_config
 from bot.gitea.client import GiteaClient
 from bot.gitea.errors import GiteaError
 from bot.kube.client import KubeClient
-from bot.kube.config import KUBECONFIG_HELP, kube_source, open_kube_client
+from bot.kube.config import KUBECONFIG_HELP
 from bot.kube.errors import KubeError
 from bot.kube.kinds import SECRETS
 from bot.registry.client import RegistryClient
-from bot.registry.credentials import CredentialsError, CredentialStore
+from bot.registry.credentials import CredentialsError
 from bot.registry.errors import RegistryError
 from bot.rollout.recheck import credentials_from_secret
-from bot.settings import Settings
+from bot.settings import GiteaSettings, Settings
 from bot.slack.client import open_web_client
 from commands import texts
 from commands.changes import source_repository
@@ -154,59 +155,54 @@ async def check_rbac(kube: KubeClient, config: DeckhandConfig) -> AsyncIterator[
 
 
 async def check_registry(
-    settings: Settings,
-    config: DeckhandConfig,
-    *,
-    credentials: CredentialStore | None = None,
-    label: str = "registry",
+    registry: RegistryClient, config: DeckhandConfig, *, label: str = "registry"
 ) -> list[Check]:
+    """Each service's repository: its tags can be listed with `registry`'s credentials."""
     found: list[Check] = []
-    async with RegistryClient(settings.registry(), credentials=credentials) as registry:
-        for name, service in config.services.items():
-            ref = service.reference()
-            try:
-                tags = await registry.list_tags(ref)
-            except RegistryError as e:
-                found.append(Check(f"{label} {name}", False, e.sentence()))
-                continue
-            found.append(
-                Check(
-                    f"{label} {name}",
-                    True,
-                    f"{ref.registry}/{ref.repository}: "
-                    f"{len(tags)} tag{'s' if len(tags) != 1 else ''}",
-                )
+    for name, service in config.services.items():
+        ref = service.reference()
+        try:
+            tags = await registry.list_tags(ref)
+        except RegistryError as e:
+            found.append(Check(f"{label} {name}", False, e.sentence()))
+            continue
+        found.append(
+            Check(
+                f"{label} {name}",
+                True,
+                f"{ref.registry}/{ref.repository}: {len(tags)} tag{'s' if len(tags) != 1 else ''}",
             )
+        )
     return found
 
 
-async def check_gitea(settings: Settings, config: DeckhandConfig) -> list[Check]:
+async def check_gitea(
+    client: GiteaClient, gitea: GiteaSettings, config: DeckhandConfig
+) -> list[Check]:
     """The change-notes token against each service's `source_url` (optional: no token, ✓)."""
-    gitea = settings.gitea()
     sources = {n: s.source_url for n, s in config.services.items() if s.source_url}
     if gitea.token is None:
         return [Check("gitea", True, texts.doctor_gitea_no_token())] if sources else []
     found: list[Check] = []
-    async with GiteaClient(gitea) as client:
-        for name, url in sources.items():
-            repo = source_repository(url)
-            if repo is None:
-                found.append(Check(f"gitea {name}", False, texts.doctor_gitea_bad_source(url)))
-                continue
-            try:
-                async with asyncio.timeout(gitea.deadline_s):
-                    full_name = await client.repository(repo)
-            except TimeoutError:
-                found.append(Check(f"gitea {name}", False, texts.changes_timeout(gitea.deadline_s)))
-            except GiteaError as e:
-                found.append(Check(f"gitea {name}", False, e.sentence(), texts.doctor_fix_gitea()))
-            else:
-                found.append(Check(f"gitea {name}", True, texts.doctor_gitea_ok(full_name)))
+    for name, url in sources.items():
+        repo = source_repository(url)
+        if repo is None:
+            found.append(Check(f"gitea {name}", False, texts.doctor_gitea_bad_source(url)))
+            continue
+        try:
+            async with asyncio.timeout(gitea.deadline_s):
+                full_name = await client.repository(repo)
+        except TimeoutError:
+            found.append(Check(f"gitea {name}", False, texts.changes_timeout(gitea.deadline_s)))
+        except GiteaError as e:
+            found.append(Check(f"gitea {name}", False, e.sentence(), texts.doctor_fix_gitea()))
+        else:
+            found.append(Check(f"gitea {name}", True, texts.doctor_gitea_ok(full_name)))
     return found
 
 
 async def check_pull_secrets(
-    kube: KubeClient, settings: Settings, config: DeckhandConfig
+    kube: KubeClient, registry: RegistryClient, config: DeckhandConfig
 ) -> AsyncIterator[Check]:
     registry_host = next(iter(config.services.values())).reference().registry
     for env in config.environments.values():
@@ -221,7 +217,8 @@ async def check_pull_secrets(
             detail = e.sentence() if isinstance(e, KubeError) else str(e)
             yield Check(name, False, detail, fix)
             continue
-        results = await check_registry(settings, config, credentials=credentials, label=name)
+        async with registry.with_credentials(credentials) as as_nodes:
+            results = await check_registry(as_nodes, config, label=name)
         bad = [r for r in results if not r.ok]
         if bad:
             yield Check(name, False, bad[0].detail, fix)
@@ -244,11 +241,15 @@ async def run_checks(settings: Settings, config_path: Path) -> tuple[int, list[C
         )
     ]
     checks += [c async for c in check_slack(settings, config.bot_channels())]
-    checks += await check_registry(settings, config)
-    checks += await check_gitea(settings, config)
+    # The clients as `deckhand run` builds them (bot.app), one by one: a cluster that
+    # can't be reached must not hide the registry's checks.
     async with AsyncExitStack() as stack:
+        registry = await open_registry(settings, stack=stack)
+        checks += await check_registry(registry, config)
+        gitea = settings.gitea()
+        checks += await check_gitea(await open_gitea(settings, stack=stack), gitea, config)
         try:
-            kube = await stack.enter_async_context(_open_kube(settings))
+            kube = await open_kube(stack, settings)
             await kube.can_i(
                 "get", "deployments", namespace=config.deckhand.namespace, group="apps"
             )
@@ -258,12 +259,8 @@ async def run_checks(settings: Settings, config_path: Path) -> tuple[int, list[C
         else:
             checks.append(Check("kubernetes", True, f"{kube.url} answers"))
             checks += [c async for c in check_rbac(kube, config)]
-            checks += [c async for c in check_pull_secrets(kube, settings, config)]
+            checks += [c async for c in check_pull_secrets(kube, registry, config)]
     return (OK if all(c.ok for c in checks) else FAILED), checks
-
-
-def _open_kube(settings: Settings) -> AbstractAsyncContextManager[KubeClient]:
-    return open_kube_client(kube_source(settings))
 
 
 def main(argv: Sequence[str], *, stream: TextIO | None = None) -> int:
