@@ -158,12 +158,12 @@ def reason_modal(
                 "type": "input",
                 "block_id": REASON_BLOCK,
                 "label": {"type": "plain_text", "text": texts.REASON_LABEL},
+                "hint": {"type": "plain_text", "text": texts.approval_reason_hint()},
                 "element": {
                     "type": "plain_text_input",
                     "action_id": REASON_BLOCK,
                     "min_length": 1,
                     "max_length": max_length,
-                    "placeholder": {"type": "plain_text", "text": texts.approval_reason_hint()},
                 },
             },
         ],

@@ -135,7 +135,7 @@ def approval_cancelled(request_id: str) -> str:
 
 
 def approval_reason_hint() -> str:
-    return "Why? (one line; it is recorded and shown in the channel)"
+    return "One line: it is recorded and shown in the channel."
 
 
 def approval_history_header() -> str:
