@@ -15,7 +15,8 @@ trigger_ids come from `new_trigger_id()` and expire 3 s later, response_urls aft
 
 Failure injection: `fail_next("chat.update", status=429, retry_after=1)` answers the
 next call(s) with HTTP 429 + `Retry-After`; `status=500` a server error;
-`error="channel_not_found"` an HTTP 200 `{"ok": false}` answer.
+`error="channel_not_found"` an HTTP 200 `{"ok": false}` answer; `stop_failing(method)`
+ends an injected outage early (how many failures were left unused).
 """
 
 from __future__ import annotations
@@ -188,6 +189,12 @@ class LocalSlack:
         queue = self._failures.setdefault(method, deque())
         for _ in range(times):
             queue.append(_Failure(status=status, retry_after=retry_after, error=error))
+
+    def stop_failing(self, method: str) -> int:
+        """Drop the failures still queued for `method` (Slack answers again); returns how
+        many were left unused, so a test can derive how many calls were refused."""
+        queue = self._failures.pop(method, deque())
+        return len(queue)
 
     def response_url(self, *, channel_id: str, user_id: str, message_ts: str | None = None) -> str:
         """A fresh response_url; posts to it are recorded in `.responses` and applied.

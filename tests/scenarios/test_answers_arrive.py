@@ -21,8 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.cluster.resources import CONFIGMAPS
-from sandbox.env import APPROVER, CHANNEL, DECKHAND_NAMESPACE, REQUESTER, SERVICES
+from sandbox.env import APPROVER, CHANNEL, REQUESTER, SERVICES
 from tests.bot.approvals.harness import ApprovalStack, approval_id, approval_stack
 from tests.bot.deploys.harness import OTHER_CHANNEL, DeployStack, buttons, deploy_stack
 
@@ -34,13 +33,6 @@ DM = "D0ALICEDM1"
 async def stack(tmp_path: Path) -> AsyncIterator[DeployStack]:
     async with deploy_stack(tmp_path / "env") as running:
         yield running
-
-
-def _deploy_records(stack: DeployStack) -> list[object]:
-    found, _ = stack.env.cluster.store.list(
-        CONFIGMAPS, DECKHAND_NAMESPACE, label_selector="deckhand.dev/record=deploy"
-    )
-    return list(found)
 
 
 @pytest.mark.parametrize("where", [OTHER_CHANNEL, DM])
@@ -79,7 +71,7 @@ async def test_a_deploy_channel_without_the_bot_gets_the_invite_fix_and_nothing_
     assert f"<#{CHANNEL}>" in said
     assert "Nothing was changed" in said
     assert stack.image_of("api") == before
-    assert _deploy_records(stack) == []
+    assert stack.deploy_records() == []
     assert stack.slack.messages(CHANNEL) == []
 
     assert await stack.command("lock api staging") == 200

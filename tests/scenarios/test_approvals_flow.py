@@ -22,8 +22,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.cluster.resources import CONFIGMAPS
-from sandbox.env import AMD64, APPROVER, DECKHAND_NAMESPACE, OUTSIDER, REQUESTER, SERVICES
+from sandbox.env import AMD64, APPROVER, OUTSIDER, REQUESTER, SERVICES
 from sandbox.registry.images import build_image
 from sandbox.slack.store import StoredMessage
 from tests.bot.approvals.harness import DAVE, ApprovalStack, approval_id, approval_stack
@@ -41,9 +40,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[ApprovalStack]:
 
 
 def _records(stack: ApprovalStack, deploy_id: str) -> list[dict[str, Any]]:
-    found, _ = stack.env.cluster.store.list(
-        CONFIGMAPS, DECKHAND_NAMESPACE, label_selector="deckhand.dev/record=deploy"
-    )
+    found = stack.deckhand.deploy_records()
     return [o for o in found if o.get("data", {}).get("id") == deploy_id]
 
 

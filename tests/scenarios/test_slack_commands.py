@@ -6,7 +6,8 @@ cluster untouched; a deployer through the @devs user group allowed, the group's
 members looked up once); a protected env (prod) asks for an approval (Approve and
 Reject buttons, nothing deployed), the checked plan recorded as the approval request;
 `status`, `history`, `tags` answers; `lock` refusing deploys until `unlock`; a final
-report Slack refused delivered later from the deploy record.
+report Slack refused (past the live message's own retries) delivered later by the
+leader's sweep from the deploy record.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.bot.deploys.harness import (
     block_text,
     buttons,
     deploy_stack,
+    is_final,
 )
 
 API = SERVICES[0]
@@ -144,18 +146,65 @@ async def test_a_lock_refuses_deploys_until_unlocked(stack: DeployStack) -> None
     assert "Succeeded" in text, text
 
 
+def _record_data(stack: DeployStack) -> dict[str, str]:
+    """The data of the one deploy record (the ConfigMap as the cluster stores it)."""
+    (record,) = stack.deploy_records()
+    return dict(record["data"])
+
+
 async def test_a_final_report_slack_refused_is_delivered_later(stack: DeployStack) -> None:
-    # Every chat.update fails (5xx) for a while, retries included: the final state is not
-    # delivered, the record is marked unreported again, and the periodic retry (every
-    # 0.5 s here) delivers it from the record once Slack answers again.
-    stack.slack.fail_next("chat.update", status=500, retry_after=None, times=12)
-    await stack.command(f"api {API.good[1]}")
-    message = await stack.wait_message()
-    text = await stack.wait_final(message, within_s=60)
+    # Slack refuses every chat.update (HTTP 500, the client's retries included) until the
+    # live message has given its final state up (FinalUpdateFailed) and the flow marked
+    # the record unreported; only then does Slack answer again, so the final state can
+    # only arrive through the leader's sweep (`DeployFlow.retry_unreported`), re-rendered
+    # from the record.
+    outage = 10_000  # more refusals than the deploy could ever use: ended by stop_failing
+    stack.slack.fail_next("chat.update", status=500, retry_after=None, times=outage)
+    changes = stack.env.cluster.store.subscribe()
+    try:
+        await stack.command(f"api {API.good[1]}")
+        message = await stack.wait_message()
+
+        def final_attempts() -> int:
+            return sum(
+                "Succeeded" in block_text(c.params.get("blocks") or [])
+                for c in stack.slack.calls_to("chat.update")
+            )
+
+        # The live message's own delivery: one call, retried by the client, all refused.
+        attempts_per_call = 1 + stack.settings.slack_max_retries
+        await stack.until(lambda: final_attempts() >= attempts_per_call, within_s=60)
+        # ... after which (not before: those attempts follow the engine's claim) the flow
+        # marks the record unreported for a later retry.
+        await stack.env.cluster.store.wait_until(
+            lambda: _record_data(stack)["reported"] == "false", within_s=20
+        )
+        assert not is_final(message)  # nothing final reached Slack yet
+        unused = stack.slack.stop_failing("chat.update")
+
+        text = await stack.wait_final(message, within_s=20)
+        await stack.env.cluster.store.wait_until(
+            lambda: _record_data(stack)["reported"] == "true", within_s=20
+        )
+    finally:
+        stack.env.cluster.store.unsubscribe(changes)
     assert "Succeeded" in text, text
     assert API.good[1] in stack.image_of("api")
-    failed = [c for c in stack.slack.calls_to("chat.update")]
-    assert len(failed) > 12  # the final state came after the failures were used up
+    # Every chat.update Slack answered was refused but the one that delivered the state.
+    updates = stack.slack.calls_to("chat.update")
+    assert len(updates) == (outage - unused) + 1
+    assert "Succeeded" in block_text(updates[-1].params["blocks"])
+    # The record's own history once final: claimed (by the deploy, before its attempts),
+    # given back when Slack refused, and claimed again (by the sweep) when it answered.
+    reported: list[str] = []
+    while not changes.empty():
+        _, _, obj = changes.get_nowait()
+        if obj["metadata"].get("labels", {}).get("deckhand.dev/record") != "deploy":
+            continue
+        data = obj.get("data") or {}
+        if data.get("phase") == "succeeded" and reported[-1:] != [data["reported"]]:
+            reported.append(data["reported"])
+    assert reported[-3:] == ["true", "false", "true"], reported
 
 
 async def test_rollback_command_goes_back_to_the_previous_image(stack: DeployStack) -> None:

@@ -27,7 +27,15 @@ from bot.http import EVENTS_PATH
 from bot.lifecycle import Readiness, ReadinessState, Supervisor
 from bot.settings import Settings
 from commands.config import DeckhandConfig
-from sandbox.env import APPROVER, CHANNEL, DEVS_GROUP, OUTSIDER, REQUESTER, SandboxEnv
+from sandbox.env import (
+    APPROVER,
+    CHANNEL,
+    DECKHAND_NAMESPACE,
+    DEVS_GROUP,
+    OUTSIDER,
+    REQUESTER,
+    SandboxEnv,
+)
 from sandbox.slack import LocalSlack, SlackSender
 from sandbox.slack.store import StoredMessage
 from tests.fixtures.slack import SIGNING_SECRET, make_slack_settings
@@ -75,6 +83,15 @@ class DeployStack:
             lambda: len(self.slack.ephemerals(user_id=user)) >= count, within_s=within_s
         )
         return self.slack.ephemerals(user_id=user)[count - 1].text
+
+    def deploy_records(self) -> list[dict[str, Any]]:
+        """The deploy records (ConfigMaps `deckhand.dev/record=deploy`) as stored now."""
+        from sandbox.cluster.resources import CONFIGMAPS
+
+        found, _ = self.env.cluster.store.list(
+            CONFIGMAPS, DECKHAND_NAMESPACE, label_selector="deckhand.dev/record=deploy"
+        )
+        return list(found)
 
     def image_of(self, service: str, namespace: str = "honeydue-staging") -> str:
         from sandbox.cluster.resources import DEPLOYMENTS
