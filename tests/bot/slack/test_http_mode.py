@@ -1,6 +1,6 @@
 """Deckhand in HTTP mode, end to end: signed requests through aiohttp and Bolt.
 
-Covers: ack within Slack's 3 s while the backend is slow; signature and timestamp
+Covers: the ack comes while the backend still works; signature and timestamp
 verification (401, backend untouched); the contexts handed to the backend; unexpected
 backend errors (ephemeral + correlation id in the log); response_url answers; the
 "restarting" ack during shutdown; /healthz and /readyz; the
@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 
 import aiohttp
 import pytest
 
 from bot.lifecycle import Readiness
-from bot.slack.contexts import ActionContext, CommandContext
+from bot.slack.contexts import CommandContext
 from commands import texts
 from tests.fixtures.slack import SlackStack
 
@@ -35,21 +34,27 @@ async def test_slash_command_is_acked_at_once_while_the_backend_works(
     deckhand_slack: SlackStack,
 ) -> None:
     started = asyncio.Event()
+    release = asyncio.Event()
+    finished = asyncio.Event()
 
     async def slow(request: CommandContext) -> None:
         started.set()
-        await asyncio.sleep(30)  # cancelled by the supervisor at teardown
+        await release.wait()  # held until the test has its ack
+        finished.set()
 
     deckhand_slack.backend.on_command = slow
-    began = time.monotonic()
-    status, body = await deckhand_slack.sender.slash_command(
-        "api 237c6b8", user_id="U0ALICE", channel_id=CHANNEL, user_name="alice"
-    )
-    elapsed = time.monotonic() - began
+    # Event order, not a stopwatch: the ack arrives while the backend is still held (an
+    # ack that waited for the work would never come; the deadline fails it then).
+    async with asyncio.timeout(10):
+        status, body = await deckhand_slack.sender.slash_command(
+            "api 237c6b8", user_id="U0ALICE", channel_id=CHANNEL, user_name="alice"
+        )
     assert status == 200
     assert body == ""
-    assert elapsed < 1.0  # Slack's limit is 3 s; the work has not even started blocking it
     await wait_for(started)
+    names = {t.get_name() for t in deckhand_slack.supervisor.tasks}
+    release.set()
+    await wait_for(finished)
     (request,) = deckhand_slack.backend.commands
     assert request.command == "/deploy"
     assert request.text == "api 237c6b8"
@@ -58,7 +63,6 @@ async def test_slash_command_is_acked_at_once_while_the_backend_works(
     assert request.response_url.startswith(deckhand_slack.slack.base_url)
     assert request.trigger_id
     assert re.fullmatch(r"[0-9a-f]{8}", request.correlation_id)
-    names = {t.get_name() for t in deckhand_slack.supervisor.tasks}
     assert f"command:{request.correlation_id}" in names
 
 
@@ -80,8 +84,15 @@ async def test_bad_signature_or_stale_timestamp_is_rejected(
         stale=stale,
     )
     assert status == 401
-    await asyncio.sleep(0.05)
-    assert deckhand_slack.backend.commands == []
+    # A signed command sent after them is handled: had either been dispatched, it would
+    # have reached the backend first (Bolt runs the listener before answering, so each
+    # request's work is spawned before its answer comes back, in the order they came).
+    status, _ = await deckhand_slack.sender.slash_command(
+        "status api", user_id="U0ALICE", channel_id=CHANNEL
+    )
+    assert status == 200
+    await wait_for(deckhand_slack.backend.done)
+    assert [c.text for c in deckhand_slack.backend.commands] == ["status api"]
     assert deckhand_slack.backend.actions == []
     assert deckhand_slack.slack.calls_to("chat.postEphemeral") == []
     assert deckhand_slack.slack.responses == []
@@ -108,33 +119,6 @@ async def test_unexpected_backend_error_tells_the_user_an_id_that_is_in_the_log(
     assert record.exc_info is not None
     assert record.exc_info[0] is KeyError
     assert deckhand_slack.backend.commands[0].correlation_id == correlation_id
-
-
-async def test_button_click_reaches_the_backend_with_its_context(
-    deckhand_slack: SlackStack,
-) -> None:
-    async def answer(action: ActionContext) -> None:
-        await action.replier.respond("Approved by alice", replace_original=True)
-
-    live = deckhand_slack.slack.seed_message(CHANNEL, "Deploy api to prod?")
-    deckhand_slack.backend.on_action = answer
-    status, body = await deckhand_slack.sender.block_action(
-        user_id="U0ALICE",
-        channel_id=CHANNEL,
-        message_ts=live,
-        action_id="deckhand:approve",
-        value="req-42",
-    )
-    assert (status, body) == (200, "")
-    await wait_for(deckhand_slack.backend.done)
-    (action,) = deckhand_slack.backend.actions
-    assert (action.action_id, action.value, action.message_ts) == (
-        "deckhand:approve",
-        "req-42",
-        live,
-    )
-    assert (action.user_id, action.channel_id) == ("U0ALICE", CHANNEL)
-    assert deckhand_slack.slack.message(CHANNEL, live).text == "Approved by alice"
 
 
 async def test_other_action_ids_are_not_handled(deckhand_slack: SlackStack) -> None:
