@@ -5,6 +5,9 @@ and Deckhand's clients on them — fixtures and helpers shared with tests/scenar
   `C0ALERTS01`, `alerts.grace_s` 1, rate limit 10/min); `world.service()` builds an
   `AlertService` on it, `world.running(service)` runs one for the body of a block.
 - `wait_until(predicate, within_s)`: the tests' one polling helper, with a deadline.
+- `past_the_grace_period(world)`: until a witness incident, failing from now on, is
+  alerted: the event that proves the service judged every earlier failure past its grace
+  (absence of an alert is asserted after it, never after a sleep).
 """
 
 from __future__ import annotations
@@ -124,6 +127,17 @@ def text_of(message: StoredMessage) -> str:
         if isinstance(text, dict):
             parts.append(str(text.get("text", "")))
     return "\n".join(parts)
+
+
+async def past_the_grace_period(world: AlertWorld) -> None:
+    """Until a witness (a Deployment failing its pull from now on) is alerted: its grace
+    period began after the one under test, so the service has judged that one too."""
+    await world.create_deployment("honeydue", "witness", world.image("api", "badc0de"), 1)
+    await wait_until(
+        lambda: any("honeydue/witness" in text_of(a) for a in world.alerts()),
+        within_s=GRACE_S + 30,
+        what="the witness's alert",
+    )
 
 
 @contextlib.asynccontextmanager
