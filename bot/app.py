@@ -223,7 +223,7 @@ async def open_slack_front(
         front.socket_mode = keeper
         readiness.require("Slack connection", keeper.is_open)
         await keeper.connect()
-        supervisor.spawn(keeper.watch(), name="socket-mode-watchdog")
+        supervisor.keep(keeper.watch, name="socket-mode-watchdog")
         log.info("slack: socket mode connected")
     return front
 

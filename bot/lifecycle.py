@@ -5,8 +5,9 @@ reference to each task (the event loop keeps only weak ones), names it, logs its
 failure with that name, and cancels whatever is left on shutdown within a bounded grace.
 A long-lived task (`keep`) that dies (fails, returns, or is cancelled by anyone but the
 shutdown) is restarted after a back-off (`restart_backoff_s`); one whose restart would
-not be safe (`restart=False`) fails the process instead: `/readyz` turns red, the
-shutdown path runs, and `deckhand run` exits non-zero so Kubernetes restarts the pod.
+not be safe (`restart=False`), or can't succeed (it raised `CannotRestart`), fails the
+process instead: `/readyz` turns red, the shutdown path runs, and `deckhand run` exits
+non-zero so Kubernetes restarts the pod. `bot.app`'s docstring decides it for each task.
 
 The shutdown path, the only one (`run_until_signal`):
 
@@ -36,6 +37,12 @@ class SupervisorClosed(RuntimeError):
     """`spawn` was called after shutdown began: the work is refused, not started."""
 
 
+class CannotRestart(Exception):
+    """Raised by a kept task when no restart of it can succeed (e.g. Slack refuses the app
+    token: only a new process reads a new one from its Secret). The process fails as if
+    the task were kept with `restart=False`, whatever its mode."""
+
+
 TaskFactory = Callable[[], Coroutine[Any, Any, None]]
 
 HEALTHY_AFTER_S = 60.0
@@ -61,9 +68,9 @@ class Supervisor:
     - `keep(factory, name=…)` runs `factory()` as a long-lived named task. If it dies
       before shutdown (raises, returns, or is cancelled by anyone else), that is logged
       and `factory()` runs again after the next wait of `restart_backoff_s` (the last
-      repeats; a task that had run `HEALTHY_AFTER_S` starts over). With `restart=False`
-      it is not restarted: `failed` names it and the `on_fatal` callbacks run (the
-      shutdown path starts).
+      repeats; a task that had run `HEALTHY_AFTER_S` starts over). With `restart=False`,
+      or when it raised `CannotRestart`, it is not restarted: `failed` names it and the
+      `on_fatal` callbacks run (the shutdown path starts).
     - After `close` began, `accepting` is False and `spawn`/`keep` raise
       `SupervisorClosed` (the coroutine is closed, never run).
     - `close(grace_s=…)` cancels every running task and pending restart and waits for
@@ -136,7 +143,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         if loop.time() - kept.started >= HEALTHY_AFTER_S:
             kept.failures = 0
-        if not kept.restart:
+        if not kept.restart or isinstance(error, CannotRestart):
             logger.error("task %s %s; it can't be restarted: stopping", name, how, exc_info=error)
             self.failed = name
             for callback in self._on_fatal:

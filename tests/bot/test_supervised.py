@@ -2,7 +2,8 @@
 or is killed (cancelled by anyone but the shutdown) is restarted after a growing wait
 from its back-off list; one whose restart isn't safe (`restart=False`) fails the
 process: `run_until_signal` returns `failed:NAME` with readiness FAILED (so `/readyz`
-is red and `deckhand run` exits non-zero); the shutdown cancels pending restarts."""
+is red and `deckhand run` exits non-zero), and so does a restartable one that raises
+`CannotRestart`; the shutdown cancels pending restarts."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from bot.lifecycle import (
     FATAL_PREFIX,
+    CannotRestart,
     Readiness,
     ReadinessState,
     Supervisor,
@@ -36,6 +38,8 @@ class Life:
             raise RuntimeError("boom")
         if self.how == "return":
             return
+        if self.how == "cannot":
+            raise CannotRestart("the app token is refused")
         await asyncio.Event().wait()  # "killed": cancelled from outside by the test
 
     async def until_started(self, n: int, within_s: float = 3.0) -> None:
@@ -80,17 +84,18 @@ async def test_a_killed_task_is_restarted() -> None:
     assert supervisor.tasks == frozenset()
 
 
-async def test_a_task_that_cant_be_restarted_fails_the_process() -> None:
+@pytest.mark.parametrize(("how", "restart"), [("fail", False), ("cannot", True)])
+async def test_a_task_that_cant_be_restarted_fails_the_process(how: str, restart: bool) -> None:
     supervisor = Supervisor(restart_backoff_s=(0.01,))
     readiness = ReadinessState()
-    life = Life("fail")
+    life = Life(how)
     stop = asyncio.Event()
 
     async def once_ready() -> None:
         async with asyncio.timeout(3):
             while readiness.state is not Readiness.READY:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
-        supervisor.keep(life, name="socket-mode", restart=False)
+        supervisor.keep(life, name="socket-mode", restart=restart)
 
     async with asyncio.timeout(5):
         outcome, _ = await asyncio.gather(

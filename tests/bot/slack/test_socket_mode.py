@@ -6,12 +6,15 @@ the local Slack, connects its websocket, acknowledges a delivered slash command
 within Slack's 3 s and calls the backend; health endpoints still served, /slack/events
 not; `bot.app.run()` (against the seeded sandbox) starts and shuts down cleanly on its
 stop event; a connection that stops answering pings is rebuilt by the watchdog (metric
-counted) and the next command is handled; /readyz is red while no connection is open.
+counted) and the next command is handled; /readyz is red while no connection is open;
+the watchdog, killed, is restarted and rebuilds the next deaf connection (the command
+after it handled); which `apps.connections.open` errors are a refusal for good.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -19,16 +22,48 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import open_slack_front, run
+from bot.app import SlackFront, open_slack_front, run
 from bot.lifecycle import Readiness, ReadinessState, Supervisor
 from bot.metrics import Metrics
 from bot.slack.app import uses_socket_mode
 from bot.slack.client import SlackCallFailed, open_web_client
-from bot.slack.socket_keeper import silent_for_s
+from bot.slack.socket_keeper import refused_for_good, silent_for_s
 from sandbox.env import SandboxEnv
 from sandbox.slack import LocalSlack
 from sandbox.slack.sender import block_actions_payload, slash_command_payload
 from tests.fixtures.slack import RecordingBackend, make_slack_settings
+
+
+@contextlib.asynccontextmanager
+async def socket_front(
+    slack: LocalSlack,
+    backend: RecordingBackend,
+    supervisor: Supervisor,
+    *,
+    readiness: ReadinessState | None = None,
+    metrics: Metrics | None = None,
+    **settings: object,
+) -> AsyncIterator[SlackFront]:
+    """The Slack front door in Socket Mode on `slack`, its first connection open; the
+    supervisor closed after the block."""
+    config = make_slack_settings(
+        slack, slack_app_token=slack.app_token, slack_signing_secret=None, **settings
+    )
+    async with AsyncExitStack() as stack:
+        try:
+            client = await stack.enter_async_context(open_web_client(config))
+            yield await open_slack_front(
+                config,
+                stack=stack,
+                supervisor=supervisor,
+                readiness=readiness or ReadinessState(),
+                client=client,
+                backend=backend,
+                metrics=metrics,
+            )
+        finally:
+            await supervisor.close(grace_s=1)
+    await asyncio.sleep(0.05)  # the SDK's cancelled tasks finish unwinding
 
 
 @pytest.mark.parametrize(
@@ -170,89 +205,56 @@ async def test_http_mode_needs_a_signing_secret(
 async def test_socket_mode_reconnects_when_slack_asks_and_keeps_delivering(
     local_slack: LocalSlack, recording_backend: RecordingBackend
 ) -> None:
-    settings = make_slack_settings(
-        local_slack, slack_app_token=local_slack.app_token, slack_signing_secret=None
-    )
-    supervisor = Supervisor(name="socket-reconnect")
-
-    async def deliver_help() -> None:
-        recording_backend.done.clear()
-        payload = slash_command_payload("help", user_id="U0ALICE", channel_id="C0DEPLOYS")
-        await local_slack.socket.deliver("slash_commands", payload, within_s=3)
-        async with asyncio.timeout(3):
-            await recording_backend.done.wait()
-
-    async with AsyncExitStack() as stack:
-        try:
-            client = await stack.enter_async_context(open_web_client(settings))
-            await open_slack_front(
-                settings,
-                stack=stack,
-                supervisor=supervisor,
-                readiness=ReadinessState(),
-                client=client,
-                backend=recording_backend,
-            )
-            await local_slack.socket.wait_connected(within_s=3)
-            await deliver_help()
-            for n, reason in enumerate(("refresh_requested", "warning"), start=2):
-                assert await local_slack.socket.disconnect(reason) == 1
-                await local_slack.socket.wait_connections(n, within_s=5)
-                await deliver_help()
-            assert len(recording_backend.commands) == 3
-            assert len(local_slack.calls_to("apps.connections.open")) >= 3
-        finally:
-            await supervisor.close(grace_s=1)
-    await asyncio.sleep(0.05)  # the SDK's cancelled tasks finish unwinding
+    async with socket_front(local_slack, recording_backend, Supervisor(name="socket-reconnect")):
+        await local_slack.socket.wait_connected(within_s=3)
+        await deliver_help(local_slack, recording_backend)
+        for n, reason in enumerate(("refresh_requested", "warning"), start=2):
+            assert await local_slack.socket.disconnect(reason) == 1
+            await local_slack.socket.wait_connections(n, within_s=5)
+            await deliver_help(local_slack, recording_backend)
+        assert len(recording_backend.commands) == 3
+        assert len(local_slack.calls_to("apps.connections.open")) >= 3
 
 
 async def test_a_stale_connection_is_rebuilt_and_the_next_command_handled(
     local_slack: LocalSlack, recording_backend: RecordingBackend
 ) -> None:
-    settings = make_slack_settings(
-        local_slack,
-        slack_app_token=local_slack.app_token,
-        slack_signing_secret=None,
-        slack_socket_stale_s=0.6,
-    )
-    supervisor = Supervisor(name="socket-stale")
     metrics = Metrics(version="test")
     readiness = ReadinessState()
+    supervisor = Supervisor(name="socket-stale")
+    async with socket_front(
+        local_slack,
+        recording_backend,
+        supervisor,
+        readiness=readiness,
+        metrics=metrics,
+        slack_socket_stale_s=0.6,
+    ) as runtime:
+        readiness.state = Readiness.READY
+        assert readiness.ready
+        await local_slack.socket.wait_connected(within_s=3)
+        local_slack.socket.answer_pings = False  # open, but silent: a deaf connection
+        await local_slack.socket.wait_connections(2, within_s=10)
+        local_slack.socket.answer_pings = True
+        keeper = runtime.socket_mode
+        assert keeper is not None
+        assert keeper.rebuilds >= 1
+        rendered = metrics.render().decode()
+        assert 'deckhand_socket_mode_rebuilds_total{reason="stale"}' in rendered
+        await deliver_help(local_slack, recording_backend)
+        assert [c.text for c in recording_backend.commands] == ["help"]
+        await runtime.stop_accepting()
+        assert not readiness.ready  # no connection open: /readyz is red
+        assert readiness.failing == ["Slack connection"]
 
-    async with AsyncExitStack() as stack:
-        try:
-            client = await stack.enter_async_context(open_web_client(settings))
-            runtime = await open_slack_front(
-                settings,
-                stack=stack,
-                supervisor=supervisor,
-                readiness=readiness,
-                client=client,
-                backend=recording_backend,
-                metrics=metrics,
-            )
-            readiness.state = Readiness.READY
-            assert readiness.ready
-            await local_slack.socket.wait_connected(within_s=3)
-            local_slack.socket.answer_pings = False  # open, but silent: a deaf connection
-            await local_slack.socket.wait_connections(2, within_s=10)
-            local_slack.socket.answer_pings = True
-            keeper = runtime.socket_mode
-            assert keeper is not None
-            assert keeper.rebuilds >= 1
-            rendered = metrics.render().decode()
-            assert 'deckhand_socket_mode_rebuilds_total{reason="stale"}' in rendered
-            payload = slash_command_payload("help", user_id="U0ALICE", channel_id="C0DEPLOYS")
-            await local_slack.socket.deliver("slash_commands", payload, within_s=3)
-            async with asyncio.timeout(3):
-                await recording_backend.done.wait()
-            assert [c.text for c in recording_backend.commands] == ["help"]
-            await runtime.stop_accepting()
-            assert not readiness.ready  # no connection open: /readyz is red
-            assert readiness.failing == ["Slack connection"]
-        finally:
-            await supervisor.close(grace_s=1)
-    await asyncio.sleep(0.05)  # the SDK's cancelled tasks finish unwinding
+
+async def deliver_help(slack: LocalSlack, backend: RecordingBackend) -> None:
+    """A `/deploy help` through Socket Mode, until the backend handled it."""
+    backend.done.clear()
+    payload = slash_command_payload("help", user_id="U0ALICE", channel_id="C0DEPLOYS")
+    await slack.socket.deliver("slash_commands", payload, within_s=3)
+    async with asyncio.timeout(3):
+        await backend.done.wait()
 
 
 @pytest.mark.parametrize(
@@ -268,3 +270,41 @@ def test_silence_is_measured_from_the_last_sign_of_life(
     pong: float | None, message: float | None, connected: float, silent: float
 ) -> None:
     assert silent_for_s(100.0, pong=pong, message=message, connected=connected) == silent
+
+
+async def test_the_watchdog_killed_is_restarted_and_rebuilds_the_next_deaf_connection(
+    local_slack: LocalSlack, recording_backend: RecordingBackend
+) -> None:
+    supervisor = Supervisor(name="socket-watchdog", restart_backoff_s=(0.05,))
+
+    def watchdogs() -> list[asyncio.Task[object]]:
+        return [t for t in supervisor.tasks if t.get_name() == "socket-mode-watchdog"]
+
+    async with socket_front(local_slack, recording_backend, supervisor, slack_socket_stale_s=0.6):
+        await local_slack.socket.wait_connected(within_s=3)
+        (first,) = watchdogs()
+        first.cancel()
+        async with asyncio.timeout(3):
+            while [t for t in watchdogs() if t is not first] == []:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        local_slack.socket.answer_pings = False  # deaf: only the watchdog notices
+        await local_slack.socket.wait_connections(2, within_s=10)
+        local_slack.socket.answer_pings = True
+        await deliver_help(local_slack, recording_backend)
+        assert [c.text for c in recording_backend.commands] == ["help"]
+
+
+@pytest.mark.parametrize(
+    ("error", "for_good"),
+    [
+        ("invalid_auth", True),  # an unknown (rotated) token
+        ("token_revoked", True),
+        ("not_allowed_token_type", True),  # a bot token where the app token goes
+        ("missing_scope", True),  # an app token without connections:write
+        ("ratelimited", False),
+        ("internal_error", False),
+        ("fatal_error", False),
+    ],
+)
+def test_which_refusals_of_the_app_token_are_for_good(error: str, for_good: bool) -> None:
+    assert refused_for_good(error) is for_good
