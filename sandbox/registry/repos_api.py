@@ -24,7 +24,8 @@ Shapes and rules copied from Gitea (`routers/api/v1/repo/{compare,commits,repo}.
   user who may not read the repository, 404 for a private one (Gitea hides it).
 
 Test controls on `ReposApi`: `old_compare`, `delay_s` (every answer waits that long:
-a slow Gitea; released at shutdown), and the registry's `fail_next(match="/api/v1/repos")`.
+a slow Gitea; released at shutdown; `holding` counts the answers held now), and the
+registry's `fail_next(match="/api/v1/repos")`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class ReposApi:
         self._packages = packages
         self.old_compare = False
         self.delay_s = 0.0
+        self.holding = 0
+        """How many answers the slow mode is holding back right now."""
         self._released = asyncio.Event()
 
     def release(self) -> None:
@@ -72,11 +75,14 @@ class ReposApi:
 
     async def handle(self, request: web.Request, *, base_url: str) -> web.Response:
         if self.delay_s > 0:
+            self.holding += 1
             try:
                 async with asyncio.timeout(self.delay_s):
                     await self._released.wait()
             except TimeoutError:
                 pass
+            finally:
+                self.holding -= 1
         if request.method not in ("GET", "HEAD"):
             return web.json_response({"message": "method not allowed"}, status=405)
         match = _ROUTE.match(request.path)

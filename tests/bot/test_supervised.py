@@ -113,7 +113,9 @@ async def test_close_cancels_a_pending_restart(caplog: pytest.LogCaptureFixture)
     life = Life("fail")
     supervisor.keep(life, name="metrics-gauges")
     await life.until_started(1)
-    await asyncio.sleep(0)  # its done callback schedules the restart
+    async with asyncio.timeout(3):  # its done callback has scheduled the restart
+        while "restarting it in 30.0s" not in caplog.text:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
     await supervisor.close(grace_s=1)
     assert supervisor.tasks == frozenset()
     with pytest.raises(SupervisorClosed):

@@ -213,7 +213,9 @@ async def test_faults_and_the_slow_mode(gitea: GiteaRegistry, http: aiohttp.Clie
     assert (await get(http, gitea, ""))[0] == 200
     gitea.repos_api.delay_s = 3600.0
     pending = asyncio.ensure_future(get(http, gitea, ""))
-    await asyncio.sleep(0)
+    async with asyncio.timeout(5):  # the request arrived and its answer is held
+        while gitea.repos_api.holding < 1:  # noqa: ASYNC110 (a counter, no event)
+            await asyncio.sleep(0.01)
     assert not pending.done()
     gitea.repos_api.release()  # what shutdown does
     assert (await pending)[0] == 200

@@ -9,10 +9,10 @@ credential ever reaches a log line or an error text.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import socket
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -86,11 +86,11 @@ async def test_connection_refused(closed_port: int, sleeps: Sleeps) -> None:
 
 async def test_hanging_registry_hits_the_deadline(silent_port: int) -> None:
     settings = fast_settings(timeout_s=0.2, retry_backoff_s=[0.01])
-    started = time.monotonic()
-    async with RegistryClient(settings, credentials=ADMIN) as client:
+    # The silent registry never answers: only the client's deadline can end this call
+    # (the outer timeout, 25 times longer than both attempts, only guards against a hang).
+    async with RegistryClient(settings, credentials=ADMIN) as client, asyncio.timeout(10):
         with pytest.raises(RegistryUnavailable, match=r"no answer within 0\.2 s"):
             await client.resolve(f"127.0.0.1:{silent_port}/admin/api:v1")
-    assert time.monotonic() - started < 1.5
 
 
 async def test_500_retried_then_unavailable(
