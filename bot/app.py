@@ -32,7 +32,44 @@ reverse):
    token, Socket Mode.
 
 `run` then marks readiness READY and waits in `bot.lifecycle.run_until_signal`, the only
-shutdown path. `main` is `deckhand run`: logging (`bot.logs`), the one `Metrics`.
+shutdown path.
+
+The long-lived tasks, and what their death does (`bot.lifecycle.Supervisor.keep`). Each
+is killed in tests/scenarios/test_supervised_tasks.py (then its next event is processed)
+unless another test is named:
+
+    task                   dies →                     why that mode
+    leader-election        restarted, back-off        its `finally` cancelled the leader
+                                                      jobs and released the Lease: a new
+                                                      run campaigns from scratch
+    leader-deploy-sweep,   leadership given up; the   each rebuilds its state from the
+    leader-approval-       next campaign (here or on  cluster on every start (records,
+    expiry, leader-        another replica) starts    Leases, approval, incident and drift
+    packages-poll,         every leader job again     ConfigMaps); leader-auto-deploy
+    leader-auto-deploy,                               shares that mechanism (not killed
+    leader-alerts,                                    by a test of its own: the sandbox
+    leader-drift                                      config has no auto_deploy env)
+    home-refresh           restarted, back-off        a new watch lists the deploy
+                                                      records again; openers are kept
+                                                      in `HomeService`, not the task
+    metrics-gauges         restarted, back-off        counts from the cluster, keeps
+                                                      nothing
+    socket-mode-watchdog   restarted, back-off        it rebuilds whatever connection it
+                           (tests/bot/slack/          finds: none, stale, half-rebuilt
+                           test_socket_mode.py)
+    socket-mode-watchdog,  fails the process:         no restart can reconnect with that
+    Slack refusing the     /readyz red, exit 1        token; only a new process reads a
+    app token for good     (`CannotRestart`; tests/   new one from its Secret (at start,
+                           scenarios/                 the same refusal: one line, exit 1)
+                           test_fatal_task.py)
+
+Not kept, on purpose: per-request work (`deploy:…`, `approve:…`, a live message's
+flusher, `auto-deploy:SERVICE:ENV`, `deploys-resume`) ends with its request; a failure
+is logged and answered, and the leader's sweep picks up what a lost one left. The HTTP
+server is no task (aiohttp serves inside the loop): the kubelet's liveness probe on
+/healthz covers a loop that stopped answering.
+
+`main` is `deckhand run`: logging (`bot.logs`), the one `Metrics`.
 A config file that can't be used raises `ValueError` (one line per problem), a cluster
 that can't be reached `KubeError`: `deckhand run` exits 1 with one line for either.
 """

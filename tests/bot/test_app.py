@@ -2,12 +2,11 @@
 sandbox: settings and config file in; one client to Deckhand's own cluster shared by the
 engine and the elector; a supervised `leader-election` task; the replica takes the Lease
 `deckhand-leader` as `DECKHAND_POD_NAME`, runs the alerts while leading, and releases
-the Lease when the supervisor shuts down; each long-lived task, killed, comes back.
-Plus `alerts_enabled`."""
+the Lease when the supervisor shuts down. Plus `alerts_enabled`. (Each long-lived task,
+killed, coming back and working again: tests/scenarios/test_supervised_tasks.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from bot.alerts.service import alerts_enabled
 from bot.app import start
 from bot.kube.kinds import LEASES
 from bot.lifecycle import ReadinessState, Supervisor
-from bot.metrics import Metrics
 from bot.settings import Settings
 from commands.config import DeckhandConfig
 from sandbox.env import ALERT_CHANNEL
@@ -96,47 +94,3 @@ def test_alerts_enabled(alerts: dict[str, str], env_channel: str | None, expecte
         }
     )
     assert alerts_enabled(config) is expected
-
-
-def named(name: str) -> list[asyncio.Task[object]]:
-    return [t for t in asyncio.all_tasks() if t.get_name() == name and not t.done()]
-
-
-async def test_each_long_lived_task_killed_comes_back(
-    alert_world: AlertWorld, tmp_path: Path
-) -> None:
-    """Kill (cancel from outside) each long-lived task of a running Deckhand: the
-    supervisor restarts the election, the metrics poll; a killed leader job gives
-    leadership up and the next campaign starts every leader job again."""
-    world = alert_world
-    settings = settings_for(world, tmp_path, task_restart_backoff_s=[0.05])
-    supervisor = Supervisor(restart_backoff_s=settings.task_restart_backoff_s)
-    long_lived = [
-        "leader-election",
-        "metrics-gauges",
-        "leader-deploy-sweep",
-        "leader-approval-expiry",
-        "leader-alerts",
-    ]
-    async with AsyncExitStack() as stack:
-        try:
-            await start(
-                settings,
-                stack=stack,
-                supervisor=supervisor,
-                readiness=ReadinessState(),
-                metrics=Metrics(version="test"),
-            )
-            for name in long_lived:
-                await wait_until(lambda n=name: len(named(n)) == 1, within_s=10, what=name)
-                (victim,) = named(name)
-                victim.cancel()
-                await wait_until(
-                    lambda n=name, v=victim: [t for t in named(n) if t is not v] != [],
-                    within_s=10,
-                    what=f"{name} restarted",
-                )
-            for name in long_lived:  # everything runs again, once each
-                await wait_until(lambda n=name: len(named(n)) == 1, within_s=10, what=name)
-        finally:
-            await supervisor.close(grace_s=5.0)

@@ -25,6 +25,7 @@ from typing import Any
 from bot.app import Deckhand, start
 from bot.http import EVENTS_PATH
 from bot.lifecycle import Readiness, ReadinessState, Supervisor
+from bot.metrics import Metrics
 from bot.settings import Settings
 from commands.config import DeckhandConfig
 from sandbox.env import (
@@ -145,10 +146,12 @@ async def deploy_stack(
     speed: float = 30.0,
     prepare: Callable[[SandboxEnv, LocalSlack], Awaitable[None]] | None = None,
     gitea: bool = False,
+    metrics: Metrics | None = None,
     **settings: Any,
 ) -> AsyncIterator[DeployStack]:
     """The stack (see the module docstring); `prepare` runs before Deckhand starts;
-    `gitea`: Deckhand reads change notes with the sandbox's `read:repository` token."""
+    `gitea`: Deckhand reads change notes with the sandbox's `read:repository` token;
+    `metrics`: counted as `deckhand run` counts them (its gauges polled)."""
     async with AsyncExitStack() as stack:
         env = await stack.enter_async_context(SandboxEnv(directory, speed=speed))
         slack = await stack.enter_async_context(LocalSlack())
@@ -177,7 +180,9 @@ async def deploy_stack(
             values["gitea_token"] = env.gitea_token
         values.update(settings)
         config = make_slack_settings(slack, **values)
-        supervisor = Supervisor(name="deploy-scenario")
+        supervisor = Supervisor(
+            name="deploy-scenario", restart_backoff_s=config.task_restart_backoff_s
+        )
         readiness = ReadinessState()
         try:
             deckhand = await start(
@@ -186,6 +191,7 @@ async def deploy_stack(
                 supervisor=supervisor,
                 readiness=readiness,
                 clock=env.cluster.clock,
+                metrics=metrics,
             )
         finally:
             # Closed first on the way out: the tasks stop before the clients they use.

@@ -8,7 +8,8 @@ not; `bot.app.run()` (against the seeded sandbox) starts and shuts down cleanly 
 stop event; a connection that stops answering pings is rebuilt by the watchdog (metric
 counted) and the next command is handled; /readyz is red while no connection is open;
 the watchdog, killed, is restarted and rebuilds the next deaf connection (the command
-after it handled); which `apps.connections.open` errors are a refusal for good.
+after it handled); which `apps.connections.open` errors are a refusal for good, and at
+start-up such a refusal is `AppTokenRefused` (a `SlackError`: one line, exit 1).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bot.lifecycle import Readiness, ReadinessState, Supervisor
 from bot.metrics import Metrics
 from bot.slack.app import uses_socket_mode
 from bot.slack.client import SlackCallFailed, open_web_client
-from bot.slack.socket_keeper import refused_for_good, silent_for_s
+from bot.slack.socket_keeper import AppTokenRefused, refused_for_good, silent_for_s
 from sandbox.env import SandboxEnv
 from sandbox.slack import LocalSlack
 from sandbox.slack.sender import block_actions_payload, slash_command_payload
@@ -46,9 +47,8 @@ async def socket_front(
 ) -> AsyncIterator[SlackFront]:
     """The Slack front door in Socket Mode on `slack`, its first connection open; the
     supervisor closed after the block."""
-    config = make_slack_settings(
-        slack, slack_app_token=slack.app_token, slack_signing_secret=None, **settings
-    )
+    values: dict[str, object] = {"slack_app_token": slack.app_token, "slack_signing_secret": None}
+    config = make_slack_settings(slack, **(values | settings))
     async with AsyncExitStack() as stack:
         try:
             client = await stack.enter_async_context(open_web_client(config))
@@ -308,3 +308,15 @@ async def test_the_watchdog_killed_is_restarted_and_rebuilds_the_next_deaf_conne
 )
 def test_which_refusals_of_the_app_token_are_for_good(error: str, for_good: bool) -> None:
     assert refused_for_good(error) is for_good
+
+
+async def test_an_app_token_slack_refuses_stops_the_start(
+    local_slack: LocalSlack, recording_backend: RecordingBackend
+) -> None:
+    local_slack.app_token = "xapp-1-A0OTHER-0000-the-current-one"
+    supervisor = Supervisor(name="socket-refused")
+    with pytest.raises(AppTokenRefused, match="invalid_auth"):
+        async with socket_front(
+            local_slack, recording_backend, supervisor, slack_app_token="xapp-1-A0OLD-0000-old"
+        ):
+            pass
