@@ -5,7 +5,7 @@
     work.every("deploy-sweep", 60, flow.sweep)                    # at once, then every 60 s
     work.throughout("alerts", alerts.run)                         # as long as it leads
     elector = LeaderElector(kube, namespace="deckhand", identity=settings.pod_name)
-    supervisor.spawn(elector.run(work.tasks()), name="leader-election")
+    supervisor.keep(lambda: elector.run(work.tasks()), name="leader-election")
 
 `LeaderWork` is what only the leader does. Every job starts the moment leadership is
 GAINED (not after an interval) and again each time it is regained; an `every` job then

@@ -14,6 +14,7 @@ leader job again. Then the task's own next event is processed:
 | leader-alerts            | a pod pulling a missing tag is alerted               |
 | leader-drift             | an image set by hand is noticed                      |
 | leader-packages-poll     | a new tag pushed to Gitea is announced               |
+| leader-auto-deploy       | a push held by a lock goes out once it is lifted     |
 | home-refresh             | a deploy's end re-publishes a recent opener's Home   |
 | metrics-gauges           | a new approval request is counted in the gauge       |
 
@@ -51,12 +52,15 @@ pytestmark = pytest.mark.slow
 
 API, WORKER = SERVICES[0], SERVICES[1]
 DRIFT_RECORDS = "deckhand.dev/record=drift"
+STAGING_LOCK = "deckhand-lock-api-staging"
 
 
-async def expiry_minutes_1(env: SandboxEnv, slack: LocalSlack) -> None:
-    """Prod's approval requests expire after one (sandbox) minute: 2 s at speed 30."""
+async def configure(env: SandboxEnv, slack: LocalSlack) -> None:
+    """Prod's approval requests expire after one (sandbox) minute (2 s at speed 30);
+    staging deploys every good new tag (auto-deploy)."""
     config = yaml.safe_load(env.config_path.read_text(encoding="utf-8"))
     config["environments"]["prod"]["approvals"]["expiry_minutes"] = 1
+    config["environments"]["staging"]["auto_deploy"] = True
     env.config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
@@ -64,12 +68,13 @@ async def expiry_minutes_1(env: SandboxEnv, slack: LocalSlack) -> None:
 async def stack(tmp_path: Path) -> AsyncIterator[DeployStack]:
     async with deploy_stack(
         tmp_path / "env",
-        prepare=expiry_minutes_1,
+        prepare=configure,
         metrics=Metrics(version="test"),
         task_restart_backoff_s=[0.05],
         approval_expiry_interval_s=0.2,
         metrics_interval_s=0.2,
         packages_poll_interval_s=0.5,
+        auto_deploy_interval_s=0.5,
         leader_lease_duration_s=3.0,
         leader_renew_deadline_s=2.0,
         leader_retry_period_s=0.3,
@@ -112,7 +117,7 @@ async def a_left_lock_is_released(stack: DeployStack) -> None:
     (record,) = [r for r in stack.deploy_records() if r["data"].get("slack_ts") == message.ts]
     deploy_id = record["data"]["id"]
     store = stack.env.cluster.store
-    name = "deckhand-lock-api-staging"
+    name = STAGING_LOCK
 
     def taken(lease: dict[str, Any]) -> dict[str, Any]:
         # As if that Deckhand died between its final record and the release.
@@ -127,14 +132,7 @@ async def a_left_lock_is_released(stack: DeployStack) -> None:
 
     store.mutate(LEASES, DECKHAND_NAMESPACE, name, taken)
 
-    def released() -> bool:
-        try:
-            lease = store.get(LEASES, DECKHAND_NAMESPACE, name)
-        except ApiError:
-            return True
-        return not (lease.get("spec") or {}).get("holderIdentity")
-
-    await store.wait_until(released, within_s=20)
+    await store.wait_until(lambda: lock_holder(stack) == "", within_s=20)
 
 
 async def a_missing_tag_is_alerted(stack: DeployStack) -> None:
@@ -171,6 +169,21 @@ async def a_push_is_announced(stack: DeployStack) -> None:
     )
 
 
+async def a_held_push_goes_out_when_unlocked(stack: DeployStack) -> None:
+    await stack.command("lock api staging release freeze")
+    await stack.env.cluster.store.wait_until(lambda: lock_holder(stack) != "", within_s=10)
+    stack.env.push("api", "feed002", creator="bob")
+    await stack.until(
+        lambda: any("feed002" in block_text(m.blocks) for m in stack.slack.messages(CHANNEL)),
+        within_s=30,
+    )
+    assert "feed002" not in stack.image_of("api")  # held by the lock
+    await stack.command("unlock api staging")
+    await stack.env.cluster.store.wait_until(
+        lambda: ":feed002@sha256:" in stack.image_of("api"), within_s=30
+    )
+
+
 async def a_deploy_end_refreshes_home(stack: DeployStack) -> None:
     status, _ = await stack.sender.app_home_opened(user_id=REQUESTER)
     assert status == 200
@@ -194,6 +207,15 @@ async def a_request_is_counted(stack: DeployStack) -> None:
     async with asyncio.timeout(20):
         while not counted():  # noqa: ASYNC110 (a gauge: no event to wait on)
             await asyncio.sleep(0.05)
+
+
+def lock_holder(stack: DeployStack) -> str:
+    """Who holds `api`'s staging lock ('' when free)."""
+    try:
+        lease = stack.env.cluster.store.get(LEASES, DECKHAND_NAMESPACE, STAGING_LOCK)
+    except ApiError:
+        return ""
+    return str((lease.get("spec") or {}).get("holderIdentity") or "")
 
 
 def alerts(stack: DeployStack) -> list[Any]:
@@ -222,6 +244,7 @@ Probe = Callable[[DeployStack], Awaitable[None]]
         ("leader-alerts", a_missing_tag_is_alerted),
         ("leader-drift", a_hand_made_change_is_noticed),
         ("leader-packages-poll", a_push_is_announced),
+        ("leader-auto-deploy", a_held_push_goes_out_when_unlocked),
         ("home-refresh", a_deploy_end_refreshes_home),
         ("metrics-gauges", a_request_is_counted),
     ],
