@@ -44,11 +44,11 @@ unless another test is named:
                                                       run campaigns from scratch
     leader-deploy-sweep,   leadership given up; the   each rebuilds its state from the
     leader-approval-       next campaign (here or on  cluster on every start (records,
-    expiry, leader-        another replica) starts    Leases, approval, incident and drift
-    packages-poll,         every leader job again     ConfigMaps); leader-auto-deploy
-    leader-auto-deploy,                               shares that mechanism (not killed
-    leader-alerts,                                    by a test of its own: the sandbox
-    leader-drift                                      config has no auto_deploy env)
+    expiry, leader-        another replica) starts    Leases, approval, incident, drift
+    packages-poll,         every leader job again     and auto-deploy queue ConfigMaps):
+    leader-auto-deploy,                               what a dead one left, the next
+    leader-alerts,                                    leader finds
+    leader-drift
     home-refresh           restarted, back-off        a new watch lists the deploy
                                                       records again; openers are kept
                                                       in `HomeService`, not the task
