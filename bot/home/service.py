@@ -41,6 +41,7 @@ from bot.kube.watch import watch
 from bot.rollout.engine import HistoryView, RolloutEngine
 from bot.rollout.records import RecordPhase, from_configmap
 from bot.slack import writes
+from bot.slack.blocks import section
 from bot.slack.client import SlackError
 from bot.slack.contexts import (
     ActionContext,
@@ -99,7 +100,7 @@ class HomeService:
                 "type": "modal",
                 "title": {"type": "plain_text", "text": texts.home_history_title(service, env)},
                 "close": {"type": "plain_text", "text": texts.CLOSE_LABEL},
-                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+                "blocks": [section(text)],
             }
 
         # Opened first: the trigger_id expires 3 s after the click; the history follows.
