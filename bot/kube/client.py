@@ -13,15 +13,22 @@ Requests go through a `bot.kube.transport.Transport`: `ApiTransport` (kubernetes
 `ApiClient`, closed with its aiohttp session when the `async with` ends) in production,
 `MockTransport` (a table of canned answers) in unit tests.
 A 409 on a patch is retried (bounded, `KubeOptions.conflict_backoff_s`); `update()`
-is compare-and-swap: read, let the caller change the object, replace with the read
-`resourceVersion`, and on 409 read again and ask the caller again. Streams for
-watches come from `open_stream`; `bot.kube.watch` builds the reconnecting watch on it.
+is compare-and-swap: let the caller change the object, replace it with that object's
+`resourceVersion`, and on 409 read again and ask the caller again. It starts from the
+version of the object this client last read or wrote (`KNOWN_VERSIONS` of them are
+kept), so a process writing the same Lease or ConfigMap again (a lock's heartbeat, a
+deploy record's phases) sends one PUT, not GET + PUT; only the server's acceptance is
+trusted: a 409, or a change that declines or raises on a remembered version, is asked
+again on a fresh read. Streams for watches come from `open_stream`; `bot.kube.watch`
+builds the reconnecting watch on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -37,6 +44,7 @@ from bot.kube.errors import (
     BadKubeconfig,
     Conflict,
     KubeError,
+    NotFound,
     Request,
     Unreachable,
     from_status,
@@ -51,6 +59,8 @@ JSON_PATCH = "application/json-patch+json"
 MERGE = "application/merge-patch+json"
 LIST_PAGE_SIZE = 500
 """Objects per list request (kubectl's chunk size): big lists arrive in pieces."""
+KNOWN_VERSIONS = 256
+"""Objects whose last-seen version the client keeps for `update` (least recently used go)."""
 FIELD_MANAGER = "deckhand"
 """The `fieldManager` of every write: how `metadata.managedFields` names Deckhand's changes
 (drift notices tell them apart from `kubectl-set`, `helm`, ...)."""
@@ -98,6 +108,25 @@ class KubeClient:
     def __post_init__(self) -> None:
         self.clock = ClusterClock(self.time, self.version)
         """This cluster's time as a `Clock`: what the rollout's time rules run on."""
+        self._known: OrderedDict[tuple[str, str | None, str], KubeObject | None] = OrderedDict()
+        """(plural, namespace, name) -> a copy of the object as last read or written here
+        (None: it did not exist); where `update` starts (see the module docstring)."""
+
+    def _remember(
+        self, kind: Kind, namespace: str | None, name: str, obj: KubeObject | None
+    ) -> None:
+        key = (kind.plural, namespace, name)
+        self._known[key] = copy.deepcopy(obj)
+        self._known.move_to_end(key)
+        while len(self._known) > KNOWN_VERSIONS:
+            self._known.popitem(last=False)
+
+    def known(self, kind: Kind, name: str, *, namespace: str | None) -> KubeObject | None:
+        """A copy of `name` as this client last read or wrote it (None: not known, or it
+        did not exist then); possibly stale, so only a starting point for a
+        compare-and-swap write (`update`, or a patch carrying its resourceVersion)."""
+        obj = self._known.get((kind.plural, namespace, name))
+        return copy.deepcopy(obj) if obj is not None else None
 
     @classmethod
     @asynccontextmanager
@@ -236,7 +265,12 @@ class KubeClient:
 
     async def get(self, kind: Kind, name: str, *, namespace: str | None) -> KubeObject:
         request = Request("get", kind.plural, namespace, name)
-        obj: KubeObject = await self._call("GET", kind.path(namespace, name), request=request)
+        try:
+            obj: KubeObject = await self._call("GET", kind.path(namespace, name), request=request)
+        except NotFound:
+            self._remember(kind, namespace, name, None)
+            raise
+        self._remember(kind, namespace, name, obj)
         return obj
 
     async def list(
@@ -289,19 +323,26 @@ class KubeClient:
         created: KubeObject = await self._call(
             "POST", kind.path(namespace), request=request, body=obj
         )
+        self._remember(kind, namespace, str(meta(created).get("name", "")), created)
         return created
 
     async def replace(self, kind: Kind, obj: KubeObject, *, namespace: str | None) -> KubeObject:
         """PUT the object; its `metadata.resourceVersion` makes this compare-and-swap."""
         name = str(meta(obj)["name"])
         request = Request("update", kind.plural, namespace, name)
-        replaced: KubeObject = await self._call(
-            "PUT", kind.path(namespace, name), request=request, body=obj
-        )
+        try:
+            replaced: KubeObject = await self._call(
+                "PUT", kind.path(namespace, name), request=request, body=obj
+            )
+        except Conflict:
+            self._known.pop((kind.plural, namespace, name), None)
+            raise
+        self._remember(kind, namespace, name, replaced)
         return replaced
 
     async def delete(self, kind: Kind, name: str, *, namespace: str | None) -> None:
         request = Request("delete", kind.plural, namespace, name)
+        self._known.pop((kind.plural, namespace, name), None)
         await self._call("DELETE", kind.path(namespace, name), request=request)
 
     async def patch(
@@ -312,20 +353,32 @@ class KubeClient:
         *,
         namespace: str | None,
         content_type: str = STRATEGIC,
+        resource_version: str | None = None,
     ) -> KubeObject:
-        """Patch (strategic merge by default); a 409 is retried a bounded number of times."""
+        """Patch (strategic merge by default); a 409 is retried a bounded number of times.
+
+        `resource_version` (a merge patch's precondition, as the API server applies it):
+        the patch lands only on that version of the object, else `Conflict` (not retried:
+        the caller read something older and must read again)."""
         request = Request("patch", kind.plural, namespace, name)
+        body = patch
+        if resource_version is not None:
+            body = {**patch, "metadata": {**(patch.get("metadata") or {})}}
+            body["metadata"]["resourceVersion"] = resource_version
 
         async def attempt() -> KubeObject:
             patched: KubeObject = await self._call(
                 "PATCH",
                 kind.path(namespace, name),
                 request=request,
-                body=patch,
+                body=body,
                 content_type=content_type,
             )
+            self._remember(kind, namespace, name, patched)
             return patched
 
+        if resource_version is not None:
+            return await attempt()
         return await self._retry_conflicts(attempt, what=f"patch {kind.plural} {namespace}/{name}")
 
     async def update(
@@ -335,22 +388,58 @@ class KubeClient:
         change: Callable[[KubeObject], KubeObject | None],
         *,
         namespace: str | None,
+        missing: KubeObject | None = None,
     ) -> KubeObject:
-        """Compare-and-swap: read, `change(obj)` → new object (None: leave it), replace.
+        """Compare-and-swap: `change(obj)` → new object (None: leave it), replace.
 
-        On 409 the object is read again and `change` asked again (bounded); `change` may
-        raise to give up (e.g. a lock now held by someone else).
+        `obj` is the version this client last read or wrote, else a fresh read. On 409
+        the object is read again and `change` asked again (bounded); `change` may raise
+        to give up (e.g. a lock now held by someone else) — on a remembered version it
+        is asked again on a fresh read first, so only a current object can refuse.
+        `missing`: created instead when the object doesn't exist (else `NotFound`).
         """
+        key = (kind.plural, namespace, name)
 
         async def attempt() -> KubeObject:
-            current = await self.get(kind, name, namespace=namespace)
-            wanted = change(current)
-            if wanted is None:
-                return current
-            wanted.setdefault("metadata", {})["resourceVersion"] = meta(current).get(
-                "resourceVersion"
-            )
-            return await self.replace(kind, wanted, namespace=namespace)
+            while True:
+                remembered = key in self._known
+                current = self._known.get(key)
+                if not remembered:
+                    try:
+                        current = await self.get(kind, name, namespace=namespace)
+                    except NotFound:
+                        if missing is None:
+                            raise
+                if current is None:
+                    if missing is None:  # it was gone then: is it still?
+                        self._known.pop(key, None)
+                        continue
+                    try:
+                        return await self.create(kind, copy.deepcopy(missing), namespace=namespace)
+                    except Conflict:  # AlreadyExists: someone made it meanwhile
+                        self._known.pop(key, None)
+                        continue
+                try:
+                    wanted = change(copy.deepcopy(current))
+                except Exception:
+                    if not remembered:
+                        raise
+                    self._known.pop(key, None)  # decided on a fresh read only
+                    continue
+                if wanted is None:
+                    if not remembered:
+                        return current
+                    self._known.pop(key, None)
+                    continue
+                wanted.setdefault("metadata", {})["resourceVersion"] = meta(current).get(
+                    "resourceVersion"
+                )
+                try:
+                    return await self.replace(kind, wanted, namespace=namespace)
+                except Conflict:
+                    if not remembered:
+                        raise
+                    continue  # the remembered version was stale: read, ask again
 
         return await self._retry_conflicts(attempt, what=f"update {kind.plural} {namespace}/{name}")
 
