@@ -375,6 +375,12 @@ class DeckhandSelf(_Model):
 
     namespace: K8sName = "deckhand"
     lock_ttl_s: int = Field(900, gt=0, description="a deploy lock expires after, seconds")
+    lock_heartbeat_s: float = Field(
+        15.0,
+        gt=0,
+        description="a followed deploy's lock is renewed this often, in the cluster's"
+        " seconds; a Deckhand killed mid-rollout is taken over after 2x this + 1 s",
+    )
 
 
 class DeckhandConfig(_Model):

@@ -6,7 +6,16 @@
             ...  # event.type in ADDED / MODIFIED / DELETED, event.object is the JSON
 
 Without a `resource_version` it lists first and yields every listed object as
-ADDED, then watches from the list's resourceVersion. Each connection asks the server
+ADDED, then watches from the list's resourceVersion. With `list_first=False` the first
+connection is a watch with no resourceVersion instead: every API server (and the
+sandbox, `sandbox.cluster.store.Store.watch`) answers it "Get State and Start at Most
+Recent", a synthetic ADDED for every matching object, then the changes
+(https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-watch): one
+request where a list and a watch are two, without WatchList (`sendInitialEvents`, beta
+only since 1.32) and so nothing to fall back from on an older server; the end of that
+initial state is not marked, which a caller that judges every batch as it comes (the
+rollout follower) doesn't need. A re-start after something was seen (410, an outage)
+lists either way, so what vanished meanwhile can be told as DELETED. Each connection asks the server
 for `timeoutSeconds` and carries a client read timeout, so a dead connection cannot
 hang it; a closed or silent connection is reopened from the last resourceVersion
 seen (bookmarks included); `410 Gone` (as a status or as an ERROR event) re-lists.
@@ -66,6 +75,7 @@ async def watch(
     resource_version: str | None = None,
     persistent: bool = False,
     on_contact: OnContact = _ignore,
+    list_first: bool = True,
 ) -> AsyncGenerator[WatchEvent, None]:
     """Every change of the matching objects, for as long as the caller keeps reading.
 
@@ -73,7 +83,10 @@ async def watch(
     ends the watch: it retries forever, waiting the back-off list's entries and then
     its last (the cap), telling `on_contact`; once the API answers it re-lists, and
     every object seen before that the new list lacks is yielded as DELETED (it went
-    while Deckhand could not see). The caller's deadline is the only limit."""
+    while Deckhand could not see). The caller's deadline is the only limit.
+
+    `list_first=False`: start with a watch without resourceVersion, not a list (see
+    the module docstring)."""
     request = Request("watch", kind.plural, namespace)
     rv = resource_version
     failures = 0
@@ -82,7 +95,7 @@ async def watch(
     lost = False
     while True:
         try:
-            if not rv:
+            if not rv and (list_first or seen or lost):
                 listed = await kube.list(
                     kind,
                     namespace=namespace,
@@ -106,7 +119,7 @@ async def watch(
                 kind,
                 request,
                 namespace=namespace,
-                rv=rv,
+                rv=rv or None,
                 field_selector=field_selector,
                 label_selector=label_selector,
             ):
@@ -151,11 +164,12 @@ async def _one_connection(
     request: Request,
     *,
     namespace: str | None,
-    rv: str,
+    rv: str | None,
     field_selector: str | None,
     label_selector: str | None,
 ) -> AsyncIterator[WatchEvent]:
-    """The events of one watch connection; returns when the server or the network ends it."""
+    """The events of one watch connection (`rv` None: the current state first, as ADDED);
+    returns when the server or the network ends it."""
     options = kube.options
     query = {
         "watch": True,

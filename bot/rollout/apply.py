@@ -10,18 +10,19 @@ into `kubectl rollout history`). A group's Deployments are patched one after the
 other; the first failure stops the rest, and the `ApplyResult` says which were
 patched, which failed and which were not tried, so the report can be exact. An API that
 doesn't answer is not a failure: the (idempotent) read and patch are retried until it
-does (`bot.kube.retry`).
+does (`bot.kube.retry`). A Deployment the check read a moment ago is not read again:
+the patch carries the resourceVersion it was read at (`apply_patches(seen=...)`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 from bot.kube.client import KubeClient
-from bot.kube.errors import KubeError
-from bot.kube.kinds import DEPLOYMENTS, KubeObject, meta
+from bot.kube.errors import Conflict, KubeError
+from bot.kube.kinds import DEPLOYMENTS, KubeObject, meta, resource_version
 from bot.kube.retry import until_answered
 from commands.plan import Patch
 from commands.rollout_decisions import images_of
@@ -69,30 +70,68 @@ async def current_image(kube: KubeClient, patch: Patch) -> str:
     return images_of(deployment).get(patch.container, "")
 
 
-async def apply_patches(kube: KubeClient, patches: Sequence[Patch]) -> ApplyResult:
-    """Patch every Deployment of the plan, in order, stopping at the first failure."""
+async def last_seen(kube: KubeClient, patch: Patch) -> KubeObject:
+    """The patch's Deployment as the client last saw it (the check's read, a moment ago),
+    else read now: what the deploy record calls its previous image, and the version
+    `apply_patches` patches on (a precondition: a change since is noticed, not missed)."""
+    known = kube.known(DEPLOYMENTS, patch.deployment, namespace=patch.namespace)
+    if known is not None:
+        return known
+    return await kube.get(DEPLOYMENTS, patch.deployment, namespace=patch.namespace)
+
+
+async def apply_patches(
+    kube: KubeClient, patches: Sequence[Patch], *, seen: Mapping[str, KubeObject] | None = None
+) -> ApplyResult:
+    """Patch every Deployment of the plan, in order, stopping at the first failure.
+
+    `seen`: Deployment name → the version the caller read (`last_seen`); its patch
+    carries that resourceVersion, and only if the Deployment changed since (409) is it
+    read again and patched on what it is now (`Applied.previous_image` says from what)."""
     applied: list[Applied] = []
     backoff = kube.options.reconnect_backoff_s
     for index, patch in enumerate(patches):
+        known = (seen or {}).get(patch.deployment)
         try:
-            previous = await until_answered(
-                partial(current_image, kube, patch),
-                what=f"read {patch.deployment}",
-                backoff=backoff,
-            )
-            # The same patch again is a no-op: retried while the API can't be reached (an
-            # answer lost after the patch landed must not fail the deploy).
-            patched = await until_answered(
-                partial(
-                    kube.patch,
-                    DEPLOYMENTS,
-                    patch.deployment,
-                    patch.body(),
-                    namespace=patch.namespace,
-                ),
-                what=f"patch {patch.deployment}",
-                backoff=backoff,
-            )
+            patched = None
+            if known is not None:
+                previous = images_of(known).get(patch.container, "")
+                try:
+                    patched = await until_answered(
+                        partial(
+                            kube.patch,
+                            DEPLOYMENTS,
+                            patch.deployment,
+                            patch.body(),
+                            namespace=patch.namespace,
+                            resource_version=resource_version(known),
+                        ),
+                        what=f"patch {patch.deployment}",
+                        backoff=backoff,
+                    )
+                except Conflict:
+                    patched = None  # changed since it was read: read it again
+            if patched is None:
+                now = await until_answered(
+                    partial(current_image, kube, patch),
+                    what=f"read {patch.deployment}",
+                    backoff=backoff,
+                )
+                # an answer lost after a patch that landed shows our own image: not "previous"
+                previous = now if known is None or now != patch.image else previous
+                # The same patch again is a no-op: retried while the API can't be reached
+                # (an answer lost after the patch landed must not fail the deploy).
+                patched = await until_answered(
+                    partial(
+                        kube.patch,
+                        DEPLOYMENTS,
+                        patch.deployment,
+                        patch.body(),
+                        namespace=patch.namespace,
+                    ),
+                    what=f"patch {patch.deployment}",
+                    backoff=backoff,
+                )
         except KubeError as e:
             return ApplyResult(tuple(applied), patch, e, tuple(patches[index + 1 :]))
         generation = int(meta(patched).get("generation") or 0)

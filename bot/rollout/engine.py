@@ -129,7 +129,11 @@ class RolloutEngine:
         home = self.config.deckhand
         self.clock: Clock = self.clock_of(self.kube)
         self.locks = Locks(
-            self.kube, namespace=home.namespace, clock=self.clock, duration_s=home.lock_ttl_s
+            self.kube,
+            namespace=home.namespace,
+            clock=self.clock,
+            duration_s=home.lock_ttl_s,
+            heartbeat_s=home.lock_heartbeat_s,
         )
         self.records = Records(self.kube, namespace=home.namespace)
         # Deploys this engine runs right now: `resume_in_flight` must not follow them a

@@ -13,12 +13,13 @@ One deploy, in order:
 4. follow every patched Deployment concurrently (`Follower`), streaming `Progress`;
 5. if one failed and the env has `auto_rollback`, undo it as `kubectl rollout undo`
    and follow that too;
-6. finish the record, and send the final `Progress` only if `claim_report` wins: a
-   deploy is reported exactly once, however many Deckhands resumed it.
+6. finish the record and claim its report in one write (`Records.finish_and_claim`),
+   and send the final `Progress` only if that claim wins: a deploy is reported exactly
+   once, however many Deckhands resumed it.
 
 An API outage is not a verdict: the follow waits it out (`Follower`); a deadline that
 passes out of contact makes the service UNKNOWN (never rolled back: nothing says it
-failed). The record's final state, the report claim and the lock release are retried
+failed). The record's final state with the report claim, and the lock release, are retried
 until the API takes them (`bot.kube.retry.until_answered`; each is idempotent).
 """
 
@@ -35,9 +36,10 @@ from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
 from bot.kube.kinds import DEPLOYMENTS, meta
 from bot.kube.retry import until_answered
-from bot.rollout.apply import apply_patches, current_image
+from bot.rollout.apply import Applied, apply_patches, current_image, last_seen
 from bot.rollout.follow import Failure, Follower, FollowResult, FollowTarget, FollowUpdate
 from bot.rollout.locks import LockHeld, Locks
+from bot.rollout.observe import selector_of
 from bot.rollout.outcome import Outcome, ServiceOutcome, progress_of, refusal, summarize
 from bot.rollout.records import DeployRecord, RecordPhase, Records, TargetRecord
 from bot.rollout.rollback import RolledBack, rollback
@@ -96,6 +98,7 @@ class Runner:
                 )
             service_of = {p.deployment: s.service for s in plan.services for p in s.patches}
             digest_of = {s.service: s.image.digest for s in plan.services}
+            seen = {p.deployment: await last_seen(self.kube, p) for p in plan.patches}
             targets = [
                 TargetRecord(
                     service_of[p.deployment],
@@ -103,7 +106,7 @@ class Runner:
                     p.container,
                     p.image,
                     digest_of[service_of[p.deployment]],
-                    await current_image(self.kube, p),
+                    images_of(seen[p.deployment]).get(p.container, ""),
                 )
                 for p in plan.patches
             ]
@@ -126,12 +129,18 @@ class Runner:
             await self.records.create(record)
             for service in services:
                 await on_progress(self._progress(record, service, Phase.ROLLING_OUT, start))
-            applied = await apply_patches(self.kube, plan.patches)
-            generation = {a.patch.deployment: a.generation for a in applied.applied}
+            applied = await apply_patches(self.kube, plan.patches, seen=seen)
+            record = await self._previous_images(record, applied.applied)
+            done = {a.patch.deployment: a for a in applied.applied}
             follow = [
-                _target(t, plan.namespace, generation[t.deployment])
+                _target(
+                    t,
+                    plan.namespace,
+                    done[t.deployment].generation,
+                    selector_of(done[t.deployment].deployment),
+                )
                 for t in targets
-                if t.deployment in generation
+                if t.deployment in done
             ]
             results = await self._follow_all(record, follow, start, on_progress)
             if applied.failed is not None:
@@ -172,7 +181,7 @@ class Runner:
                 current = images_of(obj).get(t.container)
                 if current == t.image:
                     generation = int(meta(obj).get("generation") or 0)
-                    follow.append(_target(t, record.namespace, generation))
+                    follow.append(_target(t, record.namespace, generation, selector_of(obj)))
                     continue
                 # Not Deckhand's change (any more): generation 0 keeps the automatic
                 # rollback off it, which would otherwise undo someone else's revision,
@@ -257,11 +266,25 @@ class Runner:
                     target = _target(t, plan.namespace, 0)
                     results.append(FollowResult(target, False, Counts(), 0.0, failure))
                     continue
-                follow.append(_target(t, plan.namespace, undone.generation))
+                follow.append(_target(t, plan.namespace, undone.generation, undone.selector))
             results += await self._follow_all(record, follow, start, on_progress)
             return await self._conclude(record, results, False, start, on_progress)
 
     # ---- shared steps ----
+
+    async def _previous_images(
+        self, record: DeployRecord, applied: Sequence[Applied]
+    ) -> DeployRecord:
+        """The record, its previous images corrected where a Deployment changed between
+        the check's read and the patch (written again only then)."""
+        before = {a.patch.deployment: a.previous_image for a in applied}
+        targets = tuple(
+            replace(t, previous_image=before.get(t.deployment, t.previous_image))
+            for t in record.targets
+        )
+        if targets == record.targets:
+            return record
+        return await self.records.update(record.id, lambda r: replace(r, targets=targets))
 
     async def _hold(
         self,
@@ -278,13 +301,15 @@ class Runner:
         """Take every service's lock for the life of `held`; `LockHeld` if one is taken
         (`take_over`: a resume, which also yields to the deploy's live follower)."""
         for service in dict.fromkeys(services):
-            if through_own_manual_lock:
-                holder = await self.locks.holder(service, env)
-                if holder and holder.manual and holder.who == who:
-                    continue  # one's own manual lock doesn't stop one (commands.plan)
             await held.enter_async_context(
                 self.locks.holding(
-                    service, env, deploy_id=deploy_id, who=who, why=why, take_over=take_over
+                    service,
+                    env,
+                    deploy_id=deploy_id,
+                    who=who,
+                    why=why,
+                    take_over=take_over,
+                    through_own_manual_lock=through_own_manual_lock,
                 )
             )
 
@@ -356,22 +381,18 @@ class Runner:
                     record, o.service, Phase.ROLLING_OUT, start, o.counts, detail=detail
                 )
                 await on_progress(progress)
-        await until_answered(
-            lambda: self.records.finish(
+        claimant = secrets.token_hex(8)
+        reported = await until_answered(
+            lambda: self.records.finish_and_claim(
                 record.id,
+                claimant,
                 phase=_RECORD_PHASES.get(phase, RecordPhase.FAILED),
                 result=summary,
                 cause=first.cause.value if first else "",
                 duration_s=duration,
                 rolled_back=any(o.rolled_back_to for o in outcomes),
             ),
-            what=f"finish deploy record {record.id}",
-            backoff=backoff,
-        )
-        claimant = secrets.token_hex(8)
-        reported = await until_answered(
-            lambda: self.records.claim_report(record.id, claimant),
-            what=f"claim the report of {record.id}",
+            what=f"finish deploy record {record.id} and claim its report",
             backoff=backoff,
         )
         if reported:
@@ -460,7 +481,10 @@ class Runner:
         on_progress: OnProgress,
     ) -> FollowResult:
         back = replace(
-            target, image=undone.images.get(target.container, ""), generation=undone.generation
+            target,
+            image=undone.images.get(target.container, ""),
+            generation=undone.generation,
+            selector=undone.selector or target.selector,
         )
         (result,) = await self._follow_all(record, [back], start, on_progress)
         return result
@@ -494,5 +518,7 @@ def overall_phase(phases: set[Phase]) -> Phase:
     return Phase.ROLLED_BACK
 
 
-def _target(t: TargetRecord, namespace: str, generation: int) -> FollowTarget:
-    return FollowTarget(t.service, namespace, t.deployment, t.container, t.image, generation)
+def _target(t: TargetRecord, namespace: str, generation: int, selector: str = "") -> FollowTarget:
+    return FollowTarget(
+        t.service, namespace, t.deployment, t.container, t.image, generation, selector
+    )

@@ -57,6 +57,8 @@ class FollowTarget:
     image: str
     generation: int
     """`metadata.generation` the patch produced: older statuses don't count."""
+    selector: str = ""
+    """The Deployment's label selector, from the patch's answer ('': read it first)."""
 
 
 @dataclass(frozen=True)
@@ -120,15 +122,18 @@ class Follower:
         """Watch `target` until it succeeds or fails (at the latest after `max_duration_s`;
         out of contact with the API then, the result is `unknown`)."""
         start = self.clock.monotonic() if started_at is None else started_at
-        found = await self._deployment(target, start)
-        if isinstance(found, FollowResult):
-            return found
+        selector = target.selector
+        if not selector:
+            found = await self._deployment(target, start)
+            if isinstance(found, FollowResult):
+                return found
+            selector = selector_of(found)
         last: tuple[Counts, int, str] | None = None
         async with observe(
             self.kube,
             namespace=target.namespace,
             deployment=target.deployment,
-            selector=selector_of(found),
+            selector=selector,
             monotonic=self.clock.monotonic,
         ) as changes:
             while True:

@@ -17,9 +17,18 @@ it renews every `heartbeat_s`). A restarted or other Deckhand resuming the deplo
 (`holding(..., take_over=True)`) takes the lock only when it is free or expired, or
 when its follower stopped renewing for `stale_after_s` (it died): a follower that is
 alive keeps its rollout, and nobody follows one deploy twice. Every change is
-compare-and-swap on the Lease's resourceVersion (`KubeClient.update`/`create`), so
-two deploys racing for the same lock cannot both win: the loser gets `LockHeld`
-naming the holder.
+compare-and-swap on the Lease's resourceVersion (`KubeClient.update`), so two deploys
+racing for the same lock cannot both win: the loser gets `LockHeld` naming the holder.
+Each change is ONE request: it starts from the version this process last read or
+wrote (the check's read, the previous heartbeat), and reads again only on a 409.
+
+The heartbeat: every 15 cluster seconds by default (`deckhand.lock_heartbeat_s`), so
+a follower counts as gone 31 s after its last renewal. That is the price of the
+cadence: a Deckhand SIGKILLed mid-rollout is taken over by the next sweep after those
+31 s (a graceful stop lets go at once, `_let_go`), about the time its pod takes to be
+replaced; the kubelet's node Lease is renewed every 10 s of 40, client-go's leader
+election within 10 of 15. Renewing every 5 s cost a request every 5 s for the whole of
+every rollout (about a third of a deploy's requests) to shorten that wait by 20 s.
 """
 
 from __future__ import annotations
@@ -101,8 +110,9 @@ class Locks:
     clock: Clock
     duration_s: int = 60
     """`leaseDurationSeconds` of a deploy lock."""
-    heartbeat_s: float = 5.0
-    """A followed deploy's lock is renewed this often (or every third of `duration_s`)."""
+    heartbeat_s: float = 15.0
+    """A followed deploy's lock is renewed this often (or every third of `duration_s`), in
+    the cluster's seconds (`deckhand.lock_heartbeat_s`; see the module docstring)."""
     follower: str = field(default_factory=lambda: secrets.token_hex(6))
     """This `Locks`' token in the locks it holds (one per Deckhand process)."""
 
@@ -246,12 +256,26 @@ class Locks:
         who: str,
         why: str,
         take_over: bool = False,
+        through_own_manual_lock: bool = False,
     ) -> AsyncIterator[None]:
         """Hold the deploy lock for the body, renewing it; released when the body ends
         (retried until the API answers) — except when it is cancelled (Deckhand shutting
         down mid-rollout): the lease then stays with the deploy, for the Deckhand that
-        resumes it (or until it expires)."""
-        await self.acquire(service, env, deploy_id=deploy_id, who=who, why=why, take_over=take_over)
+        resumes it (or until it expires). With `through_own_manual_lock`, `who`'s own
+        manual lock lets the body run without taking anything (it stays as it is)."""
+        took = await self._take(
+            service,
+            env,
+            holder=deploy_id,
+            who=who,
+            why=why,
+            duration=self.duration_s,
+            take_over=take_over,
+            through_own_manual_lock=through_own_manual_lock,
+        )
+        if not took:
+            yield
+            return
         renewer = {f"renew-{lock_name(service, env)}": self._keep_renewed(service, env, deploy_id)}
         cancelled = False
         try:
@@ -315,7 +339,10 @@ class Locks:
         why: str,
         duration: int | None,
         take_over: bool = False,
-    ) -> None:
+        through_own_manual_lock: bool = False,
+    ) -> bool:
+        """Take the lock (one compare-and-swap); False when `through_own_manual_lock` and
+        `who`'s own manual lock holds it (left as it is: nothing taken)."""
         name = lock_name(service, env)
         now = micro_time(self.clock.now())
         spec: dict[str, object] = {
@@ -333,8 +360,16 @@ class Locks:
             f"{_A}follower": self.follower,
         }
 
-        def change(lease: KubeObject) -> KubeObject:
+        passed = False
+
+        def change(lease: KubeObject) -> KubeObject | None:
+            nonlocal passed
             current = self._live_holder(lease, service, env)
+            passed = bool(
+                through_own_manual_lock and current and current.manual and current.who == who
+            )
+            if passed:
+                return None  # one's own manual lock doesn't stop one (commands.plan)
             if current is not None and current.holder != holder:
                 raise LockHeld(current)
             if current is not None and take_over and self._followed_elsewhere(lease):
@@ -359,16 +394,12 @@ class Locks:
             },
             "spec": {**spec, "leaseTransitions": 0},
         }
-        try:
-            await self.kube.create(LEASES, fresh, namespace=self.namespace)
-            return
-        except Conflict:
-            pass  # it exists (AlreadyExists is a 409): compare-and-swap on it
-        try:
-            await self.kube.update(LEASES, name, change, namespace=self.namespace)
+        try:  # from the version last seen (the check's read): one write, POST or PUT
+            await self.kube.update(LEASES, name, change, namespace=self.namespace, missing=fresh)
         except Conflict as e:
             current = await self.holder(service, env)
             raise LockHeld(current or _lost(service, env)) from e
+        return not passed
 
     def _followed_elsewhere(self, lease: KubeObject) -> bool:
         """Another live follower renews this lease (not this one's, not stale)."""

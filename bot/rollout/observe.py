@@ -163,6 +163,7 @@ async def observe(
                 label_selector=labels,
                 persistent=True,
                 on_contact=changes.contact(source),
+                list_first=False,  # the current state comes as the watch's first events
             ),
         )
         for source, (kind, fields, labels) in queries.items()

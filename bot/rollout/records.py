@@ -148,6 +148,24 @@ def from_configmap(obj: KubeObject) -> DeployRecord:
     )
 
 
+def _finished(
+    record: DeployRecord,
+    phase: RecordPhase,
+    result: str,
+    cause: str,
+    duration_s: float,
+    rolled_back: bool,
+) -> DeployRecord:
+    return replace(
+        record,
+        phase=phase,
+        result=result,
+        cause=cause,
+        duration_s=duration_s,
+        rolled_back=rolled_back,
+    )
+
+
 CODEC: Codec[DeployRecord] = Codec(lambda r: record_name(r.id), _to_data, from_configmap)
 to_configmap = CODEC.to_configmap
 
@@ -185,15 +203,36 @@ class Records:
     ) -> DeployRecord:
         return await self.update(
             deploy_id,
-            lambda r: replace(
-                r,
-                phase=phase,
-                result=result,
-                cause=cause,
-                duration_s=duration_s,
-                rolled_back=rolled_back,
-            ),
+            lambda r: _finished(r, phase, result, cause, duration_s, rolled_back),
         )
+
+    async def finish_and_claim(
+        self,
+        deploy_id: str,
+        claimant: str,
+        *,
+        phase: RecordPhase,
+        result: str,
+        cause: str,
+        duration_s: float,
+        rolled_back: bool = False,
+    ) -> bool:
+        """`finish` and `claim_report` in ONE compare-and-swap (no moment where the record
+        is final and unclaimed); True when this `claimant` won the report (see
+        `claim_report`; the same token again wins again: a retry is idempotent)."""
+        won = False
+
+        def change(record: DeployRecord) -> DeployRecord:
+            nonlocal won
+            done = _finished(record, phase, result, cause, duration_s, rolled_back)
+            if record.reported:
+                won = record.reported_by == claimant
+                return done
+            won = True
+            return replace(done, reported=True, reported_by=claimant)
+
+        await self.update(deploy_id, change)
+        return won
 
     async def find(self, deploy_id: str) -> DeployRecord | None:
         """The record, or None when there is none (or it isn't one: a forged id)."""

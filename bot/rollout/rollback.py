@@ -56,6 +56,8 @@ class RolledBack:
     previous_images: dict[str, str]
     generation: int
     change_cause: str | None
+    selector: str = ""
+    """The Deployment's label selector (what its rollout is watched by)."""
 
 
 def undo_patch(
@@ -120,4 +122,5 @@ async def rollback(
         previous_images=images_of(current),
         generation=int(meta(patched).get("generation") or 0),
         change_cause=change_cause or target.change_cause,
+        selector=selector_of(patched),
     )
