@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from sandbox.cluster.api import agent_of, route_of
 from sandbox.cluster.resources import NAMESPACES, SECRETS
 from sandbox.cluster.server import SandboxCluster
 from sandbox.env import (
@@ -66,10 +67,6 @@ class RequestCounter:
         return self.by_agent[agent] - before[agent]
 
 
-def agent_of(user_agent: str) -> str:
-    return "kubectl" if user_agent.startswith("kubectl") else "deckhand"
-
-
 @dataclass
 class BenchEnv(SandboxEnv):
     """The example team (see `SandboxEnv`) with request counting; see the module docstring."""
@@ -89,12 +86,7 @@ class BenchEnv(SandboxEnv):
             agent = agent_of(request.headers.get("User-Agent", ""))
             counter.by_agent[agent] += 1
             if agent == "deckhand":
-                parts = [p for p in request.path.split("/") if p]
-                resource = next((p for p in reversed(parts) if p.endswith("s")), request.path)
-                if resource == "leases" and parts[-1] != "leases":
-                    resource = f"leases/{parts[-1]}"  # the leader's apart from deploy locks
-                watch = "watch" if request.query.get("watch") in ("1", "true") else ""
-                counter.by_route[f"{request.method} {resource} {watch}".strip()] += 1
+                counter.by_route[route_of(request)] += 1
             return await handle(request)
 
         self.cluster.api.handle = counting  # type: ignore[method-assign]

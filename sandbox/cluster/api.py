@@ -23,7 +23,10 @@ streamed by `streams`):
 * `Accept: ...;as=Table;g=meta.k8s.io` answers a server-side printed `Table`
   (`tables.py`), so `kubectl get` prints the usual columns;
 * writes record `metadata.managedFields` (`fields.py`) for the request's manager:
-  `?fieldManager=`, else the User-Agent's prefix.
+  `?fieldManager=`, else the User-Agent's prefix;
+* every request is counted in `ApiServer.served` by client and route (`route_of`:
+  `GET pods watch`, `PUT leases/deckhand-lock-api-prod`), what the API-economy bench
+  and its test read.
 
 Every error is a `kind: Status` with the real code, reason and message, and a
 request that fails leaves the store unchanged.
@@ -35,6 +38,7 @@ import asyncio
 import base64
 import json
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +87,22 @@ def error_response(error: ApiError) -> web.Response:
     return _json_response(error.status(), error.code)
 
 
+def agent_of(user_agent: str) -> str:
+    """The client kind of a User-Agent: `kubectl`, else `deckhand` (kubernetes-asyncio's)."""
+    return "kubectl" if user_agent.startswith("kubectl") else "deckhand"
+
+
+def route_of(request: web.Request) -> str:
+    """`GET deployments`, `GET pods watch`, `PUT leases/deckhand-lock-api-prod`: the
+    method and resource of a request (a Lease by name: the leader's apart from locks)."""
+    parts = [p for p in request.path.split("/") if p]
+    resource = next((p for p in reversed(parts) if p.endswith("s")), request.path)
+    if resource == "leases" and parts[-1] != "leases":
+        resource = f"leases/{parts[-1]}"
+    watch = "watch" if request.query.get("watch") in ("1", "true") else ""
+    return f"{request.method} {resource} {watch}".strip()
+
+
 class ApiServer:
     """The Kubernetes REST API of one `Store`."""
 
@@ -95,6 +115,8 @@ class ApiServer:
         self.bookmark_interval = bookmark_interval
         self._denials: set[Denial] = set()
         self._closing = asyncio.Event()
+        self.served: Counter[tuple[str, str]] = Counter()
+        """Requests answered, by (`agent_of`, `route_of`)."""
 
     # ------------------------------------------------------------ configuration
 
@@ -139,6 +161,7 @@ class ApiServer:
     # ------------------------------------------------------------ dispatch
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.served[(agent_of(request.headers.get("User-Agent", "")), route_of(request))] += 1
         try:
             return await self._dispatch(request)
         except ApiError as error:
