@@ -1,27 +1,39 @@
 """bot.leader against the sandbox apiserver: one of two replicas leads; leader tasks run
 only while leading; a clean stop hands over at once; a killed leader (tasks cancelled,
-lease not released) is replaced within the lease duration; a leader that finds another
+lease not released) is replaced, not before its lease ran out (the Lease's own
+timestamps), and without a release in between (the Lease's history); a leader that finds another
 holder cancels its tasks; the Lease fields are what client-go writes; the expiry rule."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from bot.clock import parse_time
 from bot.kube.client import KubeClient
 from bot.kube.kinds import LEASES
 from bot.kube.lease import live_holder
 from bot.leader import LEASE_NAME, LeaderElector
 from bot.tasks import background
+from sandbox.cluster.resources import LEASES as SANDBOX_LEASES
+from sandbox.cluster.server import SandboxCluster
 
 NS = "deckhand"
 LEASE_S = 2.0
 RETRY_S = 0.2
+
+
+def held_s(spec: dict[str, Any]) -> float:
+    """How long the holder has held the Lease, by its own acquire and renew times."""
+    acquired, renewal = parse_time(spec.get("acquireTime")), parse_time(spec.get("renewTime"))
+    if acquired is None or renewal is None:
+        return 0.0
+    return (renewal - acquired).total_seconds()
 
 
 def elector(kube: KubeClient, identity: str, **overrides: object) -> LeaderElector:
@@ -59,12 +71,42 @@ async def campaigning(*pairs: tuple[LeaderElector, Work]) -> AsyncIterator[None]
         yield
 
 
-async def until(predicate: object, within_s: float) -> float:
-    started = time.monotonic()
+async def until(predicate: object, within_s: float) -> None:
     async with asyncio.timeout(within_s):
         while not predicate():  # type: ignore[operator]  # noqa: ASYNC110
             await asyncio.sleep(0.02)
-    return time.monotonic() - started
+
+
+def lease_spec(cluster: SandboxCluster) -> dict[str, Any]:
+    return dict(cluster.store.get(SANDBOX_LEASES, NS, LEASE_NAME).get("spec") or {})
+
+
+async def renewed(cluster: SandboxCluster, times: int, *, within_s: float = 10.0) -> None:
+    """Until the holder has renewed the Lease `times` more times (its own `renewTime`
+    moved): as many retry periods went by for everyone campaigning meanwhile."""
+    seen = {lease_spec(cluster).get("renewTime")}
+    await cluster.store.wait_until(
+        lambda: seen.add(lease_spec(cluster).get("renewTime")) or len(seen) > times,
+        within_s=within_s,
+    )
+
+
+@contextlib.contextmanager
+def holders(cluster: SandboxCluster) -> Iterator[list[str]]:
+    """The Lease's `holderIdentity` after each write while the block runs ('' = none),
+    consecutive repeats folded: the order of hand-overs, from the Lease's own history."""
+    seen: list[str] = []
+    changes = cluster.store.subscribe()
+    try:
+        yield seen
+    finally:
+        cluster.store.unsubscribe(changes)
+        while not changes.empty():
+            _, resource, obj = changes.get_nowait()
+            if resource is SANDBOX_LEASES and obj["metadata"]["name"] == LEASE_NAME:
+                holder = str((obj.get("spec") or {}).get("holderIdentity") or "")
+                if seen[-1:] != [holder]:
+                    seen.append(holder)
 
 
 @pytest.mark.parametrize(
@@ -100,12 +142,18 @@ def test_timings_must_nest() -> None:
         LeaderElector(None, NS, "a", lease_duration_s=2, renew_deadline_s=3)  # type: ignore[arg-type]
 
 
-async def test_one_of_two_leads_and_only_the_leader_runs_its_tasks(kube: KubeClient) -> None:
+async def test_one_of_two_leads_and_only_the_leader_runs_its_tasks(
+    kube: KubeClient, kube_cluster: SandboxCluster
+) -> None:
     a, b = elector(kube, "deckhand-a"), elector(kube, "deckhand-b")
     work_a, work_b = Work(), Work()
     async with campaigning((a, work_a), (b, work_b)):
         await until(lambda: a.is_leader or b.is_leader, 5)
-        await asyncio.sleep(LEASE_S)  # several renewals: it stays so
+        # Held past one lease duration by the Lease's own record (several renewals):
+        # the other replica had every chance to take an expired Lease, and didn't.
+        await kube_cluster.store.wait_until(
+            lambda: held_s(lease_spec(kube_cluster)) > LEASE_S, within_s=20
+        )
         assert a.is_leader != b.is_leader
         assert (work_a.running, work_b.running) == (a.is_leader, b.is_leader)
         lease = await kube.get(LEASES, LEASE_NAME, namespace=NS)
@@ -116,35 +164,51 @@ async def test_one_of_two_leads_and_only_the_leader_runs_its_tasks(kube: KubeCli
         assert spec["renewTime"] > spec["acquireTime"]
 
 
-async def test_clean_stop_hands_over_at_once(kube: KubeClient) -> None:
+async def test_clean_stop_hands_over_at_once(
+    kube: KubeClient, kube_cluster: SandboxCluster
+) -> None:
     a, b = elector(kube, "deckhand-a"), elector(kube, "deckhand-b")
     work_a, work_b = Work(), Work()
     async with campaigning((a, work_a)):
         await a.wait_until_leading(timeout_s=5)
         async with campaigning((b, work_b)):
-            with pytest.raises(TimeoutError):
-                await b.wait_until_leading(timeout_s=RETRY_S * 3)
-            await campaigning_stop(a)  # a clean stop releases the Lease
-            assert work_a.cancels == 1
-            took = await until(lambda: b.is_leader, 5)
-            assert took < LEASE_S  # released, not expired
+            await renewed(kube_cluster, 3)  # b campaigned meanwhile: a live Lease stays a's
+            assert not b.is_leader
+            with holders(kube_cluster) as order:
+                await campaigning_stop(a)  # a clean stop releases the Lease
+                assert work_a.cancels == 1
+                await until(lambda: b.is_leader, 20)
+            # Released, not expired: the Lease went a -> nobody -> b, not a -> b.
+            assert order[-2:] == ["", b.identity], order
             await until(lambda: work_b.running, 2)  # spawned once it leads
 
 
-async def test_killed_leader_is_replaced_within_the_lease_duration(kube: KubeClient) -> None:
+async def test_killed_leader_is_replaced_after_the_lease_duration(
+    kube: KubeClient, kube_cluster: SandboxCluster
+) -> None:
     a = elector(kube, "deckhand-a", release_on_exit=False)
     b = elector(kube, "deckhand-b")
     work_a, work_b = Work(), Work()
     async with campaigning((a, work_a)):
         await until(lambda: a.is_leader, 5)
         async with campaigning((b, work_b)):
-            await asyncio.sleep(RETRY_S * 3)
+            await renewed(kube_cluster, 3)  # b campaigned meanwhile: a live Lease stays a's
             assert not b.is_leader
             # kill a: its tasks are cancelled, the Lease is left as it was
-            await campaigning_stop(a)
-            killed = time.monotonic()
-            await until(lambda: b.is_leader, LEASE_S + RETRY_S + 2)
-            assert time.monotonic() - killed <= LEASE_S + RETRY_S + 0.5
+            with holders(kube_cluster) as order:
+                await campaigning_stop(a)
+                held = lease_spec(kube_cluster)
+                await until(lambda: b.is_leader, 20)  # a deadline, not a measurement
+            # Taken over from the dead holder (a -> b, nothing released), and only once its
+            # lease ran out: on the Lease's own timestamps, b's acquisition comes no
+            # earlier than a's last renewal plus the lease duration.
+            assert order[-1] == b.identity, order
+            assert "" not in order, order
+            taken = lease_spec(kube_cluster)
+            renewal, acquired = parse_time(held["renewTime"]), parse_time(taken["acquireTime"])
+            assert renewal is not None
+            assert acquired is not None
+            assert acquired >= renewal + timedelta(seconds=LEASE_S)
             # Its leader tasks are spawned once it leads: they start a moment later.
             await until(lambda: work_b.running, 2)
     assert work_a.cancels == 1
