@@ -10,7 +10,8 @@ the cluster's clock read off the sandbox API server's `Date` headers. Covers:
   3 probe periods of the readiness threshold (scaled), naming the probe, the path and
   the 404, and in prod rolls back on its own;
 - a time rule at the right scaled time: `readiness_timeout_s: 20` on a never-ready pod
-  gives the verdict 20-25 scaled seconds after the container started, not at a deadline.
+  gives the verdict 20 (less 1 s of whole-second timestamps) to 40 scaled seconds
+  after the container started, not at a deadline (900 s).
 """
 
 from __future__ import annotations
@@ -219,7 +220,15 @@ async def test_a_time_rule_fires_at_the_right_scaled_time(team: SandboxEnv) -> N
     assert service.failure.cause is Cause.NOT_READY
     started = container_started(team, namespace, "dead4ea")
     after = run.verdict_scaled - started
-    assert 20 <= after <= 25, after
+    # The rule's own time, never before, give or take the API's whole seconds: the
+    # container's startedAt and its Started event are each stored in whole seconds (and
+    # may fall either side of one), so the rule may fire up to 1 s before 20 s after the
+    # event's time (seen once in a few dozen runs).
+    assert after >= 20 - 1, after
+    # ...and from the rule, not a deadline: the next one (max_duration_s) is 900 s away.
+    # The slack above 20 is the engine's wake-up on a clock read off 1-s Date headers,
+    # plus scheduling under load (at speed 10, 20 s scaled = 2 s wall).
+    assert after < 40, after
     print(
         f"\nreadiness_timeout_s 20: verdict {after:.1f} s scaled after the start, "
         f"{run.wall_s:.1f} s wall"
