@@ -12,7 +12,6 @@ on a node no kubelet runs (so their statuses are exactly what the test says):
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -170,8 +169,13 @@ async def test_changes_after_the_server_ends_the_watch_are_seen(
     put_rs(kube_cluster, "api-7d9c", "api")
     await view.sync()
     async with background(view.streams()):
-        # The `kube` fixture asks for 2 s watches: this outlives the first connection.
-        await asyncio.sleep(2.5)
+        # The `kube` fixture asks for 2 s watches: once the server ended the first one,
+        # the view watches again (a second pods watch opened).
+        await wait_until(
+            lambda: kube_cluster.store.watches_opened.get("pods", 0) >= 2,
+            within_s=20,
+            what="the pods watch reconnected",
+        )
         put_pod(kube_cluster, "api-7d9c-a", "api-7d9c", message=NOT_FOUND)
         await wait_until(lambda: len(view.failures()) == 1, within_s=5, what="the new pod")
         kube_cluster.store.delete(PODS, NS, "api-7d9c-a")

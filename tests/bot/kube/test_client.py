@@ -131,7 +131,9 @@ async def test_watch_lists_then_follows_across_reconnects(
     async with asyncio.timeout(15):
         collector = asyncio.ensure_future(_collect(events, 3, seen))
         try:
-            await asyncio.sleep(2.5)  # longer than the server's 2 s watch timeout: reconnects
+            # The server ends each watch after 2 s: wait until the watch was opened again.
+            while kube_cluster.store.watches_opened.get("configmaps", 0) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
             for n in ("1", "2"):
                 await kube.patch(
                     CONFIGMAPS,
