@@ -623,7 +623,7 @@ def test_registry_lookups() -> None:
 async def take(watch: Any, n: int) -> list[tuple[str, str]]:
     out = []
     for _ in range(n):
-        kind, obj = await asyncio.wait_for(anext(watch), 1)
+        kind, obj = await asyncio.wait_for(anext(watch), 10)
         out.append((kind, obj["metadata"]["name"]))
     return out
 
