@@ -65,9 +65,12 @@ unless another test is named:
 
 Not kept, on purpose: per-request work (`deploy:…`, `approve:…`, a live message's
 flusher, `auto-deploy:SERVICE:ENV`, `deploys-resume`) ends with its request; a failure
-is logged and answered, and the leader's sweep picks up what a lost one left. The HTTP
-server is no task (aiohttp serves inside the loop): the kubelet's liveness probe on
-/healthz covers a loop that stopped answering.
+is logged and answered, and the leader's sweep picks up what a lost one left. Helpers
+scoped to a block (`bot.tasks.background`: a deploy lock's renewer, the rollout's watch
+feeders, the alert view's streams, `leader-renew`; drift's per-namespace loops) end with
+their owner, and one that fails takes its owner down: the owner's mode above applies.
+The HTTP server is no task (aiohttp serves inside the loop): the kubelet's liveness
+probe on /healthz covers a loop that stopped answering.
 
 `main` is `deckhand run`: logging (`bot.logs`), the one `Metrics`.
 A config file that can't be used raises `ValueError` (one line per problem), a cluster
