@@ -202,6 +202,40 @@ def pods_of(replicaset: Json, pods: Iterable[Json]) -> list[Json]:
     return found
 
 
+STARTING = frozenset({"ContainerCreating", "PodInitializing"})
+"""Waiting reasons every new container goes through: nothing wrong yet."""
+
+
+def needs_events(pods: Iterable[Json]) -> bool:
+    """A pod shows trouble whose story may be in its events (pure): a container waiting
+    for another reason than starting, restarted or terminated, or a pod not scheduled.
+    Until one does (or a verdict of failure is near) a rollout needs no events: the
+    follower reads them only then (`bot.rollout.observe`), with nothing lost, since a
+    pod's events stay in the API for an hour."""
+    for pod in pods:
+        status = pod.get("status") or {}
+        if status.get("phase") == "Failed":
+            return True
+        for condition in status.get("conditions") or ():
+            if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+                return True
+        containers = [
+            *(status.get("initContainerStatuses") or ()),
+            *(status.get("containerStatuses") or ()),
+        ]
+        for cs in containers:
+            state = cs.get("state") or {}
+            waiting = (state.get("waiting") or {}).get("reason")
+            if waiting is not None and waiting not in STARTING:
+                return True
+            ended = state.get("terminated")
+            if ended is not None and ended.get("exitCode") != 0:  # an init container's 0: done
+                return True
+            if cs.get("restartCount") or (cs.get("lastState") or {}).get("terminated"):
+                return True
+    return False
+
+
 @dataclass(frozen=True)
 class Judgement:
     """Where a rollout stands: still going (`wake_in_s`: re-judge then at the latest),

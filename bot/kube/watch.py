@@ -76,6 +76,7 @@ async def watch(
     persistent: bool = False,
     on_contact: OnContact = _ignore,
     list_first: bool = True,
+    on_listed: Callable[[], None] = lambda: None,
 ) -> AsyncGenerator[WatchEvent, None]:
     """Every change of the matching objects, for as long as the caller keeps reading.
 
@@ -86,7 +87,8 @@ async def watch(
     while Deckhand could not see). The caller's deadline is the only limit.
 
     `list_first=False`: start with a watch without resourceVersion, not a list (see
-    the module docstring)."""
+    the module docstring). `on_listed` is told each time every listed object has been
+    yielded (the consumer has the whole state)."""
     request = Request("watch", kind.plural, namespace)
     rv = resource_version
     failures = 0
@@ -113,6 +115,7 @@ async def watch(
                 for key, item in current.items():
                     seen[key] = item
                     yield WatchEvent("ADDED", item)
+                on_listed()
                 rv = listed.resource_version
             async for event in _one_connection(
                 kube,

@@ -4,9 +4,11 @@ the moment it is certain, with the evidence a person needs.
     result = await Follower(kube, clock=clock, rollout=config.rollout, explain=explain)
         .follow(target, on_update=send)
 
-`observe` streams the Deployment, its ReplicaSets, their pods and pod events (watches,
-no polling); after every batch of changes `commands.rollout_decisions.judge` decides
-(kubectl's completion rule plus the pod-level failures kubectl ignores). The loop
+`observe` streams the Deployment, its ReplicaSets, their pods and, once a pod shows
+trouble (`commands.rollout_decisions.needs_events`) or a failure is judged, their events
+(watches, no polling); after every batch of changes `commands.rollout_decisions.judge`
+decides (kubectl's completion rule plus the pod-level failures kubectl ignores), and no
+failure is concluded before the events are in the view. The loop
 wakes without a change only for a deadline: a container's readiness timeout or the
 rollout's `max_duration_s`. Those rules run on the cluster's time (`clock` is the
 cluster's `ClusterClock`, synced before each judgement), never on the bot's wall
@@ -38,7 +40,7 @@ from bot.rollout.observe import observe, selector_of
 from commands import texts
 from commands.config import RolloutConfig
 from commands.diagnosis import Cause, Finding
-from commands.rollout_decisions import Counts, Judgement, judge
+from commands.rollout_decisions import Counts, Judgement, judge, needs_events
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,12 @@ class Follower:
                     await on_update(FollowUpdate(target, judgement.counts, elapsed, lost, note))
                 if judgement.state == "succeeded":
                     return FollowResult(target, True, judgement.counts, elapsed)
+                trouble = judgement.state == "failed" or needs_events(view.pods.values())
+                if trouble and left > 0 and changes.want_events():
+                    # Judged again once the pods' events are in the view: a failure's
+                    # evidence and some budgets (a startup phase's end) are read there.
+                    await changes.next(self.clock.wall(min(left, LOST_TICK_S)) + 0.01)
+                    continue
                 if lost is not None:
                     # What was seen before the outage can't fail it; only the deadline ends it.
                     if left <= 0:

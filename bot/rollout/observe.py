@@ -1,13 +1,17 @@
 """Watch one Deployment's rollout: the Deployment, its ReplicaSets, their pods and pod events.
 
 `observe(kube, namespace=…, deployment=…, selector=…)` is an async context manager
-that runs four watches (`bot.kube.watch`, no polling) as background tasks and merges what
+that runs the watches (`bot.kube.watch`, no polling) as background tasks and merges what
 they see into one `RolloutView`, a plain snapshot the pure decisions of
-`commands.rollout_decisions` read. The caller waits for the next change with
-`await changes.next(timeout_s)`; a watch that fails for good (forbidden, not found)
-surfaces there as its `KubeError`. An unreachable API is not such a failure: the
-watches are persistent, and `changes.lost_for_s(now)` says how long contact has been
-lost (None while every watch is in contact; each loss and return wakes `next`).
+`commands.rollout_decisions` read. The Deployment, ReplicaSets and pods are watched from
+the start (each watch's first events are the current state); pod events only once the
+caller asks for them (`Changes.want_events`: a pod shows trouble, or a verdict of failure
+is near), then listed whole and watched: a rollout that goes well never reads them.
+The caller waits for the next change with `await changes.next(timeout_s)`; a watch
+that fails for good (forbidden, not found) surfaces there as its `KubeError`. An
+unreachable API is not such a failure: the watches are persistent, and
+`changes.lost_for_s(now)` says how long contact has been lost (None while every watch
+is in contact; each loss and return wakes `next`).
 Leaving the context cancels the watches and closes their streams.
 """
 
@@ -16,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.kube.client import KubeClient
 from bot.kube.errors import KubeError
@@ -26,6 +31,8 @@ from bot.kube.watch import WatchEvent, watch
 from bot.tasks import background
 
 MAX_EVENTS_PER_POD = 20
+EVENTS_LISTED = "events-listed"
+"""Queued after the lazily opened events watch's initial list (see `Changes.want_events`)."""
 
 
 @dataclass
@@ -76,9 +83,23 @@ class Changes:
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.view = RolloutView()
         self._monotonic = monotonic
-        self._queue: asyncio.Queue[tuple[str, WatchEvent] | Contact | KubeError] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, WatchEvent] | Contact | KubeError | str] = (
+            asyncio.Queue()
+        )
         self._lost: dict[str, float] = {}
         self.why_lost = ""
+        self.events_wanted = asyncio.Event()
+        self._events_listed = False
+
+    def want_events(self) -> bool:
+        """Ask for the pods' events (from now on); True until the view holds all of them
+        (their list has been applied): a judgement that needs them must wait."""
+        self.events_wanted.set()
+        return not self._events_listed
+
+    def events_listed(self) -> None:
+        """The events watch's `on_listed`: every listed event is queued before this."""
+        self._queue.put_nowait(EVENTS_LISTED)
 
     def lost_for_s(self, now: float) -> float | None:
         """Seconds since the first watch still out of contact lost it; None in contact."""
@@ -107,9 +128,12 @@ class Changes:
             self._take(self._queue.get_nowait())
         return True
 
-    def _take(self, item: tuple[str, WatchEvent] | Contact | KubeError) -> None:
+    def _take(self, item: tuple[str, WatchEvent] | Contact | KubeError | str) -> None:
         if isinstance(item, KubeError):
             raise item
+        if isinstance(item, str):  # EVENTS_LISTED
+            self._events_listed = True
+            return
         if isinstance(item, Contact):
             if item.why is None:
                 self._lost.pop(item.source, None)
@@ -118,6 +142,13 @@ class Changes:
                 self.why_lost = item.why
             return
         self.view.apply(*item)
+
+    async def feed_when_wanted(
+        self, source: str, events: Callable[[], AsyncGenerator[WatchEvent, None]]
+    ) -> None:
+        """`feed` once `want_events` was called."""
+        await self.events_wanted.wait()
+        await self.feed(source, events())
 
     async def feed(self, source: str, events: AsyncGenerator[WatchEvent, None]) -> None:
         try:
@@ -150,9 +181,8 @@ async def observe(
         "deployment": (DEPLOYMENTS, f"metadata.name={deployment}", None),
         "replicasets": (REPLICASETS, None, selector),
         "pods": (PODS, None, selector),
-        "events": (EVENTS, "involvedObject.kind=Pod", None),
     }
-    feeders = {
+    feeders: dict[str, Coroutine[Any, Any, None]] = {
         f"watch-{source}-{namespace}/{deployment}": changes.feed(
             source,
             watch(
@@ -168,5 +198,18 @@ async def observe(
         )
         for source, (kind, fields, labels) in queries.items()
     }
+
+    def events() -> AsyncGenerator[WatchEvent, None]:
+        return watch(
+            kube,
+            EVENTS,
+            namespace=namespace,
+            field_selector="involvedObject.kind=Pod",
+            persistent=True,
+            on_contact=changes.contact("events"),
+            on_listed=changes.events_listed,  # listed first: the view knows when it has all
+        )
+
+    feeders[f"watch-events-{namespace}/{deployment}"] = changes.feed_when_wanted("events", events)
     async with background(feeders):
         yield changes

@@ -1,4 +1,5 @@
-"""commands.rollout_decisions: the new ReplicaSet, the rollout verdict, what undo restores."""
+"""commands.rollout_decisions: the new ReplicaSet, the rollout verdict, what undo restores,
+when a rollout's pods show trouble worth reading their events for."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from commands.rollout_decisions import (
     UndoRefused,
     UndoTarget,
     judge,
+    needs_events,
     new_replicaset,
     revision_of,
     undo_target,
@@ -371,3 +373,49 @@ def test_judge_uses_the_pods_own_budgets(
         assert judgement.finding is not None
         assert judgement.finding.budget == budget
         assert judgement.finding.is_fatal
+
+
+def _status(**status: Any) -> dict[str, Any]:
+    return {"metadata": {"name": "api-1"}, "status": status}
+
+
+def _container(state: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"name": "api", "state": state, "restartCount": 0, "lastState": {}, **more}
+
+
+@pytest.mark.parametrize(
+    ("pod", "trouble"),
+    [
+        (_status(phase="Pending"), False),
+        (
+            _status(containerStatuses=[_container({"waiting": {"reason": "ContainerCreating"}})]),
+            False,
+        ),
+        (
+            _status(containerStatuses=[_container({"running": {"startedAt": "t"}}, ready=False)]),
+            False,
+        ),
+        (_status(containerStatuses=[_container({"waiting": {"reason": "ErrImagePull"}})]), True),
+        (
+            _status(containerStatuses=[_container({"waiting": {"reason": "CrashLoopBackOff"}})]),
+            True,
+        ),
+        (_status(containerStatuses=[_container({"running": {}}, restartCount=1)]), True),
+        (
+            _status(
+                containerStatuses=[
+                    _container({"running": {}}, lastState={"terminated": {"exitCode": 137}})
+                ]
+            ),
+            True,
+        ),
+        (_status(initContainerStatuses=[_container({"terminated": {"exitCode": 0}})]), False),
+        (_status(initContainerStatuses=[_container({"terminated": {"exitCode": 1}})]), True),
+        (_status(conditions=[{"type": "PodScheduled", "status": "False"}]), True),
+        (_status(conditions=[{"type": "PodScheduled", "status": "True"}]), False),
+        (_status(phase="Failed", reason="Evicted"), True),
+        ({}, False),
+    ],
+)
+def test_needs_events(pod: dict[str, Any], trouble: bool) -> None:
+    assert needs_events([pod]) is trouble

@@ -11,9 +11,9 @@ cadence).
 
 Covers: two deploys after a first one (which shares its window with Deckhand's start and
 creates the lock's Lease; a first deploy POSTs the Lease where these PUT it): the lock
-taken by one PUT from the check's read, no list before any watch, one read of the
-Deployment (the check's: the patch carries its resourceVersion, the follower its
-answer), each record and lock write one request.
+taken by one PUT from the check's read, no list before any watch, no pod events read
+while nothing goes wrong, one read of the Deployment (the check's: the patch carries its
+resourceVersion, the follower its answer), each record and lock write one request.
 """
 
 from __future__ import annotations
@@ -40,8 +40,7 @@ FOLLOW = {
     "PATCH deployments": 1,
     "GET deployments watch": 1,  # each watch starts with the current state: no list
     "GET replicasets watch": 1,
-    "GET pods watch": 1,
-    "GET events watch": 1,
+    "GET pods watch": 1,  # (pod events: only once a pod shows trouble, never here)
     "PUT configmaps": 2,  # the final record with its report claim; drift's new baseline
     f"PUT {LOCK}": 2,  # taken (from the check's read), released
 }
