@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -183,16 +183,20 @@ class DeployFlow:
             requested_by=ctx.user_id,
             reason=request.reason,
         )
-        live = await self._post(ctx.replier, card)
-        if live is None:
-            return None
-        async with self._finish_on_error(live, _Tracker(live, card, started=self._now())):
+
+        async def check() -> DeployPlan | Refusal:
             plan = await refusing(
                 "check the deploy",
                 self._engine.check(request, user=ctx.user_id, deploy_id=card.deploy_id),
             )
             if isinstance(plan, Refusal):
                 plan = Refusal(plan.code, await self._with_tags(plan, request))
+            return plan
+
+        checked = await self._posted_and_checked(ctx, card, check)
+        if checked is None:
+            return None
+        live, plan = checked
         return await self._carry_out(live, card, plan)
 
     async def restart(
@@ -209,17 +213,35 @@ class DeployFlow:
             requested_by=ctx.user_id,
             reason=request.reason,
         )
+        checked = await self._posted_and_checked(
+            ctx,
+            card,
+            lambda: refusing(
+                "check the restart",
+                self._engine.check_restart(request, user=ctx.user_id, deploy_id=card.deploy_id),
+            ),
+        )
+        if checked is None:
+            return None
+        live, plan = checked
+        if not isinstance(plan, Refusal):
+            card = replace(card, what=plan.tag)
+        return await self._carry_out(live, card, plan)
+
+    async def _posted_and_checked(
+        self,
+        ctx: CommandContext,
+        card: DeployCard,
+        check: Callable[[], Awaitable[DeployPlan | Refusal]],
+    ) -> tuple[LiveMessage, DeployPlan | Refusal] | None:
+        """The card posted (None: it couldn't be, the requester was told), then `check`
+        run under it (an unexpected error ends the message as failed)."""
         live = await self._post(ctx.replier, card)
         if live is None:
             return None
         async with self._finish_on_error(live, _Tracker(live, card, started=self._now())):
-            plan = await refusing(
-                "check the restart",
-                self._engine.check_restart(request, user=ctx.user_id, deploy_id=card.deploy_id),
-            )
-        if not isinstance(plan, Refusal):
-            card = replace(card, what=plan.tag)
-        return await self._carry_out(live, card, plan)
+            plan = await check()
+        return live, plan
 
     async def _carry_out(
         self, live: LiveMessage, card: DeployCard, plan: DeployPlan | Refusal

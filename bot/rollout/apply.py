@@ -16,7 +16,7 @@ the patch carries the resourceVersion it was read at (`apply_patches(seen=...)`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -92,23 +92,29 @@ async def apply_patches(
     backoff = kube.options.reconnect_backoff_s
     for index, patch in enumerate(patches):
         known = (seen or {}).get(patch.deployment)
+
+        def send(version: str | None, patch: Patch = patch) -> Awaitable[KubeObject]:
+            # The same patch again is a no-op: retried while the API can't be reached
+            # (an answer lost after the patch landed must not fail the deploy).
+            return until_answered(
+                partial(
+                    kube.patch,
+                    DEPLOYMENTS,
+                    patch.deployment,
+                    patch.body(),
+                    namespace=patch.namespace,
+                    resource_version=version,
+                ),
+                what=f"patch {patch.deployment}",
+                backoff=backoff,
+            )
+
         try:
             patched = None
             if known is not None:
                 previous = images_of(known).get(patch.container, "")
                 try:
-                    patched = await until_answered(
-                        partial(
-                            kube.patch,
-                            DEPLOYMENTS,
-                            patch.deployment,
-                            patch.body(),
-                            namespace=patch.namespace,
-                            resource_version=resource_version(known),
-                        ),
-                        what=f"patch {patch.deployment}",
-                        backoff=backoff,
-                    )
+                    patched = await send(resource_version(known))
                 except Conflict:
                     patched = None  # changed since it was read: read it again
             if patched is None:
@@ -119,19 +125,7 @@ async def apply_patches(
                 )
                 # an answer lost after a patch that landed shows our own image: not "previous"
                 previous = now if known is None or now != patch.image else previous
-                # The same patch again is a no-op: retried while the API can't be reached
-                # (an answer lost after the patch landed must not fail the deploy).
-                patched = await until_answered(
-                    partial(
-                        kube.patch,
-                        DEPLOYMENTS,
-                        patch.deployment,
-                        patch.body(),
-                        namespace=patch.namespace,
-                    ),
-                    what=f"patch {patch.deployment}",
-                    backoff=backoff,
-                )
+                patched = await send(None)
         except KubeError as e:
             return ApplyResult(tuple(applied), patch, e, tuple(patches[index + 1 :]))
         generation = int(meta(patched).get("generation") or 0)

@@ -38,7 +38,7 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -201,13 +201,7 @@ class Locks:
             meta["annotations"] = {**(meta.get("annotations") or {}), **notes}
             return lease
 
-        try:
-            await self.kube.update(
-                LEASES, lock_name(service, env), change, namespace=self.namespace
-            )
-        except NotFound:
-            return False
-        return kept
+        return await self._change(service, env, change) and kept
 
     async def renew(self, service: str, env: str, *, deploy_id: str) -> None:
         def change(lease: KubeObject) -> KubeObject:
@@ -238,13 +232,19 @@ class Locks:
             }
             return lease
 
+        return await self._change(service, env, change) and released
+
+    async def _change(
+        self, service: str, env: str, change: Callable[[KubeObject], KubeObject | None]
+    ) -> bool:
+        """One compare-and-swap on the lock's Lease; False when there is no Lease."""
         try:
             await self.kube.update(
                 LEASES, lock_name(service, env), change, namespace=self.namespace
             )
         except NotFound:
             return False
-        return released
+        return True
 
     @contextlib.asynccontextmanager
     async def holding(
