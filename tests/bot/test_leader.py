@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -20,20 +19,12 @@ from bot.kube.kinds import LEASES
 from bot.kube.lease import live_holder
 from bot.leader import LEASE_NAME, LeaderElector
 from bot.tasks import background
-from sandbox.cluster.resources import LEASES as SANDBOX_LEASES
 from sandbox.cluster.server import SandboxCluster
+from tests.fixtures.lease import held_s, holders, lease_spec, renewed
 
 NS = "deckhand"
 LEASE_S = 2.0
 RETRY_S = 0.2
-
-
-def held_s(spec: dict[str, Any]) -> float:
-    """How long the holder has held the Lease, by its own acquire and renew times."""
-    acquired, renewal = parse_time(spec.get("acquireTime")), parse_time(spec.get("renewTime"))
-    if acquired is None or renewal is None:
-        return 0.0
-    return (renewal - acquired).total_seconds()
 
 
 def elector(kube: KubeClient, identity: str, **overrides: object) -> LeaderElector:
@@ -75,38 +66,6 @@ async def until(predicate: object, within_s: float) -> None:
     async with asyncio.timeout(within_s):
         while not predicate():  # type: ignore[operator]  # noqa: ASYNC110
             await asyncio.sleep(0.02)
-
-
-def lease_spec(cluster: SandboxCluster) -> dict[str, Any]:
-    return dict(cluster.store.get(SANDBOX_LEASES, NS, LEASE_NAME).get("spec") or {})
-
-
-async def renewed(cluster: SandboxCluster, times: int, *, within_s: float = 10.0) -> None:
-    """Until the holder has renewed the Lease `times` more times (its own `renewTime`
-    moved): as many retry periods went by for everyone campaigning meanwhile."""
-    seen = {lease_spec(cluster).get("renewTime")}
-    await cluster.store.wait_until(
-        lambda: seen.add(lease_spec(cluster).get("renewTime")) or len(seen) > times,
-        within_s=within_s,
-    )
-
-
-@contextlib.contextmanager
-def holders(cluster: SandboxCluster) -> Iterator[list[str]]:
-    """The Lease's `holderIdentity` after each write while the block runs ('' = none),
-    consecutive repeats folded: the order of hand-overs, from the Lease's own history."""
-    seen: list[str] = []
-    changes = cluster.store.subscribe()
-    try:
-        yield seen
-    finally:
-        cluster.store.unsubscribe(changes)
-        while not changes.empty():
-            _, resource, obj = changes.get_nowait()
-            if resource is SANDBOX_LEASES and obj["metadata"]["name"] == LEASE_NAME:
-                holder = str((obj.get("spec") or {}).get("holderIdentity") or "")
-                if seen[-1:] != [holder]:
-                    seen.append(holder)
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,8 @@ from bot.kube.errors import Request, Unreachable
 from bot.kube.kinds import LEASES
 from bot.leader import LEASE_NAME, LeaderElector, LeaderWork
 from bot.tasks import background
+from sandbox.cluster.server import SandboxCluster
+from tests.fixtures.lease import renewed
 
 NS = "deckhand"
 
@@ -91,7 +93,7 @@ async def test_jobs_start_when_leadership_is_gained_and_again_when_regained(
         assert periodic.rounds == 2
 
 
-async def test_a_follower_runs_nothing(kube: KubeClient) -> None:
+async def test_a_follower_runs_nothing(kube: KubeClient, kube_cluster: SandboxCluster) -> None:
     leader_job, follower_job = Job(), Job()
     first, second = LeaderWork(), LeaderWork()
     first.every("expiry", 0.05, leader_job)
@@ -101,6 +103,10 @@ async def test_a_follower_runs_nothing(kube: KubeClient) -> None:
         await a.wait_until_leading(timeout_s=5)
         async with background({"b": b.run(second.tasks())}):
             await rounds_reach(leader_job, 5)
+            # b campaigned meanwhile (the holder renewed its Lease three more times,
+            # each a retry period everybody waits) and never led: its job never ran.
+            await renewed(kube_cluster, 3)
+            assert not b.is_leader
     assert follower_job.rounds == 0
 
 
