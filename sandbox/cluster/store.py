@@ -177,8 +177,6 @@ class Store:
         self._history_limit = history_limit
         self._dropped_rv = 0  # newest resourceVersion that fell out of the history
         self._watches: set[Watch] = set()
-        self.watches_opened: dict[str, int] = {}
-        """resource plural -> how many watches were opened on it (a reconnect adds one)."""
         self._subscribers: list[asyncio.Queue[Change]] = []
         self._logs: dict[tuple[str, str, str], list[str]] = {}
         self._uids: set[str] = set()  # of the stored objects, for garbage collection
@@ -588,7 +586,6 @@ class Store:
                 if entry.rv > since:
                     watch._offer(entry)
         self._watches.add(watch)
-        self.watches_opened[resource.plural] = self.watches_opened.get(resource.plural, 0) + 1
         return watch
 
     def subscribe(self) -> asyncio.Queue[Change]:

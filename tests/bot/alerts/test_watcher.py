@@ -27,6 +27,7 @@ from sandbox.cluster.errors import ApiError
 from sandbox.cluster.resources import CONFIGMAPS, EVENTS, PODS, REPLICASETS
 from sandbox.cluster.server import SandboxCluster
 from tests.bot.alerts.harness import wait_until
+from tests.fixtures.cluster import watches
 
 NS = "honeydue"
 IMAGE = "127.0.0.1:1/admin/honeydue-api:deadbee"
@@ -172,7 +173,7 @@ async def test_changes_after_the_server_ends_the_watch_are_seen(
         # The `kube` fixture asks for 2 s watches: once the server ended the first one,
         # the view watches again (a second pods watch opened).
         await wait_until(
-            lambda: kube_cluster.store.watches_opened.get("pods", 0) >= 2,
+            lambda: watches(kube_cluster, "pods") >= 2,
             within_s=20,
             what="the pods watch reconnected",
         )

@@ -23,6 +23,7 @@ from bot.kube.transport import ApiTransport
 from bot.kube.watch import WatchEvent, watch
 from sandbox.cluster import resources
 from sandbox.cluster.server import SandboxCluster
+from tests.fixtures.cluster import watches
 
 
 def configmap(name: str, **data: str) -> KubeObject:
@@ -132,7 +133,7 @@ async def test_watch_lists_then_follows_across_reconnects(
         collector = asyncio.ensure_future(_collect(events, 3, seen))
         try:
             # The server ends each watch after 2 s: wait until the watch was opened again.
-            while kube_cluster.store.watches_opened.get("configmaps", 0) < 2:  # noqa: ASYNC110
+            while watches(kube_cluster, "configmaps") < 2:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             for n in ("1", "2"):
                 await kube.patch(
