@@ -404,7 +404,8 @@ class DeployFlow:
         """Start following every deploy a previous Deckhand left rolling out (a supervised
         task reports each to its recorded message); returns how many there are. A deploy
         this Deckhand follows already is left alone; one a live follower elsewhere holds
-        is skipped by the engine (its lock)."""
+        is skipped by the engine (its lock), and asked about once more when that
+        follower's heartbeat would be stale (`Locks.stale_after_s`: it may have just died)."""
         engine = self._engine
         records = [
             r
@@ -428,11 +429,19 @@ class DeployFlow:
             if tracker is not None:
                 await tracker(progress)
 
-        outcomes = await self._engine.resume_in_flight(route, only=frozenset(r.id for r in records))
-        for outcome in outcomes:
-            tracker = trackers.get(outcome.deploy_id)
-            if tracker is not None and outcome.reported and outcome.phase.is_final:
-                await self._report(tracker.live, tracker.card, outcome, {})
+        wanted = frozenset(r.id for r in records)
+        for attempt in range(2):
+            outcomes = await self._engine.resume_in_flight(route, only=wanted)
+            for outcome in outcomes:
+                tracker = trackers.get(outcome.deploy_id)
+                if tracker is not None and outcome.reported and outcome.phase.is_final:
+                    await self._report(tracker.live, tracker.card, outcome, {})
+            # Held by a follower that renewed lately (alive, or killed a moment ago): look
+            # once more when its heartbeat would be stale, not a whole sweep later.
+            wanted = frozenset(o.deploy_id for o in outcomes if not o.phase.is_final)
+            if not wanted or attempt:
+                return
+            await self._engine.clock.sleep(self._engine.locks.stale_after_s)
 
     async def retry_unreported(self) -> int:
         """Deliver final reports Slack refused earlier; returns how many were delivered."""

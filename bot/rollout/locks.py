@@ -24,10 +24,11 @@ wrote (the check's read, the previous heartbeat), and reads again only on a 409.
 
 The heartbeat: every 15 cluster seconds by default (`deckhand.lock_heartbeat_s`), so
 a follower counts as gone 31 s after its last renewal. That is the price of the
-cadence: a Deckhand SIGKILLed mid-rollout is taken over by the next sweep after those
-31 s (a graceful stop lets go at once, `_let_go`), about the time its pod takes to be
-replaced; the kubelet's node Lease is renewed every 10 s of 40, client-go's leader
-election within 10 of 15. Renewing every 5 s cost a request every 5 s for the whole of
+cadence: a Deckhand SIGKILLed mid-rollout is taken over 31 s after its last renewal (the
+Deckhand that found its deploy looks again then, `DeployFlow._resume`; a graceful stop
+lets go at once, `_let_go`), about the time its pod takes to be replaced; the
+kubelet's node Lease is renewed every 10 s of 40, client-go's leader election within 10
+of 15. Renewing every 5 s cost a request every 5 s for the whole of
 every rollout (about a third of a deploy's requests) to shorten that wait by 20 s.
 """
 
