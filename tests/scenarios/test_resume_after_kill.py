@@ -2,9 +2,10 @@
 looks alive) is taken over once that follower's heartbeat is stale, by the Deckhand that
 found it at start, not a whole sweep later.
 
-The killed Deckhand is played by hand, before Deckhand starts: a message in #deploys, the
-Deployment patched to a pinned image, the deploy record (phase `rolling_out`) and the
-deploy's lock, renewed now by a follower that will never renew it again. The periodic
+The killed Deckhand is played by hand, before Deckhand starts (`leave_a_deploy_in_flight`:
+a message in #deploys, the Deployment patched to a pinned image, the deploy record in
+phase `rolling_out`) plus the deploy's lock, renewed now by a follower that will never
+renew it again. The periodic
 sweep is set to an hour: only the start's resume and its one look later can finish it.
 """
 
@@ -13,12 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.kube.client import KubeClient
-from bot.kube.kinds import DEPLOYMENTS
 from bot.rollout.locks import Locks
-from bot.rollout.records import DeployRecord, Records, TargetRecord
-from sandbox.env import CHANNEL, DECKHAND_NAMESPACE, ENVIRONMENTS, REQUESTER, SERVICES, SandboxEnv
+from sandbox.env import CHANNEL, DECKHAND_NAMESPACE, REQUESTER, SERVICES, SandboxEnv
 from sandbox.slack import LocalSlack
-from tests.bot.deploys.harness import deploy_stack
+from tests.bot.deploys.harness import deploy_stack, leave_a_deploy_in_flight
 
 API = SERVICES[0]
 DEPLOY_ID = "d-killed"
@@ -31,31 +30,10 @@ async def test_a_just_killed_followers_deploy_is_taken_over_once_it_is_stale(
     tag = API.good[2]
 
     async def killed_mid_rollout(env: SandboxEnv, slack: LocalSlack) -> None:
-        seeded["ts"] = slack.seed_message(CHANNEL, f"Deploy api {tag} → staging: Rolling out")
-        repo = env.registry.store.repo(f"admin/honeydue-{API.name}")
-        assert repo is not None
-        digest = repo.tags[tag]
-        image = f"{env.repository(API.name)}:{tag}@{digest}"
-        namespace = ENVIRONMENTS["staging"]
         async with KubeClient.from_kubeconfig(env.kubeconfig) as kube:
-            before = await kube.get(DEPLOYMENTS, API.name, namespace=namespace)
-            previous = before["spec"]["template"]["spec"]["containers"][0]["image"]
-            body = {
-                "spec": {"template": {"spec": {"containers": [{"name": "api", "image": image}]}}}
-            }
-            await kube.patch(DEPLOYMENTS, API.name, body, namespace=namespace)
-            record = DeployRecord(
-                id=DEPLOY_ID,
-                who=REQUESTER,
-                when=env.cluster.clock.now(),
-                env="staging",
-                namespace=namespace,
-                tag=tag,
-                targets=(TargetRecord("api", "api", "api", image, digest, previous),),
-                slack_channel=CHANNEL,
-                slack_ts=seeded["ts"],
+            seeded["ts"] = await leave_a_deploy_in_flight(
+                env, slack, kube, deploy_id=DEPLOY_ID, tag=tag
             )
-            await Records(kube, DECKHAND_NAMESPACE).create(record)
             dead = Locks(
                 kube, DECKHAND_NAMESPACE, env.cluster.clock, duration_s=900, follower="killed"
             )

@@ -11,11 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.kube.client import KubeClient
-from bot.kube.kinds import DEPLOYMENTS
-from bot.rollout.records import DeployRecord, Records, TargetRecord
-from sandbox.env import CHANNEL, DECKHAND_NAMESPACE, ENVIRONMENTS, REQUESTER, SERVICES, SandboxEnv
+from sandbox.env import CHANNEL, SERVICES, SandboxEnv
 from sandbox.slack import LocalSlack
-from tests.bot.deploys.harness import deploy_stack
+from tests.bot.deploys.harness import deploy_stack, leave_a_deploy_in_flight
 
 API = SERVICES[0]
 DEPLOY_ID = "d-resume"
@@ -25,34 +23,13 @@ async def test_an_in_flight_deploy_is_resumed_and_its_message_finished(tmp_path:
     seeded: dict[str, str] = {}
     tag = API.good[2]
 
-    async def leave_a_deploy_in_flight(env: SandboxEnv, slack: LocalSlack) -> None:
-        seeded["ts"] = slack.seed_message(CHANNEL, f"Deploy api {tag} → staging: Rolling out")
-        repo = env.registry.store.repo(f"admin/honeydue-{API.name}")
-        assert repo is not None
-        digest = repo.tags[tag]
-        image = f"{env.repository(API.name)}:{tag}@{digest}"
-        namespace = ENVIRONMENTS["staging"]
+    async def stopped_mid_rollout(env: SandboxEnv, slack: LocalSlack) -> None:
         async with KubeClient.from_kubeconfig(env.kubeconfig) as kube:
-            before = await kube.get(DEPLOYMENTS, API.name, namespace=namespace)
-            previous = before["spec"]["template"]["spec"]["containers"][0]["image"]
-            body = {
-                "spec": {"template": {"spec": {"containers": [{"name": "api", "image": image}]}}}
-            }
-            await kube.patch(DEPLOYMENTS, API.name, body, namespace=namespace)
-            record = DeployRecord(
-                id=DEPLOY_ID,
-                who=REQUESTER,
-                when=env.cluster.clock.now(),
-                env="staging",
-                namespace=namespace,
-                tag=tag,
-                targets=(TargetRecord("api", "api", "api", image, digest, previous),),
-                slack_channel=CHANNEL,
-                slack_ts=seeded["ts"],
+            seeded["ts"] = await leave_a_deploy_in_flight(
+                env, slack, kube, deploy_id=DEPLOY_ID, tag=tag
             )
-            await Records(kube, DECKHAND_NAMESPACE).create(record)
 
-    async with deploy_stack(tmp_path / "env", prepare=leave_a_deploy_in_flight) as stack:
+    async with deploy_stack(tmp_path / "env", prepare=stopped_mid_rollout) as stack:
         message = stack.slack.message(CHANNEL, seeded["ts"])
         text = await stack.wait_final(message, within_s=60)
         assert "Succeeded" in text, text

@@ -24,8 +24,11 @@ from typing import Any
 
 from bot.app import Deckhand, start
 from bot.http import EVENTS_PATH
+from bot.kube.client import KubeClient
+from bot.kube.kinds import DEPLOYMENTS
 from bot.lifecycle import Readiness, ReadinessState, Supervisor
 from bot.metrics import Metrics
+from bot.rollout.records import DeployRecord, Records, TargetRecord
 from bot.settings import Settings
 from commands.config import DeckhandConfig
 from sandbox.env import (
@@ -33,6 +36,7 @@ from sandbox.env import (
     CHANNEL,
     DECKHAND_NAMESPACE,
     DEVS_GROUP,
+    ENVIRONMENTS,
     OUTSIDER,
     REQUESTER,
     SandboxEnv,
@@ -201,3 +205,35 @@ async def deploy_stack(
         )
         readiness.state = Readiness.READY
         yield DeployStack(env, slack, sender, deckhand, supervisor, config, stack)
+
+
+async def leave_a_deploy_in_flight(
+    env: SandboxEnv, slack: LocalSlack, kube: KubeClient, *, deploy_id: str, tag: str
+) -> str:
+    """Play a Deckhand that stopped mid-rollout of `api` `tag` to staging (in a `prepare`,
+    before Deckhand starts): its message in #deploys (its ts is returned), the Deployment
+    patched to the pinned image, and the deploy record (phase `rolling_out`) pointing at
+    that message."""
+    ts = slack.seed_message(CHANNEL, f"Deploy api {tag} → staging: Rolling out")
+    repo = env.registry.store.repo("admin/honeydue-api")
+    assert repo is not None
+    digest = repo.tags[tag]
+    image = f"{env.repository('api')}:{tag}@{digest}"
+    namespace = ENVIRONMENTS["staging"]
+    before = await kube.get(DEPLOYMENTS, "api", namespace=namespace)
+    previous = before["spec"]["template"]["spec"]["containers"][0]["image"]
+    body = {"spec": {"template": {"spec": {"containers": [{"name": "api", "image": image}]}}}}
+    await kube.patch(DEPLOYMENTS, "api", body, namespace=namespace)
+    record = DeployRecord(
+        id=deploy_id,
+        who=REQUESTER,
+        when=env.cluster.clock.now(),
+        env="staging",
+        namespace=namespace,
+        tag=tag,
+        targets=(TargetRecord("api", "api", "api", image, digest, previous),),
+        slack_channel=CHANNEL,
+        slack_ts=ts,
+    )
+    await Records(kube, DECKHAND_NAMESPACE).create(record)
+    return ts
