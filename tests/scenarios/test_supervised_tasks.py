@@ -52,6 +52,7 @@ pytestmark = pytest.mark.slow
 
 API, WORKER = SERVICES[0], SERVICES[1]
 DRIFT_RECORDS = "deckhand.dev/record=drift"
+WATERMARKS = "deckhand.dev/record=packages-watermark"
 STAGING_LOCK = "deckhand-lock-api-staging"
 
 
@@ -161,7 +162,20 @@ async def a_hand_made_change_is_noticed(stack: DeployStack) -> None:
     )
 
 
+async def polled_once(stack: DeployStack) -> None:
+    """Polling has its watermark: a tag pushed now is new (one pushed before the very
+    first poll is part of the baseline, never announced, by design)."""
+    store = stack.env.cluster.store
+
+    def marks() -> int:
+        found, _ = store.list(CONFIGMAPS, DECKHAND_NAMESPACE, label_selector=WATERMARKS)
+        return len(found)
+
+    await store.wait_until(lambda: marks() >= 1, within_s=20)
+
+
 async def a_push_is_announced(stack: DeployStack) -> None:
+    await polled_once(stack)
     stack.env.push("api", "feed001", creator="alice")
     await stack.until(
         lambda: any("feed001" in block_text(m.blocks) for m in stack.slack.messages(CHANNEL)),
@@ -172,6 +186,7 @@ async def a_push_is_announced(stack: DeployStack) -> None:
 async def a_held_push_goes_out_when_unlocked(stack: DeployStack) -> None:
     await stack.command("lock api staging release freeze")
     await stack.env.cluster.store.wait_until(lambda: lock_holder(stack) != "", within_s=10)
+    await polled_once(stack)
     stack.env.push("api", "feed002", creator="bob")
     await stack.until(
         lambda: any("feed002" in block_text(m.blocks) for m in stack.slack.messages(CHANNEL)),
