@@ -12,8 +12,9 @@ namespace, the deploy records still rolling out. Contract:
   stream whose watch gives up lists again (replacing its part of the view, so pods
   deleted meanwhile are forgotten) and watches on. A pod ADDED twice means the watch
   re-listed after a 410: the namespace's pods are listed once more and the ones gone
-  are forgotten. Every change sets `changed`. A watched object, once handled, is cut
-  down to its identity (`_keep_identity`): the view keeps what it read, not the JSON.
+  are forgotten. Every change sets `changed`. The view keeps what it read, not the JSON
+  (and the watch underneath remembers only identities), so a DELETED after a re-list,
+  which carries only the object's identity, is handled by name.
 - `failures()`: the containers failing to pull, and (`commands.health`) the ones
   crash-looping, OOMKilled or killed by a probe, the pods the scheduler can't place or
   the kubelet evicted (each kind unless switched off in `alerts`), except pods of
@@ -192,7 +193,6 @@ class ClusterView:
                 async with contextlib.aclosing(events):
                     async for event in events:
                         await handle(event.type, event.object)
-                        _keep_identity(event.object)
                         if kind is PODS and namespace in self._relisted:
                             await self._prune(namespace)
                         self.changed.set()
@@ -524,20 +524,3 @@ class ClusterView:
         for pod in self.pods.values():
             if (pod.pulls.namespace, pod.workload) == (key.namespace, key.workload):
                 yield from pod.pulls.pull_secrets
-
-
-_IDENTITY = ("name", "namespace", "uid", "resourceVersion")
-
-
-def _keep_identity(obj: KubeObject) -> None:
-    """Strip a handled watch object, in place, down to what names it.
-
-    `bot.kube.watch` keeps the last object of every key it yielded, for as long as it
-    runs (after a re-list it tells what vanished as DELETED with it). Every handler here
-    takes what it needs when called and never reads the object again, so the watch need
-    hold no more than its identity: whole, the pods alone are most of the process (a pod
-    with its managedFields is ~17 KB parsed: 80 MB at 5,000 pods, all of them held once
-    each has changed)."""
-    identity = {k: v for k, v in meta(obj).items() if k in _IDENTITY}
-    obj.clear()
-    obj["metadata"] = identity

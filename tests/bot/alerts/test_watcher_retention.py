@@ -1,10 +1,10 @@
 """What the alerts' `ClusterView` leaves behind of the objects it watches:
 
 - memory: pods watched as they change are not kept whole (with their managedFields)
-  by the watch underneath; what stays of them is about their identity (measured with
+  by the watch underneath, which remembers only their identity (measured with
   tracemalloc: bytes still allocated by `bot.kube.watch`'s JSON parsing);
-- a DELETED told by the watch after a `410 Gone` re-list, which carries only what the
-  view left of the object, still forgets the pod and the in-flight deploy record
+- a DELETED told by the watch after a `410 Gone` re-list, which carries only the
+  object's identity, still forgets the pod and the in-flight deploy record
   (canned answers at the network seam, `bot.kube.transport.MockTransport`).
 """
 
