@@ -12,6 +12,7 @@ reads of an `aiohttp.ClientResponse`: `status`, `headers`, `content_type`, `read
 
 `routes(table)` serves `{(METHOD, path): Canned | [Canned, ...]}`: a list is answered in
 order (the last one repeats), an unknown route is a 404 `Status` like the API server's.
+`listed(items, rv)` and `gone(rv)` are a list's answer and a watch's 410 ERROR event.
 `MockTransport.sent` records every request in order, to assert on.
 """
 
@@ -212,6 +213,28 @@ def not_found(path: str) -> Canned:
             "code": 404,
         },
     )
+
+
+def listed(items: Sequence[Mapping[str, Any]], resource_version: str) -> Canned:
+    """A list's answer: `items` at `resource_version`."""
+    return Canned(body={"metadata": {"resourceVersion": resource_version}, "items": list(items)})
+
+
+def gone(resource_version: str) -> Mapping[str, Any]:
+    """The watch stream's ERROR event for a resourceVersion compacted away (410 Expired),
+    as the API server words it."""
+    return {
+        "type": "ERROR",
+        "object": {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": f"too old resource version: {resource_version}",
+            "reason": "Expired",
+            "code": 410,
+        },
+    }
 
 
 def routes(table: Mapping[tuple[str, str], Canned | Sequence[Canned]]) -> Handler:

@@ -14,14 +14,14 @@ import asyncio
 import gc
 import json
 import tracemalloc
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.alerts.watcher import ClusterView
 from bot.kube.client import KubeClient
 from bot.kube.kinds import CONFIGMAPS, EVENTS, PODS
-from bot.kube.transport import Canned, MockTransport, Sent, not_found
+from bot.kube.transport import Canned, MockTransport, Sent, gone, listed, not_found
 from bot.rollout.records import DeployRecord, TargetRecord, to_configmap
 from bot.tasks import background
 from sandbox.cluster.resources import PODS as STORED_PODS
@@ -107,13 +107,6 @@ def _pod(name: str, version: str) -> dict[str, Any]:
     }
 
 
-def _listed(items: Sequence[Mapping[str, Any]], version: str) -> Canned:
-    return Canned(body={"metadata": {"resourceVersion": version}, "items": list(items)})
-
-
-GONE = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}
-
-
 class Script:
     """Per path: the lists in order (the last repeats), then the watch connections in
     order; once those are used up a watch stays open and silent."""
@@ -138,7 +131,7 @@ class Script:
 def _world(
     pods: tuple[list[Canned], list[Canned]], records: tuple[list[Canned], list[Canned]]
 ) -> KubeClient:
-    quiet: tuple[list[Canned], list[Canned]] = ([_listed([], "1")], [])
+    quiet: tuple[list[Canned], list[Canned]] = ([listed([], "1")], [])
     script = Script(
         {
             PODS.path(NS): pods,
@@ -152,13 +145,13 @@ def _world(
 async def test_a_pod_deleted_during_a_410_is_forgotten_from_what_the_view_left_of_it() -> None:
     kube = _world(
         (
-            [_listed([_pod("api-7d9c-a", "5")], "5"), _listed([], "9")],
+            [listed([_pod("api-7d9c-a", "5")], "5"), listed([], "9")],
             [
                 Canned(events=[{"type": "MODIFIED", "object": _pod("api-7d9c-a", "6")}]),
-                Canned(events=[GONE]),
+                Canned(events=[gone("6")]),
             ],
         ),
-        ([_listed([], "1")], []),
+        ([listed([], "1")], []),
     )
     view = ClusterView(kube, namespaces=(NS,), deckhand_namespace="deckhand")
     await view.sync()
@@ -184,10 +177,13 @@ def _record(version: str) -> dict[str, Any]:
 
 async def test_a_record_deleted_during_a_410_is_no_longer_in_flight() -> None:
     kube = _world(
-        ([_listed([], "1")], []),
+        ([listed([], "1")], []),
         (
-            [_listed([_record("5")], "5"), _listed([], "9")],
-            [Canned(events=[{"type": "MODIFIED", "object": _record("6")}]), Canned(events=[GONE])],
+            [listed([_record("5")], "5"), listed([], "9")],
+            [
+                Canned(events=[{"type": "MODIFIED", "object": _record("6")}]),
+                Canned(events=[gone("6")]),
+            ],
         ),
     )
     view = ClusterView(kube, namespaces=(NS,), deckhand_namespace="deckhand")

@@ -12,12 +12,11 @@ resourceVersion, and nothing of what it was yielded with.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.kube.client import KubeClient, KubeOptions
 from bot.kube.kinds import PODS
-from bot.kube.transport import Canned, MockTransport, Sent
+from bot.kube.transport import Canned, MockTransport, Sent, gone, listed
 from bot.kube.watch import WatchEvent, watch
 
 NS = "honeydue"
@@ -39,18 +38,11 @@ def pod(name: str, version: str) -> dict[str, Any]:
     }
 
 
-def listed(items: Sequence[Mapping[str, Any]], version: str) -> Canned:
-    return Canned(body={"metadata": {"resourceVersion": version}, "items": list(items)})
-
-
-GONE = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}
-
-
 def script() -> MockTransport:
     lists = [listed([pod("a", "5"), pod("b", "5")], "5"), listed([pod("b", "5")], "9")]
     watches = [
         Canned(events=[{"type": "MODIFIED", "object": pod("a", "6")}]),
-        Canned(events=[GONE]),
+        Canned(events=[gone("6")]),
     ]
 
     def answer(sent: Sent) -> Canned:
