@@ -59,12 +59,14 @@ class RolloutView:
                 table.pop(name, None)
             else:
                 table[name] = obj
+        elif source == "events" and event.type == "DELETED":
+            # By name: a DELETED told after a re-list carries only the event's identity.
+            for pod, kept in self.events.items():
+                self.events[pod] = [e for e in kept if meta(e).get("name") != name]
         elif source == "events":
             pod = str((obj.get("involvedObject") or {}).get("name", ""))
             kept = [e for e in self.events.get(pod, []) if meta(e).get("name") != name]
-            if event.type != "DELETED":
-                kept.append(obj)
-            self.events[pod] = kept[-MAX_EVENTS_PER_POD:]
+            self.events[pod] = [*kept, obj][-MAX_EVENTS_PER_POD:]
 
 
 @dataclass(frozen=True)
